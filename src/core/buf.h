@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Growable byte buffer, reused across events and rows so the hot path does
+ * not allocate once warm.  Growth failure aborts the process (out of memory
+ * is not a recoverable state for a streaming daemon).  Also the JSON text
+ * writers used by every output format.
+ */
+#ifndef RC_CORE_BUF_H
+#define RC_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rc_buf {
+	char *data;	/* bytes, always NUL-terminated when cap > 0 */
+	size_t len;	/* bytes in use, not counting the NUL */
+	size_t cap;	/* bytes allocated */
+};
+
+/* Make room for extra more bytes (plus the NUL); aborts on OOM. */
+void buf_reserve(struct rc_buf *b, size_t extra);
+/* Forget the contents, keep the memory. */
+static inline void buf_reset(struct rc_buf *b)
+{
+	b->len = 0;
+	if (b->cap)
+		b->data[0] = '\0';
+}
+/* Release the memory; b may be reused after (it is zeroed). */
+void buf_free(struct rc_buf *b);
+
+static inline void buf_append(struct rc_buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		buf_reserve(b, n);
+	for (size_t i = 0; i < n; i++)
+		b->data[b->len + i] = ((const char *)p)[i];
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static inline void buf_putc(struct rc_buf *b, char c)
+{
+	if (b->len + 2 > b->cap)
+		buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
+void buf_puts(struct rc_buf *b, const char *s);
+void buf_printf(struct rc_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct rc_buf *b, const char *fmt, va_list ap);
+
+/* Decimal text of integers, no printf on the hot path. */
+void buf_put_u64(struct rc_buf *b, uint64_t v);
+void buf_put_i64(struct rc_buf *b, int64_t v);
+
+/*
+ * JSON string literal (with the quotes) from UTF-8 bytes.  Bytes that are
+ * not valid UTF-8 become U+FFFD; the count of such replacements is added to
+ * *bad when bad is not NULL.
+ */
+void buf_json_str(struct rc_buf *b, const char *s, size_t n, unsigned *bad);
+/* JSON string literal holding the standard base64 (RFC 4648, padded) of p. */
+void buf_json_base64(struct rc_buf *b, const uint8_t *p, size_t n);
+
+#endif

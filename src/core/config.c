@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * INI configuration (see config.h).  inih splits the file into
+ * section/key/value; the option table says what each key means.  Errors
+ * name file:line and every bad line is reported, not only the first.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define F(field) offsetof(struct rc_config, field)
+
+const struct opt_def config_options[] = {
+	{ "log", "level", OPT_ENUM, F(log_level), "info", 0, 0, 0,
+	  "error|warning|info|debug", "Least severe message that is logged." },
+	{ "log", "syslog", OPT_BOOL, F(log_syslog), "false", 0, 0, 0, NULL,
+	  "Also log to syslog (facility daemon), besides standard error." },
+
+	{ "source", "host", OPT_STR, F(src_host), "127.0.0.1", 0, 0, 0, NULL,
+	  "Database server host name or address." },
+	{ "source", "port", OPT_INT, F(src_port), "3306", 0, 1, 65535, NULL,
+	  "Database server TCP port." },
+	{ "source", "socket", OPT_STR, F(src_socket), "", 0, 0, 0, NULL,
+	  "Unix socket of the database server; when set, host and port are not used." },
+	{ "source", "user", OPT_STR, F(src_user), "", OPT_REQUIRED, 0, 0, NULL,
+	  "User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT." },
+	{ "source", "password", OPT_STR, F(src_password), "", OPT_SECRET, 0, 0, NULL,
+	  "Password of that user (prefer password_file)." },
+	{ "source", "password_file", OPT_STR, F(src_password_file), "", 0, 0, 0, NULL,
+	  "File whose first line is the password; wins over password." },
+	{ "source", "server_id", OPT_INT, F(src_server_id), "", OPT_REQUIRED, 1, 4294967295L, NULL,
+	  "Server id rowcast registers with; unique among the server's replicas." },
+	{ "source", "heartbeat_period", OPT_INT, F(src_heartbeat_s), "5", 0, 1, 3600, NULL,
+	  "Seconds between server heartbeats when the binlog is idle." },
+	{ "source", "connect_timeout", OPT_INT, F(src_connect_timeout_s), "10", 0, 1, 3600, NULL,
+	  "Seconds to wait for the database connection." },
+	{ "source", "start_position", OPT_STR, F(src_start), "current", 0, 0, 0, NULL,
+	  "Where to start when there is no checkpoint: current, earliest, or a GTID state (0-1-42,1-1-7)." },
+	{ "source", "on_statement_dml", OPT_ENUM, F(src_on_statement_dml), "stop", 0, 0, 0,
+	  "stop|warn", "What a statement-based INSERT/UPDATE/DELETE in the binlog does." },
+
+	{ "checkpoint", "path", OPT_STR, F(ckpt_path), "/var/lib/rowcast/checkpoint", 0, 0, 0, NULL,
+	  "Checkpoint file: the position acknowledged by the broker." },
+	{ "checkpoint", "interval_ms", OPT_INT, F(ckpt_interval_ms), "1000", 0, 10, 600000, NULL,
+	  "At most one checkpoint write per this many milliseconds (and one at every clean stop)." },
+
+	{ "sink", "type", OPT_ENUM, F(sink_kind), "mqtt", 0, 0, 0, "mqtt|stdout",
+	  "Where messages go: an MQTT broker, or JSON lines on standard output." },
+	{ "sink", "max_inflight", OPT_INT, F(sink_max_inflight), "1000", 0, 1, 1000000, NULL,
+	  "Messages published but not yet acknowledged, at most; reading pauses at the limit." },
+	{ "sink", "shutdown_timeout_ms", OPT_INT, F(sink_shutdown_timeout_ms), "10000", 0, 0, 3600000, NULL,
+	  "At a clean stop, how long to wait for outstanding acknowledgements." },
+
+	{ "mqtt", "uri", OPT_STR, F(mqtt_uri), "tcp://127.0.0.1:1883", 0, 0, 0, NULL,
+	  "Broker address, tcp://host:port." },
+	{ "mqtt", "client_id", OPT_STR, F(mqtt_client_id), "rowcast", 0, 0, 0, NULL,
+	  "MQTT client id; keep it stable so the broker keeps the session." },
+	{ "mqtt", "topic_prefix", OPT_STR, F(mqtt_topic_prefix), "rowcast", 0, 0, 0, NULL,
+	  "Messages go to PREFIX/DB/TABLE." },
+	{ "mqtt", "qos", OPT_INT, F(mqtt_qos), "1", 0, 0, 2, NULL,
+	  "MQTT quality of service: 0 at most once, 1 at least once, 2 exactly once per connection." },
+	{ "mqtt", "user", OPT_STR, F(mqtt_user), "", 0, 0, 0, NULL,
+	  "MQTT user name; empty for none." },
+	{ "mqtt", "password", OPT_STR, F(mqtt_password), "", OPT_SECRET, 0, 0, NULL,
+	  "MQTT password (prefer password_file)." },
+	{ "mqtt", "password_file", OPT_STR, F(mqtt_password_file), "", 0, 0, 0, NULL,
+	  "File whose first line is the MQTT password; wins over password." },
+	{ "mqtt", "keepalive", OPT_INT, F(mqtt_keepalive_s), "30", 0, 5, 3600, NULL,
+	  "MQTT keep-alive interval, seconds." },
+	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
+};
+
+/* Parser state while one file is read. */
+struct parse_ctx {
+	struct rc_config *cfg;		/* being filled */
+	FILE *fp;			/* the file */
+	const char *path;		/* its name, for messages */
+	int line;			/* line of the current key */
+	int next_line;			/* line the next read starts */
+	int *set_at;			/* per option: line it was set on, 0 = not */
+	int errors;			/* bad lines so far */
+	struct rc_error *err;		/* first error goes here */
+};
+
+static void cfg_error(struct parse_ctx *pc, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cfg_error(struct parse_ctx *pc, int line, const char *fmt, ...)
+{
+	char where[256];
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(where, sizeof(where), "%.200s:%d", pc->path, line);
+	else
+		snprintf(where, sizeof(where), "%.200s", pc->path);
+	log_write(LOG_ERROR, where, "%s", msg);
+	if (pc->errors++ == 0 && pc->err) {
+		pc->err->status = RC_ERR_CONFIG;
+		snprintf(pc->err->where, sizeof(pc->err->where), "%s", where);
+		snprintf(pc->err->message, sizeof(pc->err->message), "%s", msg);
+	}
+}
+
+/* Index of word in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *word)
+{
+	size_t wl = strlen(word);
+	int i = 0;
+
+	for (const char *p = choices; *p; i++) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (n == wl && strncasecmp(p, word, n) == 0)
+			return i;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return -1;
+}
+
+/* The text of choice i in "a|b|c" into out. */
+static const char *choice_name(const char *choices, int i, char *out, size_t outlen)
+{
+	const char *p = choices;
+
+	while (i-- > 0 && p) {
+		p = strchr(p, '|');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return "?";
+	snprintf(out, outlen, "%.*s", (int)strcspn(p, "|"), p);
+	return out;
+}
+
+/* Store text into the option's field; false with a message when invalid. */
+static bool opt_store(struct rc_config *cfg, const struct opt_def *o, const char *val,
+		      char *msg, size_t msglen)
+{
+	void *field = (char *)cfg + o->offset;
+
+	switch (o->type) {
+	case OPT_STR: {
+		char **sp = field;
+		char *copy = strdup(val);
+
+		if (!copy)
+			log_oom();
+		free(*sp);
+		*sp = copy;
+		return true;
+	}
+	case OPT_INT: {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(val, &end, 10);
+		if (errno || end == val || *end != '\0' || v < o->min || v > o->max) {
+			snprintf(msg, msglen, "[%s] %s: expected an integer from %ld to %ld, got '%s'",
+				 o->section, o->key, o->min, o->max, val);
+			return false;
+		}
+		*(int *)field = (int)(unsigned)v;
+		return true;
+	}
+	case OPT_BOOL:
+		if (!strcasecmp(val, "true") || !strcasecmp(val, "yes") || !strcmp(val, "1") ||
+		    !strcasecmp(val, "on")) {
+			*(bool *)field = true;
+		} else if (!strcasecmp(val, "false") || !strcasecmp(val, "no") ||
+			   !strcmp(val, "0") || !strcasecmp(val, "off")) {
+			*(bool *)field = false;
+		} else {
+			snprintf(msg, msglen, "[%s] %s: expected true or false, got '%s'",
+				 o->section, o->key, val);
+			return false;
+		}
+		return true;
+	case OPT_ENUM: {
+		int i = choice_index(o->choices, val);
+
+		if (i < 0) {
+			snprintf(msg, msglen, "[%s] %s: expected one of %s, got '%s'",
+				 o->section, o->key, o->choices, val);
+			return false;
+		}
+		*(int *)field = i;
+		return true;
+	}
+	}
+	return false;
+}
+
+static const struct opt_def *opt_find(const char *section, const char *key, int *idx)
+{
+	for (int i = 0; config_options[i].key; i++) {
+		if (!strcmp(config_options[i].section, section) &&
+		    !strcmp(config_options[i].key, key)) {
+			*idx = i;
+			return &config_options[i];
+		}
+	}
+	return NULL;
+}
+
+static bool section_known(const char *section)
+{
+	for (int i = 0; config_options[i].key; i++)
+		if (!strcmp(config_options[i].section, section))
+			return true;
+	return false;
+}
+
+/* What inih accepts: blank, comment, [section] or key = value.  inih
+ * reports only the first bad line; this finds each one. */
+static bool line_looks_valid(const char *l)
+{
+	while (*l == ' ' || *l == '\t')
+		l++;
+	if (*l == '\0' || *l == '\n' || *l == '\r' || *l == ';' || *l == '#')
+		return true;
+	if (*l == '[')
+		return strchr(l, ']') != NULL;
+	return strpbrk(l, "=:") != NULL && *l != '=' && *l != ':';
+}
+
+/* inih reads lines through this, so the handler knows which line it is on. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *pc = stream;
+	char *r = fgets(str, num, pc->fp);
+
+	pc->line = pc->next_line;
+	if (r && strchr(r, '\n'))
+		pc->next_line++;
+	if (r && !line_looks_valid(r))
+		cfg_error(pc, pc->line, "syntax error: expected [section] or key = value");
+	return r;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *val)
+{
+	struct parse_ctx *pc = user;
+	const struct opt_def *o;
+	char msg[512];
+	int idx;
+
+	o = opt_find(section, key, &idx);
+	if (!o) {
+		if (section[0] == '\0')
+			cfg_error(pc, pc->line, "option '%s' is outside any [section]", key);
+		else if (!section_known(section))
+			cfg_error(pc, pc->line, "unknown section [%s]", section);
+		else
+			cfg_error(pc, pc->line, "unknown option '%s' in section [%s]", key, section);
+		return 1;
+	}
+	if (pc->set_at[idx]) {
+		cfg_error(pc, pc->line, "[%s] %s is set twice (first on line %d)", section, key,
+			  pc->set_at[idx]);
+		return 1;
+	}
+	pc->set_at[idx] = pc->line;
+	if (!opt_store(pc->cfg, o, val, msg, sizeof(msg)))
+		cfg_error(pc, pc->line, "%s", msg);
+	return 1;
+}
+
+/* Read the first line of path into *out (without the newline). */
+static bool read_secret_file(const char *path, char **out, char *msg, size_t msglen)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(msg, msglen, "cannot read password file %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	free(*out);
+	*out = strdup(line);
+	if (!*out)
+		log_oom();
+	return true;
+}
+
+/* A GTID state as MariaDB writes it: domain-server-seq, comma separated. */
+static bool gtid_text_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s) && !strchr("-:,. ", *s))
+			return false;
+	return true;
+}
+
+/* Checks that span options; line numbers from set_at where one applies. */
+static void check_whole(struct parse_ctx *pc)
+{
+	struct rc_config *c = pc->cfg;
+	char msg[512];
+	int idx;
+
+	for (int i = 0; config_options[i].key; i++) {
+		if ((config_options[i].flags & OPT_REQUIRED) && !pc->set_at[i])
+			cfg_error(pc, 0, "[%s] %s is required", config_options[i].section,
+				  config_options[i].key);
+	}
+	if (!strcmp(c->src_start, "current"))
+		c->src_start_kind = START_CURRENT;
+	else if (!strcmp(c->src_start, "earliest"))
+		c->src_start_kind = START_EARLIEST;
+	else if (c->src_start[0] && gtid_text_ok(c->src_start))
+		c->src_start_kind = START_GTID;
+	else {
+		opt_find("source", "start_position", &idx);
+		cfg_error(pc, pc->set_at[idx],
+			  "[source] start_position: expected current, earliest or a GTID state, got '%s'",
+			  c->src_start);
+	}
+	if (c->src_password_file[0] &&
+	    !read_secret_file(c->src_password_file, &c->src_password, msg, sizeof(msg))) {
+		opt_find("source", "password_file", &idx);
+		cfg_error(pc, pc->set_at[idx], "[source] password_file: %s", msg);
+	}
+	if (c->mqtt_password_file[0] &&
+	    !read_secret_file(c->mqtt_password_file, &c->mqtt_password, msg, sizeof(msg))) {
+		opt_find("mqtt", "password_file", &idx);
+		cfg_error(pc, pc->set_at[idx], "[mqtt] password_file: %s", msg);
+	}
+	if (strncmp(c->mqtt_uri, "tcp://", 6) && strncmp(c->mqtt_uri, "mqtt://", 7) &&
+	    strncmp(c->mqtt_uri, "ssl://", 6) && strncmp(c->mqtt_uri, "mqtts://", 8)) {
+		opt_find("mqtt", "uri", &idx);
+		cfg_error(pc, pc->set_at[idx],
+			  "[mqtt] uri: expected tcp://HOST:PORT or ssl://HOST:PORT, got '%s'",
+			  c->mqtt_uri);
+	}
+	if (c->ckpt_path[0] == '\0') {
+		opt_find("checkpoint", "path", &idx);
+		cfg_error(pc, pc->set_at[idx], "[checkpoint] path must not be empty");
+	}
+}
+
+static struct rc_config *config_defaults(void)
+{
+	struct rc_config *cfg = calloc(1, sizeof(*cfg));
+	char msg[256];
+
+	if (!cfg)
+		log_oom();
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i];
+
+		if (o->def[0] || o->type == OPT_STR)
+			(void)opt_store(cfg, o, o->def, msg, sizeof(msg));
+	}
+	return cfg;
+}
+
+enum rc_status rc_config_load(const char *path, struct rc_config **out, struct rc_error *err)
+{
+	struct parse_ctx pc = { 0 };
+	int nopts = 0, rc;
+
+	*out = NULL;
+	while (config_options[nopts].key)
+		nopts++;
+	pc.path = path;
+	pc.err = err;
+	pc.next_line = 1;
+	pc.cfg = config_defaults();
+	pc.set_at = calloc((size_t)nopts, sizeof(int));
+	if (!pc.set_at)
+		log_oom();
+	pc.cfg->path = strdup(path);
+	if (!pc.cfg->path)
+		log_oom();
+
+	pc.fp = fopen(path, "r");
+	if (!pc.fp) {
+		cfg_error(&pc, 0, "cannot open config file: %s", strerror(errno));
+		goto out;
+	}
+	/* Values may hold ';' (passwords): only whole-line comments. */
+	ini_allow_inline_comments = false;
+	ini_allow_multiline = false;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 16384;
+	rc = ini_parse_stream(reader, &pc, handler, &pc);
+	if (rc > 0 && pc.errors == 0)
+		cfg_error(&pc, rc, "syntax error: expected [section] or key = value");
+	else if (rc < 0 && pc.errors == 0)
+		cfg_error(&pc, 0, "cannot read config file");
+	fclose(pc.fp);
+	if (pc.errors == 0)
+		check_whole(&pc);
+out:
+	free(pc.set_at);
+	if (pc.errors) {
+		rc_config_free(pc.cfg);
+		return RC_ERR_CONFIG;
+	}
+	*out = pc.cfg;
+	return RC_OK;
+}
+
+void rc_config_free(struct rc_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (int i = 0; config_options[i].key; i++)
+		if (config_options[i].type == OPT_STR)
+			free(*(char **)((char *)cfg + config_options[i].offset));
+	free(cfg->path);
+	free(cfg);
+}
+
+/* The value of option o in cfg as text. */
+static const char *opt_text(const struct rc_config *cfg, const struct opt_def *o, char *tmp,
+			    size_t tmplen)
+{
+	const void *field = (const char *)cfg + o->offset;
+
+	switch (o->type) {
+	case OPT_STR:
+		return *(char *const *)field;
+	case OPT_INT:
+		snprintf(tmp, tmplen, "%u", *(const unsigned *)field);
+		return tmp;
+	case OPT_BOOL:
+		return *(const bool *)field ? "true" : "false";
+	case OPT_ENUM:
+		return choice_name(o->choices, *(const int *)field, tmp, tmplen);
+	}
+	return "";
+}
+
+void rc_config_print(const struct rc_config *cfg, void *stream)
+{
+	FILE *f = stream;
+	const char *section = "";
+	char tmp[64];
+
+	fprintf(f, "# effective configuration of %s\n", cfg->path);
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i];
+		const char *v = opt_text(cfg, o, tmp, sizeof(tmp));
+
+		if (strcmp(section, o->section)) {
+			section = o->section;
+			fprintf(f, "\n[%s]\n", section);
+		}
+		if ((o->flags & OPT_SECRET) && v[0])
+			v = "***";
+		fprintf(f, "%s = %s\n", o->key, v);
+	}
+}
+
+void config_print_help(FILE *f)
+{
+	const char *section = "";
+
+	fprintf(f, "Configuration options (see rowcast.conf(5)):\n");
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i];
+
+		if (strcmp(section, o->section)) {
+			section = o->section;
+			fprintf(f, "  [%s]\n", section);
+		}
+		fprintf(f, "    %-20s %s\n", o->key, o->summary);
+		if (o->flags & OPT_REQUIRED)
+			fprintf(f, "    %-20s (required)\n", "");
+		else
+			fprintf(f, "    %-20s (default: %s)\n", "", o->def[0] ? o->def : "empty");
+	}
+}
+
+/* roff-escape text: backslashes and leading dots/quotes. */
+static void roff_text(FILE *f, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-')
+			fputs("\\-", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+void config_print_man(FILE *f)
+{
+	const char *section = "";
+
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i];
+
+		if (strcmp(section, o->section)) {
+			section = o->section;
+			fprintf(f, ".SS [%s]\n", section);
+		}
+		fprintf(f, ".TP\n.B %s\n", o->key);
+		roff_text(f, o->summary);
+		fputc('\n', f);
+		if (o->type == OPT_ENUM) {
+			fputs("One of: ", f);
+			roff_text(f, o->choices);
+			fputs(".\n", f);
+		} else if (o->type == OPT_INT) {
+			fprintf(f, "An integer from %ld to %ld.\n", o->min, o->max);
+		}
+		if (o->flags & OPT_REQUIRED) {
+			fputs("Required; no default.\n", f);
+		} else {
+			fputs("Default: ", f);
+			if (o->def[0]) {
+				fputs("\\fB", f);
+				roff_text(f, o->def);
+				fputs("\\fR", f);
+			} else {
+				fputs("empty", f);
+			}
+			fputs(".\n", f);
+		}
+		fputs(o->flags & OPT_RELOAD ? "A reload (SIGHUP) applies it.\n" :
+					      "Applied at start only.\n", f);
+	}
+}
+
+void config_print_sample(FILE *f)
+{
+	const char *section = "";
+
+	fputs("# rowcast configuration: see rowcast.conf(5).\n"
+	      "# Every option is listed, commented out, at its default value.\n"
+	      "# Lines starting with # or ; are comments; values run to the end of the line.\n\n",
+	      f);
+
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i];
+
+		if (strcmp(section, o->section)) {
+			section = o->section;
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
+		}
+		fprintf(f, "# %s\n", o->summary);
+		if (o->flags & OPT_REQUIRED)
+			fprintf(f, "#%s = (required)\n", o->key);
+		else
+			fprintf(f, "#%s = %s\n", o->key, o->def);
+	}
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One logging function for the whole daemon: a level threshold, then the
+ * line goes to stderr (journald) and/or syslog.  Nothing is formatted below
+ * the threshold.  A line may carry a source position (binlog file:offset or
+ * GTID) as its prefix.  Never pass a secret to it.
+ */
+#ifndef RC_CORE_LOG_H
+#define RC_CORE_LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+	LOG_ERROR = 0,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG,
+};
+
+/* Destinations, a bitmask. */
+#define LOG_TO_STDERR 1
+#define LOG_TO_SYSLOG 2
+
+extern int log_threshold;
+
+void log_setup(int level, int destinations, const char *ident);
+/* Parse "error|warning|info|debug"; false when unknown. */
+bool log_level_parse(const char *s, int *level);
+const char *log_level_name(int level);
+
+/* Send lines to fn as well (an embedding program's logger, tests); NULL
+ * removes it.  fn gets the line without time stamp or level prefix. */
+void log_set_hook(void (*fn)(int level, const char *line, void *ctx), void *ctx);
+
+void log_write(int level, const char *pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_at(lvl, pos, ...)                                   \
+	do {                                                    \
+		if ((lvl) <= log_threshold)                     \
+			log_write((lvl), (pos), __VA_ARGS__);   \
+	} while (0)
+
+#define log_error(...) log_at(LOG_ERROR, NULL, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_WARN, NULL, __VA_ARGS__)
+#define log_info(...) log_at(LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_DEBUG, NULL, __VA_ARGS__)
+
+/* Out of memory: log and abort.  Never returns. */
+_Noreturn void log_oom(void);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bounded queue between the reader thread (decode, format) and the
+ * loop thread (publish, acknowledge, checkpoint).  Entries are reused in
+ * a ring: the reader fills at head, the loop publishes from pub and
+ * releases from tail once acknowledged, in order.  A full ring blocks the
+ * reader, so memory stays bounded and a slow broker pauses reading.
+ */
+#ifndef RC_CORE_QUEUE_H
+#define RC_CORE_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+enum q_kind {
+	Q_ROW = 0,	/* a message to publish */
+	Q_COMMIT = 1,	/* end of a transaction: the position moves */
+	Q_FAIL = 2,	/* the reader stopped for good; error text in payload */
+};
+
+struct q_entry {
+	uint8_t kind;			/* Q_* */
+	atomic_int acked;		/* set once the sink acknowledged it */
+	atomic_int failed;		/* set when the sink refused it */
+	struct rc_buf topic;		/* Q_ROW: topic */
+	struct rc_buf payload;		/* Q_ROW: message; Q_FAIL: error */
+	struct rc_buf id;		/* Q_ROW: event id */
+	char gtid[128];			/* the transaction's GTID, "" if none */
+	uint64_t index;			/* Q_ROW: row index in the trx */
+	uint64_t ts_ms;			/* commit time of the trx */
+	uint64_t next_offset;		/* Q_COMMIT: offset after the trx */
+	char file[256];			/* Q_COMMIT: binlog file */
+	int fail_status;		/* Q_FAIL: rc_status */
+	void *owner;			/* the sink that took it (for callbacks) */
+};
+
+struct queue {
+	pthread_mutex_t mu;		/* guards head, tail, closed */
+	pthread_cond_t space;		/* signalled when tail moves or closing */
+	struct q_entry *e;		/* ring of cap entries */
+	uint32_t cap;			/* ring size */
+	uint64_t head;			/* next entry the reader fills */
+	uint64_t pub;			/* next entry the loop publishes (loop only) */
+	uint64_t tail;			/* oldest entry not released */
+	bool closed;			/* reader must stop */
+};
+
+void queue_init(struct queue *q, uint32_t cap);
+void queue_destroy(struct queue *q);
+/* Reader: the next free entry, waiting for space; NULL once closed. */
+struct q_entry *queue_reserve(struct queue *q);
+/* Reader: hand the reserved entry over. */
+void queue_push(struct queue *q);
+/* Loop: entries filled so far (head). */
+uint64_t queue_head(struct queue *q);
+/* Loop: release entries up to new_tail and wake the reader. */
+void queue_release(struct queue *q, uint64_t new_tail);
+/* Either side: make the reader stop waiting. */
+void queue_close(struct queue *q);
+
+static inline struct q_entry *queue_at(struct queue *q, uint64_t i)
+{
+	return &q->e[i % q->cap];
+}
+
+#endif

@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The instance: a reader thread (source -> decoder -> native messages ->
+ * queue) and the libev loop (queue -> sink -> acknowledgements ->
+ * checkpoint).  Positions are three: read (reader), published (loop) and
+ * acknowledged (loop); only the acknowledged one is written to disk.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint/checkpoint.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/queue.h"
+#include "decode/decoder.h"
+#include "route/native.h"
+#include "rowcast/rowcast.h"
+#include "sink/sink.h"
+#include "source/gtid.h"
+#include "source/source.h"
+
+/* The reader thread's view: what it has handed to the queue. */
+struct reader {
+	struct gtid_state read;		/* state after the last commit read */
+	char cur_gtid[128];		/* transaction being read, "" between */
+	uint64_t cur_rows;		/* its rows handed over so far */
+	struct resume_point from;	/* where the next (re)connect starts */
+	uint64_t skip_rows;		/* rows of the current trx to skip */
+	struct rc_buf scratch;		/* state text */
+};
+
+struct rc {
+	struct rc_config *cfg;		/* private copy of the settings */
+	struct ev_loop *loop;		/* the instance's own loop */
+	ev_async wake;			/* reader pushed, sink acked, stop asked */
+	ev_timer ckpt_timer;		/* batched checkpoint writes */
+	ev_timer stop_timer;		/* shutdown_timeout */
+	ev_signal sig_term, sig_int;	/* when handle_signals */
+	atomic_int stop_asked;		/* rc_stop() was called */
+	bool stopping;			/* the loop is draining */
+
+	struct queue q;			/* reader -> loop */
+	struct source *src;		/* the database */
+	struct decoder *dec;		/* reader's decoder */
+	struct sink *sink;		/* the broker */
+	struct ckpt *ckpt;		/* the checkpoint file */
+	pthread_t reader_thread;	/* runs reader_main */
+	bool reader_started;		/* reader_thread is joinable */
+	atomic_int reader_done;		/* reader_main returned */
+	struct reader rd;		/* reader thread state */
+	struct rc_buf topic_prefix;	/* scratch */
+
+	/* acknowledged position, loop thread only */
+	struct gtid_state acked;	/* after the last fully acked trx */
+	char acked_file[256];		/* binlog file of that point */
+	uint64_t acked_offset;		/* offset after it */
+	char part_gtid[128];		/* trx partly acknowledged, "" if none */
+	uint64_t part_next;		/* its next row index not acked */
+	bool dirty;			/* acked moved since the last write */
+	double last_write;		/* ev_now of the last checkpoint write */
+
+	enum rc_status result;		/* what rc_run returns */
+	struct rc_error err;		/* first error */
+};
+
+static void set_error(struct rc *rc, enum rc_status st, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void set_error(struct rc *rc, enum rc_status st, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rc->result != RC_OK)
+		return;
+	rc->result = st;
+	rc->err.status = st;
+	snprintf(rc->err.where, sizeof(rc->err.where), "%s", where ? where : "");
+	va_start(ap, fmt);
+	vsnprintf(rc->err.message, sizeof(rc->err.message), fmt, ap);
+	va_end(ap);
+}
+
+const char *rc_version(void)
+{
+	return RC_VERSION_STRING;
+}
+
+const char *rc_status_str(enum rc_status st)
+{
+	switch (st) {
+	case RC_OK: return "ok";
+	case RC_ERR_CONFIG: return "configuration error";
+	case RC_ERR_SOURCE: return "database error";
+	case RC_ERR_SOURCE_FATAL: return "permanent database error";
+	case RC_ERR_SINK: return "broker error";
+	case RC_ERR_CHECKPOINT: return "checkpoint error";
+	case RC_ERR_SYSTEM: return "system error";
+	case RC_ERR_DECODE: return "decode error";
+	}
+	return "unknown error";
+}
+
+/* ---- reader thread ---------------------------------------------------- */
+
+static void reader_fail(struct rc *rc, enum rc_status st, const char *msg)
+{
+	struct q_entry *e = queue_reserve(&rc->q);
+
+	if (!e)
+		return;
+	e->kind = Q_FAIL;
+	e->fail_status = st;
+	buf_reset(&e->payload);
+	buf_puts(&e->payload, msg);
+	queue_push(&rc->q);
+	ev_async_send(rc->loop, &rc->wake);
+}
+
+static bool on_begin(void *ctx, const struct dec_trx *trx)
+{
+	struct rc *rc = ctx;
+	struct reader *r = &rc->rd;
+
+	snprintf(r->cur_gtid, sizeof(r->cur_gtid), "%s", trx->gtid);
+	r->cur_rows = 0;
+	r->skip_rows = 0;
+	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, trx->gtid)) {
+		r->skip_rows = r->from.skip_rows;
+		r->cur_rows = r->from.skip_rows;
+	}
+	return true;
+}
+
+static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+{
+	struct rc *rc = ctx;
+	struct reader *r = &rc->rd;
+	struct q_entry *e;
+	const char *file = decoder_file(rc->dec);
+
+	if (row->index < r->skip_rows)
+		return true;	/* handed over before a reconnect or restart */
+	e = queue_reserve(&rc->q);
+	if (!e)
+		return false;
+	e->kind = Q_ROW;
+	native_format(&e->payload, trx, file, row);
+	native_topic(&e->topic, rc->cfg->mqtt_topic_prefix, row->table->db, row->table->name);
+	buf_reset(&e->id);
+	native_event_id(&e->id, trx, file, row->index);
+	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
+	e->index = row->index;
+	e->ts_ms = trx->ts_ms;
+	queue_push(&rc->q);
+	r->cur_rows = row->index + 1;
+	ev_async_send(rc->loop, &rc->wake);
+	return true;
+}
+
+static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, uint64_t next)
+{
+	struct rc *rc = ctx;
+	struct reader *r = &rc->rd;
+	struct q_entry *e = queue_reserve(&rc->q);
+
+	if (!e)
+		return false;
+	e->kind = Q_COMMIT;
+	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
+	snprintf(e->file, sizeof(e->file), "%s", file);
+	e->next_offset = next;
+	e->index = trx->nrows;
+	e->ts_ms = trx->ts_ms;
+	queue_push(&rc->q);
+	if (trx->gtid[0])
+		gtid_state_apply_text(&r->read, trx->gtid);
+	r->cur_gtid[0] = '\0';
+	r->cur_rows = 0;
+	r->skip_rows = 0;
+	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, trx->gtid)) {
+		free(r->from.skip_gtid);
+		r->from.skip_gtid = NULL;
+	}
+	ev_async_send(rc->loop, &rc->wake);
+	return true;
+}
+
+/* Sleep up to ms, waking early when the queue closes. */
+static bool reader_sleep(struct rc *rc, unsigned ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&rc->q.mu);
+	while (!rc->q.closed &&
+	       pthread_cond_timedwait(&rc->q.space, &rc->q.mu, &until) != ETIMEDOUT)
+		;
+	bool open = !rc->q.closed;
+	pthread_mutex_unlock(&rc->q.mu);
+	return open;
+}
+
+static bool reader_closed(struct rc *rc)
+{
+	bool c;
+
+	pthread_mutex_lock(&rc->q.mu);
+	c = rc->q.closed;
+	pthread_mutex_unlock(&rc->q.mu);
+	return c;
+}
+
+/* Resume from what was read: the state, and the trx in progress. */
+static void reader_resume_point(struct reader *r)
+{
+	buf_reset(&r->scratch);
+	gtid_state_format(&r->read, &r->scratch);
+	free(r->from.state);
+	r->from.state = strdup(r->scratch.data ? r->scratch.data : "");
+	if (!r->from.state)
+		log_oom();
+	if (r->cur_gtid[0] && r->cur_rows > 0) {
+		free(r->from.skip_gtid);
+		r->from.skip_gtid = strdup(r->cur_gtid);
+		if (!r->from.skip_gtid)
+			log_oom();
+		r->from.skip_rows = r->cur_rows;
+	}
+	r->cur_gtid[0] = '\0';
+	r->cur_rows = 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct rc *rc = arg;
+	struct reader *r = &rc->rd;
+	char err[1024];
+	unsigned backoff = 500;
+	bool first = true;
+
+	mysql_thread_init();
+	while (!reader_closed(rc)) {
+		bool fatal = false;
+		const uint8_t *ev;
+		size_t len;
+
+		if (!first) {
+			reader_resume_point(r);
+			log_info("%s: reconnecting in %u ms from %s", rc->src->peer, backoff,
+				 r->from.state[0] ? r->from.state : "the oldest binlog");
+			if (!reader_sleep(rc, backoff))
+				break;
+			backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+		}
+		first = false;
+		if (!rc->src->ops->connect(rc->src, &fatal, err, sizeof(err)) ||
+		    !rc->src->ops->start(rc->src, &r->from, rc->dec, &fatal, err, sizeof(err))) {
+			rc->src->ops->disconnect(rc->src);
+			if (fatal) {
+				reader_fail(rc, RC_ERR_SOURCE_FATAL, err);
+				break;
+			}
+			log_warn("%s", err);
+			continue;
+		}
+		log_info("%s: streaming from %s%s", rc->src->peer,
+			 r->from.state[0] ? "GTID state " : "", r->from.state[0] ? r->from.state :
+			 "the oldest binlog");
+		while (rc->src->ops->next(rc->src, &ev, &len, &fatal, err, sizeof(err))) {
+			backoff = 500;
+			if (!decoder_feed(rc->dec, ev, len, err, sizeof(err))) {
+				if (err[0])
+					reader_fail(rc, RC_ERR_DECODE, err);
+				goto out;
+			}
+		}
+		rc->src->ops->disconnect(rc->src);
+		if (reader_closed(rc))
+			break;
+		if (fatal) {
+			reader_fail(rc, RC_ERR_SOURCE_FATAL, err);
+			break;
+		}
+		log_warn("%s", err);
+	}
+out:
+	rc->src->ops->disconnect(rc->src);
+	mysql_thread_end();
+	atomic_store(&rc->reader_done, 1);
+	ev_async_send(rc->loop, &rc->wake);
+	return NULL;
+}
+
+/* ---- loop thread ------------------------------------------------------ */
+
+static bool write_checkpoint(struct rc *rc)
+{
+	struct rc_buf b = { 0 };
+	char err[512], num[32];
+	bool ok;
+
+	gtid_state_format(&rc->acked, &b);
+	ckpt_set(rc->ckpt, "source", "flavour", "mariadb");
+	ckpt_set(rc->ckpt, "source", "gtid_state", b.data ? b.data : "");
+	if (rc->acked_file[0]) {
+		ckpt_set(rc->ckpt, "source", "file", rc->acked_file);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)rc->acked_offset);
+		ckpt_set(rc->ckpt, "source", "offset", num);
+	}
+	ckpt_clear_section(rc->ckpt, "progress");
+	if (rc->part_gtid[0]) {
+		ckpt_set(rc->ckpt, "progress", "gtid", rc->part_gtid);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)rc->part_next);
+		ckpt_set(rc->ckpt, "progress", "next_row", num);
+	}
+	buf_free(&b);
+	ok = ckpt_write(rc->ckpt, err, sizeof(err));
+	if (!ok) {
+		log_error("checkpoint: %s", err);
+		return false;
+	}
+	rc->dirty = false;
+	rc->last_write = ev_now(rc->loop);
+	log_debug("checkpoint written");
+	return true;
+}
+
+static void begin_stop(struct rc *rc)
+{
+	if (rc->stopping)
+		return;
+	rc->stopping = true;
+	queue_close(&rc->q);
+	if (rc->src)
+		rc->src->ops->interrupt(rc->src);
+	ev_timer_set(&rc->stop_timer, rc->cfg->sink_shutdown_timeout_ms / 1000.0, 0.);
+	ev_timer_start(rc->loop, &rc->stop_timer);
+}
+
+/* Release acknowledged entries in order; move the acked position. */
+static void drain_acks(struct rc *rc)
+{
+	uint64_t t = rc->q.tail;
+
+	while (t < rc->q.pub) {
+		struct q_entry *e = queue_at(&rc->q, t);
+
+		if (atomic_load(&e->failed)) {
+			set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s",
+				  rc->sink->error[0] ? rc->sink->error : "the broker refused a message");
+			log_error("%s: message %s not acknowledged; the checkpoint stays before it",
+				  rc->sink->ops->name, e->id.data ? e->id.data : "?");
+			begin_stop(rc);
+			break;
+		}
+		if (e->kind == Q_ROW && !atomic_load(&e->acked))
+			break;
+		if (e->kind == Q_ROW) {
+			snprintf(rc->part_gtid, sizeof(rc->part_gtid), "%s", e->gtid);
+			rc->part_next = e->index + 1;
+		} else if (e->kind == Q_COMMIT) {
+			if (e->gtid[0])
+				gtid_state_apply_text(&rc->acked, e->gtid);
+			snprintf(rc->acked_file, sizeof(rc->acked_file), "%s", e->file);
+			rc->acked_offset = e->next_offset;
+			rc->part_gtid[0] = '\0';
+			rc->part_next = 0;
+		}
+		rc->dirty = true;
+		t++;
+	}
+	if (t != rc->q.tail)
+		queue_release(&rc->q, t);
+}
+
+/* Publish what the reader queued, as far as the sink takes it. */
+static void publish_ready(struct rc *rc)
+{
+	uint64_t head = queue_head(&rc->q);
+
+	while (rc->q.pub < head) {
+		struct q_entry *e = queue_at(&rc->q, rc->q.pub);
+		enum sink_result r;
+
+		if (e->kind == Q_FAIL) {
+			log_error("%s", e->payload.data);
+			set_error(rc, (enum rc_status)e->fail_status, rc->src->peer, "%s",
+				  e->payload.data);
+			/* stop here: nothing after it is published */
+			begin_stop(rc);
+			break;
+		}
+		if (e->kind == Q_COMMIT) {
+			rc->q.pub++;
+			continue;
+		}
+		r = rc->sink->ops->publish(rc->sink, e);
+		if (r == SINK_BUSY)
+			break;
+		if (r == SINK_FATAL) {
+			log_error("%s", rc->sink->error);
+			set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s", rc->sink->error);
+			begin_stop(rc);
+			break;
+		}
+		rc->q.pub++;
+	}
+	rc->sink->ops->poll(rc->sink);
+}
+
+static bool all_acked(struct rc *rc)
+{
+	return rc->q.tail == rc->q.pub;
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct rc *rc = w->data;
+
+	(void)revents;
+	if (atomic_load(&rc->stop_asked) && !rc->stopping) {
+		log_info("stopping: waiting for outstanding acknowledgements");
+		begin_stop(rc);
+	}
+	if (atomic_load(&rc->sink->fatal)) {
+		set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s", rc->sink->error);
+		begin_stop(rc);
+	}
+	if (rc->result == RC_OK || !rc->stopping)
+		publish_ready(rc);
+	drain_acks(rc);
+	if (rc->stopping && atomic_load(&rc->reader_done) &&
+	    (all_acked(rc) || rc->result != RC_OK) &&
+	    (rc->q.pub == queue_head(&rc->q) || rc->result != RC_OK))
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void ckpt_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rc *rc = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (rc->dirty)
+		(void)write_checkpoint(rc);
+}
+
+static void stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rc *rc = w->data;
+
+	(void)revents;
+	log_warn("shutdown_timeout: %llu messages still unacknowledged; they will be published again at the next start",
+		 (unsigned long long)(rc->q.pub - rc->q.tail));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct rc *rc = w->data;
+
+	(void)loop;
+	(void)revents;
+	log_info("signal %d: stopping", w->signum);
+	rc_stop(rc);
+}
+
+/* ---- public calls ----------------------------------------------------- */
+
+enum rc_status rc_new(const struct rc_config *cfg, struct rc **out, struct rc_error *err)
+{
+	struct rc *rc = calloc(1, sizeof(*rc));
+	struct rc_config *copy;
+	struct rc_error e2;
+
+	*out = NULL;
+	if (!rc)
+		log_oom();
+	/* private copy: reload the same file (the caller's may go away) */
+	if (rc_config_load(cfg->path, &copy, err ? err : &e2) != RC_OK) {
+		free(rc);
+		return RC_ERR_CONFIG;
+	}
+	copy->handle_signals = cfg->handle_signals;
+	rc->cfg = copy;
+	rc->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!rc->loop) {
+		rc_config_free(copy);
+		free(rc);
+		if (err) {
+			err->status = RC_ERR_SYSTEM;
+			snprintf(err->message, sizeof(err->message), "cannot create the event loop");
+			err->where[0] = '\0';
+		}
+		return RC_ERR_SYSTEM;
+	}
+	*out = rc;
+	return RC_OK;
+}
+
+void rc_stop(struct rc *rc)
+{
+	atomic_store(&rc->stop_asked, 1);
+	ev_async_send(rc->loop, &rc->wake);
+}
+
+/* Decide where to start: the checkpoint, else the configured position. */
+static bool resolve_start(struct rc *rc)
+{
+	const char *state = ckpt_get(rc->ckpt, "source", "gtid_state");
+	const char *pg = ckpt_get(rc->ckpt, "progress", "gtid");
+	const char *pn = ckpt_get(rc->ckpt, "progress", "next_row");
+	const char *fl = ckpt_get(rc->ckpt, "source", "flavour");
+	char err[1024];
+	char *pos = NULL;
+	bool fatal;
+
+	if (ckpt_exists(rc->ckpt)) {
+		if (!state || (fl && strcmp(fl, "mariadb"))) {
+			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
+				  "checkpoint has no MariaDB GTID state ([source] gtid_state)");
+			return false;
+		}
+		if (!gtid_state_parse(&rc->acked, state, err, sizeof(err))) {
+			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt), "gtid_state: %s", err);
+			return false;
+		}
+		rc->rd.from.state = strdup(state);
+		if (pg && pn) {
+			rc->rd.from.skip_gtid = strdup(pg);
+			rc->rd.from.skip_rows = strtoull(pn, NULL, 10);
+			snprintf(rc->part_gtid, sizeof(rc->part_gtid), "%s", pg);
+			rc->part_next = rc->rd.from.skip_rows;
+		}
+		log_info("resuming from checkpoint %s: %s%s%s", ckpt_path(rc->ckpt),
+			 state[0] ? state : "(empty state)", pg ? ", skipping rows already sent of " : "",
+			 pg ? pg : "");
+	} else {
+		if (rc->cfg->src_start_kind == START_GTID) {
+			pos = strdup(rc->cfg->src_start);
+		} else {
+			if (!rc->src->ops->connect(rc->src, &fatal, err, sizeof(err)) ||
+			    !rc->src->ops->position(rc->src, rc->cfg->src_start_kind, &pos, err,
+						    sizeof(err))) {
+				rc->src->ops->disconnect(rc->src);
+				set_error(rc, fatal ? RC_ERR_SOURCE_FATAL : RC_ERR_SOURCE,
+					  rc->src->peer, "%s", err);
+				return false;
+			}
+			rc->src->ops->disconnect(rc->src);
+		}
+		if (!gtid_state_parse(&rc->acked, pos, err, sizeof(err))) {
+			set_error(rc, RC_ERR_CONFIG, rc->cfg->path, "start_position: %s", err);
+			free(pos);
+			return false;
+		}
+		rc->rd.from.state = pos;
+		log_info("no checkpoint at %s: starting at %s", ckpt_path(rc->ckpt),
+			 pos[0] ? pos : "the oldest binlog");
+		/* written before the first publish: a crash now loses nothing */
+		if (!write_checkpoint(rc)) {
+			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
+				  "cannot write the first checkpoint");
+			return false;
+		}
+	}
+	if (!rc->rd.from.state)
+		log_oom();
+	gtid_state_copy(&rc->rd.read, &rc->acked);
+	return true;
+}
+
+enum rc_status rc_run(struct rc *rc, struct rc_error *err)
+{
+	struct dec_callbacks cb = { on_begin, on_row, on_commit, NULL, rc };
+	char msg[1024];
+
+	rc->result = RC_OK;
+	ev_async_init(&rc->wake, wake_cb);
+	rc->wake.data = rc;
+	ev_async_start(rc->loop, &rc->wake);
+	ev_timer_init(&rc->stop_timer, stop_timeout_cb, 0., 0.);
+	rc->stop_timer.data = rc;
+
+	if (!ckpt_open(rc->cfg->ckpt_path, &rc->ckpt, msg, sizeof(msg))) {
+		set_error(rc, RC_ERR_CHECKPOINT, rc->cfg->ckpt_path, "%s", msg);
+		goto out;
+	}
+	rc->src = source_mysql_new(rc->cfg);
+	if (!resolve_start(rc))
+		goto out;
+
+	queue_init(&rc->q, (uint32_t)rc->cfg->sink_max_inflight);
+	rc->sink = sink_new(rc->cfg, rc->loop, &rc->wake);
+	if (!rc->sink->ops->open(rc->sink, msg, sizeof(msg))) {
+		set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s", msg);
+		goto out;
+	}
+	if (rc->cfg->sink_kind == SINK_MQTT && rc->cfg->mqtt_qos == 0)
+		log_warn("mqtt qos 0 is at most once: messages lost in transit are not sent again");
+
+	rc->dec = decoder_new(&cb);
+	if (pthread_create(&rc->reader_thread, NULL, reader_main, rc)) {
+		set_error(rc, RC_ERR_SYSTEM, "", "cannot start the reader thread: %s",
+			  strerror(errno));
+		goto out;
+	}
+	rc->reader_started = true;
+
+	ev_timer_init(&rc->ckpt_timer, ckpt_cb, rc->cfg->ckpt_interval_ms / 1000.0,
+		      rc->cfg->ckpt_interval_ms / 1000.0);
+	rc->ckpt_timer.data = rc;
+	ev_timer_start(rc->loop, &rc->ckpt_timer);
+	if (rc->cfg->handle_signals) {
+		ev_signal_init(&rc->sig_term, signal_cb, SIGTERM);
+		ev_signal_init(&rc->sig_int, signal_cb, SIGINT);
+		rc->sig_term.data = rc->sig_int.data = rc;
+		ev_signal_start(rc->loop, &rc->sig_term);
+		ev_signal_start(rc->loop, &rc->sig_int);
+	}
+	ev_run(rc->loop, 0);
+
+	/* stopped: the reader first, then the last checkpoint */
+	begin_stop(rc);
+	pthread_join(rc->reader_thread, NULL);
+	rc->reader_started = false;
+	drain_acks(rc);
+	if (rc->dirty && !write_checkpoint(rc))
+		set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt), "cannot write the checkpoint");
+	if (rc->result == RC_OK)
+		log_info("stopped cleanly; checkpoint at %s", ckpt_path(rc->ckpt));
+out:
+	if (err) {
+		*err = rc->err;
+		err->status = rc->result;
+	}
+	return rc->result;
+}
+
+void rc_free(struct rc *rc)
+{
+	if (!rc)
+		return;
+	if (rc->reader_started) {
+		queue_close(&rc->q);
+		rc->src->ops->interrupt(rc->src);
+		pthread_join(rc->reader_thread, NULL);
+	}
+	sink_free(rc->sink);
+	decoder_free(rc->dec);
+	if (rc->src)
+		rc->src->ops->free(rc->src);
+	if (rc->q.e)
+		queue_destroy(&rc->q);
+	ckpt_close(rc->ckpt);
+	gtid_state_free(&rc->acked);
+	gtid_state_free(&rc->rd.read);
+	free(rc->rd.from.state);
+	free(rc->rd.from.skip_gtid);
+	buf_free(&rc->rd.scratch);
+	buf_free(&rc->topic_prefix);
+	if (rc->loop)
+		ev_loop_destroy(rc->loop);
+	rc_config_free(rc->cfg);
+	free(rc);
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The native message: id, op, db, table, gtid, ts, before, after.  Fields
+ * are written in that order, straight from the decoder's value texts.
+ */
+#include "route/native.h"
+
+#include <string.h>
+
+const char *const native_op_names[3] = { "insert", "update", "delete" };
+
+void native_event_id(struct rc_buf *out, const struct dec_trx *trx, const char *file,
+		     uint64_t index)
+{
+	if (trx->gtid[0]) {
+		buf_puts(out, trx->gtid);
+	} else {
+		buf_puts(out, file);
+		buf_putc(out, ':');
+		buf_put_u64(out, trx->start_offset);
+	}
+	buf_putc(out, '@');
+	buf_put_u64(out, index);
+}
+
+static void image_json(struct rc_buf *out, const struct dec_table *t, const struct dec_image *im)
+{
+	bool first = true;
+
+	if (!im) {
+		buf_append(out, "null", 4);
+		return;
+	}
+	buf_putc(out, '{');
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		if (im->state[i] == DEC_ABSENT)
+			continue;
+		if (!first)
+			buf_putc(out, ',');
+		first = false;
+		buf_json_str(out, t->cols[i].name, t->cols[i].name_len, NULL);
+		buf_putc(out, ':');
+		if (im->state[i] == DEC_NULL)
+			buf_append(out, "null", 4);
+		else
+			buf_append(out, im->text.data + im->off[i], im->len[i]);
+	}
+	buf_putc(out, '}');
+}
+
+void native_format(struct rc_buf *out, const struct dec_trx *trx, const char *file,
+		   const struct dec_row *row)
+{
+	const struct dec_table *t = row->table;
+
+	buf_reset(out);
+	buf_append(out, "{\"id\":\"", 7);
+	native_event_id(out, trx, file, row->index);
+	buf_append(out, "\",\"op\":\"", 8);
+	buf_puts(out, native_op_names[row->op]);
+	buf_append(out, "\",\"db\":", 7);
+	buf_json_str(out, t->db, strlen(t->db), NULL);
+	buf_append(out, ",\"table\":", 9);
+	buf_json_str(out, t->name, strlen(t->name), NULL);
+	buf_append(out, ",\"gtid\":", 8);
+	if (trx->gtid[0]) {
+		buf_putc(out, '"');
+		buf_puts(out, trx->gtid);
+		buf_putc(out, '"');
+	} else {
+		buf_append(out, "null", 4);
+	}
+	buf_append(out, ",\"ts\":", 6);
+	buf_put_u64(out, trx->ts_ms);
+	buf_append(out, ",\"before\":", 10);
+	image_json(out, t, row->before);
+	buf_append(out, ",\"after\":", 9);
+	image_json(out, t, row->after);
+	buf_putc(out, '}');
+}
+
+void topic_escape(struct rc_buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '/' || c == '+' || c == '#' || c == '\0' || c == '%' ||
+		    (i == 0 && c == '$')) {
+			buf_putc(out, '%');
+			buf_putc(out, hex[c >> 4]);
+			buf_putc(out, hex[c & 15]);
+		} else {
+			buf_putc(out, (char)c);
+		}
+	}
+}
+
+void native_topic(struct rc_buf *out, const char *prefix, const char *db, const char *table)
+{
+	buf_reset(out);
+	buf_puts(out, prefix);
+	buf_putc(out, '/');
+	topic_escape(out, db, strlen(db));
+	buf_putc(out, '/');
+	topic_escape(out, table, strlen(table));
+}

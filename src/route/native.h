@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The native message format (documented in rowcast-format(7)) and the
+ * default MQTT topic.  Pure formatting: writes into the caller's reused
+ * buffers and keeps no state.
+ */
+#ifndef RC_ROUTE_NATIVE_H
+#define RC_ROUTE_NATIVE_H
+
+#include "core/buf.h"
+#include "decode/decoder.h"
+
+/* The event id: "<gtid>@<n>", or "<file>:<offset>@<n>" without GTIDs. */
+void native_event_id(struct rc_buf *out, const struct dec_trx *trx, const char *file,
+		     uint64_t index);
+
+/* The whole message for one row change; out is reset first. */
+void native_format(struct rc_buf *out, const struct dec_trx *trx, const char *file,
+		   const struct dec_row *row);
+
+/* "<prefix>/<db>/<table>" with db and table escaped for MQTT topics. */
+void native_topic(struct rc_buf *out, const char *prefix, const char *db, const char *table);
+
+/* Append s to out, percent-encoding what may not stand in an MQTT topic
+ * level: '/', '+', '#', NUL, '%', and a leading '$'. */
+void topic_escape(struct rc_buf *out, const char *s, size_t n);
+
+extern const char *const native_op_names[3];
+
+#endif

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Choosing a sink by config.
+ */
+#include "sink/sink.h"
+
+#include <stdlib.h>
+
+#include "core/log.h"
+
+struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_async *wake)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		log_oom();
+	s->cfg = cfg;
+	s->loop = loop;
+	s->wake = wake;
+	s->ops = cfg->sink_kind == SINK_STDOUT ? &sink_stdout_ops : &sink_mqtt_ops;
+	return s;
+}
+
+void sink_free(struct sink *s)
+{
+	if (!s)
+		return;
+	s->ops->close(s);
+	free(s);
+}

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MySQL/MariaDB replica source: libmariadb connects and authenticates;
+ * this file registers as a replica, asks for the binlog from a GTID state
+ * and reads the event packets.  It does not use libmariadb's mariadb_rpl_*
+ * parser.  MariaDB GTID mode today; MySQL's GTID dump comes next.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "decode/decoder.h"
+#include "source/source.h"
+
+#define COM_REGISTER_SLAVE_CMD 0x15
+#define COM_BINLOG_DUMP_CMD 0x12
+
+struct msrc {
+	struct source base;		/* must be first */
+	MYSQL *db;			/* connection, NULL when closed */
+	pthread_mutex_t mu;		/* guards db against interrupt() */
+	bool mariadb;			/* server flavour */
+	char version[128];		/* SELECT VERSION() */
+	bool checksum;			/* the server writes CRC32 */
+};
+
+static void set_err(struct msrc *m, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s: %s", m->base.peer, what,
+		 m->db ? mysql_error(m->db) : "no connection");
+}
+
+/* Run a query whose first row's first column is wanted; out may be NULL. */
+static bool query_value(struct msrc *m, const char *sql, char *out, size_t outlen,
+			char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_query(m->db, sql)) {
+		snprintf(err, errlen, "%s: %s: %s", m->base.peer, sql, mysql_error(m->db));
+		return false;
+	}
+	res = mysql_store_result(m->db);
+	if (!out) {
+		mysql_free_result(res);
+		return true;
+	}
+	if (!res || !(row = mysql_fetch_row(res))) {
+		snprintf(err, errlen, "%s: %s: no result", m->base.peer, sql);
+		mysql_free_result(res);
+		return false;
+	}
+	snprintf(out, outlen, "%s", row[0] ? row[0] : "");
+	mysql_free_result(res);
+	return true;
+}
+
+static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
+{
+	struct msrc *m = (struct msrc *)s;
+	const struct rc_config *c = s->cfg;
+	unsigned timeout = (unsigned)c->src_connect_timeout_s;
+	unsigned read_timeout = (unsigned)c->src_heartbeat_s * 3 + 5;
+	char val[256];
+	MYSQL *db;
+
+	*fatal = false;
+	db = mysql_init(NULL);
+	if (!db)
+		log_oom();
+	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+	mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (!mysql_real_connect(db, c->src_socket[0] ? NULL : c->src_host, c->src_user,
+				c->src_password, NULL, (unsigned)c->src_port,
+				c->src_socket[0] ? c->src_socket : NULL, 0)) {
+		unsigned code = mysql_errno(db);
+
+		snprintf(err, errlen, "%s: cannot connect: %s", s->peer, mysql_error(db));
+		/* wrong credentials or missing grants will not fix themselves */
+		*fatal = code == 1045 || code == 1044;
+		mysql_close(db);
+		return false;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->db = db;
+	pthread_mutex_unlock(&m->mu);
+
+	if (!query_value(m, "SELECT VERSION()", m->version, sizeof(m->version), err, errlen))
+		return false;
+	m->mariadb = strstr(m->version, "MariaDB") != NULL;
+	if (!m->mariadb) {
+		snprintf(err, errlen, "%s: server %s is MySQL; this build streams from MariaDB only",
+			 s->peer, m->version);
+		*fatal = true;
+		return false;
+	}
+	if (!query_value(m, "SELECT @@GLOBAL.binlog_format", val, sizeof(val), err, errlen))
+		return false;
+	if (strcasecmp(val, "ROW")) {
+		snprintf(err, errlen, "%s: binlog_format is %s; rowcast needs ROW", s->peer, val);
+		*fatal = true;
+		return false;
+	}
+	if (!query_value(m, "SELECT @@GLOBAL.binlog_row_metadata", val, sizeof(val), err, errlen))
+		return false;
+	if (strcasecmp(val, "FULL")) {
+		snprintf(err, errlen,
+			 "%s: binlog_row_metadata is %s; rowcast needs FULL (SET GLOBAL binlog_row_metadata=FULL)",
+			 s->peer, val);
+		*fatal = true;
+		return false;
+	}
+	if (!query_value(m, "SELECT @@GLOBAL.binlog_checksum", val, sizeof(val), err, errlen))
+		return false;
+	m->checksum = strcasecmp(val, "CRC32") == 0;
+	return true;
+}
+
+static bool m_position(struct source *s, int start_kind, char **out, char *err, size_t errlen)
+{
+	struct msrc *m = (struct msrc *)s;
+	char val[4096];
+
+	if (start_kind == START_EARLIEST) {
+		*out = strdup("");
+	} else {
+		if (!query_value(m, "SELECT @@GLOBAL.gtid_binlog_pos", val, sizeof(val), err, errlen))
+			return false;
+		*out = strdup(val);
+	}
+	if (!*out)
+		log_oom();
+	return true;
+}
+
+/* Append a string with a 1-byte length, as COM_REGISTER_SLAVE wants. */
+static void put_str8(struct rc_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 255)
+		n = 255;
+	buf_putc(b, (char)n);
+	buf_append(b, s, n);
+}
+
+static void put_le(struct rc_buf *b, uint64_t v, int k)
+{
+	for (int i = 0; i < k; i++)
+		buf_putc(b, (char)(v >> (8 * i)));
+}
+
+static bool m_start(struct source *s, const struct resume_point *from, struct decoder *dec,
+		    bool *fatal, char *err, size_t errlen)
+{
+	struct msrc *m = (struct msrc *)s;
+	const struct rc_config *c = s->cfg;
+	struct rc_buf q = { 0 };
+	char *esc;
+	bool ok = false;
+	int r;
+
+	*fatal = false;
+	esc = malloc(strlen(from->state) * 2 + 1);
+	if (!esc)
+		log_oom();
+	mysql_real_escape_string(m->db, esc, from->state, (unsigned long)strlen(from->state));
+	buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+		       "@mariadb_slave_capability = 4, @slave_connect_state = '%s', "
+		       "@slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0, "
+		       "@master_heartbeat_period = %llu",
+		   esc, (unsigned long long)c->src_heartbeat_s * 1000000000ULL);
+	free(esc);
+	if (mysql_query(m->db, q.data)) {
+		set_err(m, "cannot set up the replica session", err, errlen);
+		goto out;
+	}
+
+	buf_reset(&q);
+	put_le(&q, (uint64_t)(unsigned)c->src_server_id, 4);
+	put_str8(&q, "rowcast");
+	put_str8(&q, "");
+	put_str8(&q, "");
+	put_le(&q, 0, 2);
+	put_le(&q, 0, 4);
+	put_le(&q, 0, 4);
+	r = m->db->methods->db_command(m->db, COM_REGISTER_SLAVE_CMD, q.data, q.len, 0, NULL);
+	if (r) {
+		set_err(m, "COM_REGISTER_SLAVE failed", err, errlen);
+		goto out;
+	}
+
+	buf_reset(&q);
+	put_le(&q, 4, 4);		/* position: the GTID state decides */
+	put_le(&q, 0, 2);		/* flags: block at the end of the log */
+	put_le(&q, (uint64_t)(unsigned)c->src_server_id, 4);
+	/* file name: empty, GTID mode */
+	r = m->db->methods->db_command(m->db, COM_BINLOG_DUMP_CMD, q.data, q.len, 1, NULL);
+	if (r) {
+		set_err(m, "COM_BINLOG_DUMP failed", err, errlen);
+		goto out;
+	}
+	decoder_expect_checksum(dec, m->checksum);
+	ok = true;
+out:
+	buf_free(&q);
+	return ok;
+}
+
+static bool m_next(struct source *s, const uint8_t **ev, size_t *len, bool *fatal, char *err,
+		   size_t errlen)
+{
+	struct msrc *m = (struct msrc *)s;
+	unsigned long n;
+	const uint8_t *p;
+
+	*fatal = false;
+	n = mysql_net_read_packet(m->db);
+	if (n == (unsigned long)-1 || n == 0) {
+		unsigned code = mysql_errno(m->db);
+
+		snprintf(err, errlen, "%s: binlog stream: %s (error %u)", s->peer,
+			 mysql_error(m->db), code);
+		/* 1236: the server cannot serve our position (purged, or a
+		 * GTID it does not have): reconnecting cannot help */
+		*fatal = code == 1236;
+		return false;
+	}
+	p = m->db->net.read_pos;
+	if (p[0] == 0xfe && n < 9) {
+		snprintf(err, errlen, "%s: the server ended the binlog stream", s->peer);
+		return false;
+	}
+	if (p[0] != 0) {
+		snprintf(err, errlen, "%s: unexpected packet 0x%02x in the binlog stream", s->peer,
+			 p[0]);
+		return false;
+	}
+	*ev = p + 1;
+	*len = n - 1;
+	return true;
+}
+
+static void m_interrupt(struct source *s)
+{
+	struct msrc *m = (struct msrc *)s;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->db) {
+		int fd = (int)mysql_get_socket(m->db);
+
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void m_disconnect(struct source *s)
+{
+	struct msrc *m = (struct msrc *)s;
+	MYSQL *db;
+
+	pthread_mutex_lock(&m->mu);
+	db = m->db;
+	m->db = NULL;
+	pthread_mutex_unlock(&m->mu);
+	if (db)
+		mysql_close(db);
+}
+
+static void m_free(struct source *s)
+{
+	struct msrc *m = (struct msrc *)s;
+
+	if (!s)
+		return;
+	m_disconnect(s);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+static const struct source_ops mysql_ops = {
+	.name = "mysql",
+	.connect = m_connect,
+	.position = m_position,
+	.start = m_start,
+	.next = m_next,
+	.interrupt = m_interrupt,
+	.disconnect = m_disconnect,
+	.free = m_free,
+};
+
+struct source *source_mysql_new(const struct rc_config *cfg)
+{
+	struct msrc *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		log_oom();
+	m->base.ops = &mysql_ops;
+	m->base.cfg = cfg;
+	if (cfg->src_socket[0])
+		snprintf(m->base.peer, sizeof(m->base.peer), "%s", cfg->src_socket);
+	else
+		snprintf(m->base.peer, sizeof(m->base.peer), "%s:%d", cfg->src_host, cfg->src_port);
+	pthread_mutex_init(&m->mu, NULL);
+	return &m->base;
+}

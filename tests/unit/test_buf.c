@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: reused buffers and the JSON string/base64 writers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+
+static void check_str(const char *in, size_t n, const char *want, unsigned want_bad)
+{
+	struct rc_buf b = { 0 };
+	unsigned bad = 0;
+
+	buf_json_str(&b, in, n, &bad);
+	assert_string_equal(b.data, want);
+	assert_int_equal(bad, want_bad);
+	buf_free(&b);
+}
+
+static void test_json_str(void **state)
+{
+	(void)state;
+	check_str("plain", 5, "\"plain\"", 0);
+	check_str("a\"b\\c", 5, "\"a\\\"b\\\\c\"", 0);
+	check_str("\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\"", 0);
+	check_str("\x01\x1f", 2, "\"\\u0001\\u001f\"", 0);
+	check_str("nul\0x", 5, "\"nul\\u0000x\"", 0);
+	/* 2-, 3- and 4-byte UTF-8 pass through */
+	check_str("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", 0);
+	/* invalid: lone continuation, overlong, surrogate, truncated */
+	check_str("\x80", 1, "\"\xef\xbf\xbd\"", 1);
+	check_str("\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"", 2);
+	check_str("\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", 3);
+	check_str("a\xe2\x82", 3, "\"a\xef\xbf\xbd\xef\xbf\xbd\"", 2);
+	check_str("", 0, "\"\"", 0);
+}
+
+static void test_base64(void **state)
+{
+	static const struct { const char *in; const char *out; } cases[] = {
+		{ "", "\"\"" }, { "f", "\"Zg==\"" }, { "fo", "\"Zm8=\"" },
+		{ "foo", "\"Zm9v\"" }, { "foob", "\"Zm9vYg==\"" }, { "fooba", "\"Zm9vYmE=\"" },
+		{ "foobar", "\"Zm9vYmFy\"" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rc_buf b = { 0 };
+
+		buf_json_base64(&b, (const uint8_t *)cases[i].in, strlen(cases[i].in));
+		assert_string_equal(b.data, cases[i].out);
+		buf_free(&b);
+	}
+}
+
+static void test_integers(void **state)
+{
+	struct rc_buf b = { 0 };
+
+	(void)state;
+	buf_put_u64(&b, 18446744073709551615ULL);
+	buf_putc(&b, ' ');
+	buf_put_i64(&b, INT64_MIN);
+	buf_putc(&b, ' ');
+	buf_put_i64(&b, 0);
+	assert_string_equal(b.data, "18446744073709551615 -9223372036854775808 0");
+	buf_free(&b);
+}
+
+static void test_growth(void **state)
+{
+	struct rc_buf b = { 0 };
+
+	(void)state;
+	for (int i = 0; i < 10000; i++)
+		buf_printf(&b, "%d,", i);
+	assert_int_equal(b.len, strlen(b.data));
+	assert_memory_equal(b.data, "0,1,2,", 6);
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_true(b.cap > 0);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_integers),
+		cmocka_unit_test(test_growth),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
