@@ -193,6 +193,26 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 	return true;
 }
 
+/* Statement-based DML carries no row images: never guess at it. */
+static bool on_event(void *ctx, const struct dec_trx *trx, const struct dec_event_info *ev)
+{
+	struct rc *rc = ctx;
+	char msg[600];
+
+	(void)trx;
+	if (!ev->is_dml_statement)
+		return true;
+	snprintf(msg, sizeof(msg), "%s:%llu: statement-based DML in the binlog cannot be published: %.*s",
+		 decoder_file(rc->dec), (unsigned long long)ev->offset,
+		 (int)(ev->query_len > 200 ? 200 : ev->query_len), ev->query);
+	if (rc->cfg->src_on_statement_dml == STMT_WARN) {
+		log_warn("%s (on_statement_dml = warn: skipped)", msg);
+		return true;
+	}
+	reader_fail(rc, RC_ERR_SOURCE_FATAL, msg);
+	return false;
+}
+
 /* Sleep up to ms, waking early when the queue closes. */
 static bool reader_sleep(struct rc *rc, unsigned ms)
 {
@@ -251,6 +271,7 @@ static void *reader_main(void *arg)
 	char err[1024];
 	unsigned backoff = 500;
 	bool first = true;
+	bool ever_streamed = false;	/* a failure before this ends the run */
 
 	mysql_thread_init();
 	while (!reader_closed(rc)) {
@@ -270,13 +291,14 @@ static void *reader_main(void *arg)
 		if (!rc->src->ops->connect(rc->src, &fatal, err, sizeof(err)) ||
 		    !rc->src->ops->start(rc->src, &r->from, rc->dec, &fatal, err, sizeof(err))) {
 			rc->src->ops->disconnect(rc->src);
-			if (fatal) {
-				reader_fail(rc, RC_ERR_SOURCE_FATAL, err);
+			if (fatal || !ever_streamed) {
+				reader_fail(rc, fatal ? RC_ERR_SOURCE_FATAL : RC_ERR_SOURCE, err);
 				break;
 			}
 			log_warn("%s", err);
 			continue;
 		}
+		ever_streamed = true;
 		log_info("%s: streaming from %s%s", rc->src->peer,
 			 r->from.state[0] ? "GTID state " : "", r->from.state[0] ? r->from.state :
 			 "the oldest binlog");
@@ -360,7 +382,7 @@ static void drain_acks(struct rc *rc)
 		struct q_entry *e = queue_at(&rc->q, t);
 
 		if (atomic_load(&e->failed)) {
-			set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s",
+			set_error(rc, RC_ERR_SINK, "", "%s",
 				  rc->sink->error[0] ? rc->sink->error : "the broker refused a message");
 			log_error("%s: message %s not acknowledged; the checkpoint stays before it",
 				  rc->sink->ops->name, e->id.data ? e->id.data : "?");
@@ -397,9 +419,7 @@ static void publish_ready(struct rc *rc)
 		enum sink_result r;
 
 		if (e->kind == Q_FAIL) {
-			log_error("%s", e->payload.data);
-			set_error(rc, (enum rc_status)e->fail_status, rc->src->peer, "%s",
-				  e->payload.data);
+			set_error(rc, (enum rc_status)e->fail_status, "", "%s", e->payload.data);
 			/* stop here: nothing after it is published */
 			begin_stop(rc);
 			break;
@@ -412,8 +432,7 @@ static void publish_ready(struct rc *rc)
 		if (r == SINK_BUSY)
 			break;
 		if (r == SINK_FATAL) {
-			log_error("%s", rc->sink->error);
-			set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s", rc->sink->error);
+			set_error(rc, RC_ERR_SINK, "", "%s", rc->sink->error);
 			begin_stop(rc);
 			break;
 		}
@@ -437,7 +456,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 		begin_stop(rc);
 	}
 	if (atomic_load(&rc->sink->fatal)) {
-		set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s", rc->sink->error);
+		set_error(rc, RC_ERR_SINK, "", "%s", rc->sink->error);
 		begin_stop(rc);
 	}
 	if (rc->result == RC_OK || !rc->stopping)
@@ -557,8 +576,8 @@ static bool resolve_start(struct rc *rc)
 			    !rc->src->ops->position(rc->src, rc->cfg->src_start_kind, &pos, err,
 						    sizeof(err))) {
 				rc->src->ops->disconnect(rc->src);
-				set_error(rc, fatal ? RC_ERR_SOURCE_FATAL : RC_ERR_SOURCE,
-					  rc->src->peer, "%s", err);
+				set_error(rc, fatal ? RC_ERR_SOURCE_FATAL : RC_ERR_SOURCE, "", "%s",
+					  err);
 				return false;
 			}
 			rc->src->ops->disconnect(rc->src);
@@ -586,7 +605,7 @@ static bool resolve_start(struct rc *rc)
 
 enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 {
-	struct dec_callbacks cb = { on_begin, on_row, on_commit, NULL, rc };
+	struct dec_callbacks cb = { on_begin, on_row, on_commit, on_event, rc };
 	char msg[1024];
 
 	rc->result = RC_OK;
@@ -597,7 +616,7 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	rc->stop_timer.data = rc;
 
 	if (!ckpt_open(rc->cfg->ckpt_path, &rc->ckpt, msg, sizeof(msg))) {
-		set_error(rc, RC_ERR_CHECKPOINT, rc->cfg->ckpt_path, "%s", msg);
+		set_error(rc, RC_ERR_CHECKPOINT, "", "%s", msg);
 		goto out;
 	}
 	rc->src = source_mysql_new(rc->cfg);
@@ -607,7 +626,7 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	queue_init(&rc->q, (uint32_t)rc->cfg->sink_max_inflight);
 	rc->sink = sink_new(rc->cfg, rc->loop, &rc->wake);
 	if (!rc->sink->ops->open(rc->sink, msg, sizeof(msg))) {
-		set_error(rc, RC_ERR_SINK, rc->sink->ops->name, "%s", msg);
+		set_error(rc, RC_ERR_SINK, "", "%s", msg);
 		goto out;
 	}
 	if (rc->cfg->sink_kind == SINK_MQTT && rc->cfg->mqtt_qos == 0)

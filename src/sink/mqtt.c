@@ -21,6 +21,7 @@ struct mqtt_state {
 	ev_timer retry;			/* reconnect when the first connect failed */
 	struct sink *sink;		/* back pointer for callbacks */
 	int fails;			/* connect failures in a row */
+	atomic_int ever_connected;	/* a first connection succeeded */
 };
 
 static void on_delivered(void *ctx, MQTTAsync_successData *resp)
@@ -49,6 +50,7 @@ static void on_connected(void *ctx, char *cause)
 	(void)cause;
 	atomic_store(&st->connected, 1);
 	atomic_store(&st->connecting, 0);
+	atomic_store(&st->ever_connected, 1);
 	if (atomic_exchange(&st->lost_logged, 0) || st->fails)
 		log_info("mqtt: connected to %s", st->sink->cfg->mqtt_uri);
 	st->fails = 0;
@@ -65,6 +67,18 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
 {
 	struct mqtt_state *st = ctx;
 
+	if (!atomic_load(&st->ever_connected)) {
+		/* the first connection: a wrong address or refused
+		 * credentials are reported, not retried for ever */
+		snprintf(st->sink->error, sizeof(st->sink->error),
+			 "mqtt: cannot connect to %s: %s (code %d)", st->sink->cfg->mqtt_uri,
+			 resp && resp->message ? resp->message : "connection refused",
+			 resp ? resp->code : 0);
+		atomic_store(&st->connecting, 0);
+		atomic_store(&st->sink->fatal, 1);
+		ev_async_send(st->sink->loop, st->sink->wake);
+		return;
+	}
 	if (st->fails++ == 0)
 		log_warn("mqtt: cannot connect to %s: %s (code %d); retrying",
 			 st->sink->cfg->mqtt_uri, resp && resp->message ? resp->message : "refused",
