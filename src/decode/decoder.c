@@ -14,8 +14,10 @@
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "core/log.h"
+#include "decode/charset.h"
 #include "decode/internal.h"
 
 struct decoder *decoder_new(const struct dec_callbacks *cb)
@@ -39,9 +41,14 @@ void decoder_free(struct decoder *d)
 		free(d->img[i].off);
 		free(d->img[i].len);
 		free(d->img[i].state);
+		free(d->img[i].raw);
+		free(d->img[i].rawlen);
 		free(d->bitmap[i]);
 	}
 	buf_free(&d->scratch);
+	buf_free(&d->query_utf8);
+	buf_free(&d->payload_buf);
+	ZSTD_freeDCtx(d->zstd);
 	free(d);
 }
 
@@ -236,6 +243,7 @@ static bool commit(struct decoder *d, const uint8_t *hdr)
 	if (d->cb.on_commit)
 		ok = d->cb.on_commit(d->cb.ctx, &d->trx, d->file, d->next_offset);
 	d->trx.active = false;
+	d->trx.xa_prepare = false;
 	d->trx.gtid[0] = '\0';
 	d->in_begin = false;
 	d->gtid_expects_begin = false;
@@ -289,29 +297,113 @@ static bool word_is(const char *q, size_t n, const char *w)
 	       (n == k || !isalnum((unsigned char)q[k]));
 }
 
-static bool parse_query(struct decoder *d, const uint8_t *hdr, const uint8_t *b, size_t n,
-			char *err, size_t errlen)
+/*
+ * The session's character_set_client from a QUERY's status variables
+ * (Q_CHARSET_CODE), or 0 when absent.  Each variable's length follows from
+ * its code; at a code this table does not know the walk stops, as the
+ * rest cannot be skipped safely.
+ */
+static uint32_t query_client_charset(const uint8_t *p, size_t n)
+{
+	struct rd r = { p, n };
+	uint8_t code, len;
+
+	while (rd_u8(&r, &code)) {
+		size_t skip;
+
+		switch (code) {
+		case 0: skip = 4; break;		/* flags2 */
+		case 1: skip = 8; break;		/* sql_mode */
+		case 2:					/* catalog, NUL-ended */
+			if (!rd_u8(&r, &len))
+				return 0;
+			skip = (size_t)len + 1;
+			break;
+		case 3: skip = 4; break;		/* auto_increment */
+		case 4:					/* charset */
+			return r.n >= 6 ? (uint32_t)le_get(r.p, 2) : 0;
+		case 5: case 6:				/* time zone, catalog */
+			if (!rd_u8(&r, &len))
+				return 0;
+			skip = len;
+			break;
+		case 7: case 8: skip = 2; break;	/* lc_time_names, charset_database */
+		case 9: skip = 8; break;		/* table map for update */
+		case 10: skip = 4; break;		/* master data written */
+		case 11:				/* invoker: user, host */
+			if (!rd_u8(&r, &len) || !rd_skip(&r, len) || !rd_u8(&r, &len))
+				return 0;
+			skip = len;
+			break;
+		case 12:				/* updated db names */
+			if (!rd_u8(&r, &len))
+				return 0;
+			if (len == 254) {
+				skip = 0;
+				break;
+			}
+			for (unsigned k = 0; k < len; k++) {
+				const uint8_t *z = memchr(r.p, 0, r.n);
+
+				if (!z)
+					return 0;
+				rd_skip(&r, (size_t)(z - r.p) + 1);
+			}
+			skip = 0;
+			break;
+		case 13: skip = 3; break;		/* microseconds */
+		case 128: skip = 3; break;		/* MariaDB hrnow */
+		case 129: skip = 8; break;		/* MariaDB xid */
+		default:
+			return 0;
+		}
+		if (!rd_skip(&r, skip))
+			return 0;
+	}
+	return 0;
+}
+
+static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, const uint8_t *b,
+			size_t n, char *err, size_t errlen)
 {
 	struct rd r = { b, n };
 	uint64_t thread, exec, dblen, code, svlen;
 	struct dec_event_info info = { 0 };
 	const char *q, *s;
 	size_t qlen, slen;
+	uint32_t client_cs;
 	bool in_trx_body;
 
 	if (!rd_le(&r, 4, &thread) || !rd_le(&r, 4, &exec) || !rd_le(&r, 1, &dblen) ||
 	    !rd_le(&r, 2, &code) || !rd_le(&r, 2, &svlen))
 		goto trunc;
-	if (!rd_skip(&r, ph_len(d, EV_QUERY, 13) > 13 ? ph_len(d, EV_QUERY, 13) - 13u : 0))
+	if (!rd_skip(&r, ph_len(d, type, 13) > 13 ? ph_len(d, type, 13) - 13u : 0))
 		goto trunc;
-	if (!rd_skip(&r, (size_t)svlen))
+	if (svlen > r.n)
 		goto trunc;
+	client_cs = query_client_charset(r.p, (size_t)svlen);
+	rd_skip(&r, (size_t)svlen);
 	if (r.n < dblen + 1)
 		goto trunc;
 	info.db = (const char *)r.p;
 	rd_skip(&r, (size_t)dblen + 1);
 	q = (const char *)r.p;
 	qlen = r.n;
+	if (type == EV_QUERY_COMPRESSED) {
+		if (!maria_uncompress(r.p, r.n, &d->scratch, err, errlen))
+			return false;
+		q = d->scratch.data;
+		qlen = d->scratch.len;
+	}
+	if (client_cs && !charset_is_binary(client_cs) && charset_name(client_cs) &&
+	    strncmp(charset_name(client_cs), "utf8", 4)) {
+		unsigned bad = 0;
+
+		buf_reset(&d->query_utf8);
+		charset_to_utf8(client_cs, (const uint8_t *)q, qlen, &d->query_utf8, &bad);
+		q = d->query_utf8.data;
+		qlen = d->query_utf8.len;
+	}
 	s = stmt_start(q, qlen, &slen);
 
 	info.type = EV_QUERY;
@@ -338,6 +430,14 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, const uint8_t *b,
 			return true;
 		if (!d->trx.active)
 			return true;
+		return commit(d, hdr);
+	}
+	if (word_is(s, slen, "XA PREPARE")) {	/* MariaDB: the prepared group ends */
+		if (d->cb.on_event && !d->cb.on_event(d->cb.ctx, &d->trx, &info))
+			return false;
+		if (!d->trx.active)
+			return true;
+		d->trx.xa_prepare = true;
 		return commit(d, hdr);
 	}
 
@@ -467,6 +567,8 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 	bool ok = true;
 
 	why[0] = '\0';
+	if (errlen)
+		err[0] = '\0';	/* stays empty when a callback stops the feed */
 	if (len < EV_HEADER_LEN) {
 		snprintf(err, errlen, "%s:%" PRIu64 ": event of %zu bytes is shorter than its header",
 			 d->file, d->next_offset, len);
@@ -477,14 +579,25 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 	log_pos = (uint32_t)le_get(ev + 13, 4);
 	flags = (uint16_t)le_get(ev + 17, 2);
 	d->offset = d->next_offset;
-	if (log_pos != 0 && !(flags & 0x20) && log_pos >= size && type != EV_ROTATE)
+	if (!d->in_payload && log_pos != 0 && !(flags & 0x20) && log_pos >= size &&
+	    type != EV_ROTATE)
 		d->offset = log_pos - size;
 	if (size != len) {
 		snprintf(err, errlen, "%s:%" PRIu64 ": %s event says %u bytes, %zu arrived",
 			 d->file, d->offset, decoder_event_name(type), size, len);
 		return false;
 	}
-	d->next_offset = d->offset + size;
+	if (d->in_payload) {
+		d->next_offset = d->payload_end;
+		if (type == EV_FORMAT_DESCRIPTION || type == EV_TRANSACTION_PAYLOAD ||
+		    type == EV_ROTATE) {
+			snprintf(why, sizeof(why), "a %s event inside a TRANSACTION_PAYLOAD",
+				 decoder_event_name(type));
+			goto fail;
+		}
+	} else {
+		d->next_offset = d->offset + size;
+	}
 
 	if (type == EV_FORMAT_DESCRIPTION) {
 		if (!parse_fde(d, ev, len, why, sizeof(why)))
@@ -496,7 +609,7 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 		return report(d, type, size);
 	}
 	blen = len - EV_HEADER_LEN;
-	if (d->checksum == 1) {
+	if (d->checksum == 1 && !d->in_payload) {	/* inner events carry no CRC */
 		uint32_t want, got;
 
 		if (blen < 4) {
@@ -528,13 +641,24 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 		return ok;
 	}
 	case EV_QUERY:
-		if (!parse_query(d, ev, body, blen, why, sizeof(why)))
+	case EV_QUERY_COMPRESSED:
+		if (!parse_query(d, ev, type, body, blen, why, sizeof(why))) {
+			if (why[0] == '\0')
+				return false;	/* the consumer stopped */
 			goto fail;
+		}
 		return true;
 	case EV_XID:
 		ok = report(d, type, size);
 		if (ok && d->trx.active)
 			ok = commit(d, ev);
+		break;
+	case EV_XA_PREPARE:	/* MySQL: the prepared group ends here */
+		ok = report(d, type, size);
+		if (ok && d->trx.active) {
+			d->trx.xa_prepare = true;
+			ok = commit(d, ev);
+		}
 		break;
 	case EV_MARIA_GTID:
 		if (!parse_maria_gtid(d, ev, body, blen, why, sizeof(why)))
@@ -556,11 +680,24 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 	case EV_WRITE_ROWS_V1: case EV_UPDATE_ROWS_V1: case EV_DELETE_ROWS_V1:
 	case EV_WRITE_ROWS_V2: case EV_UPDATE_ROWS_V2: case EV_DELETE_ROWS_V2:
 	case EV_PARTIAL_UPDATE_ROWS:
+	case EV_WRITE_ROWS_COMPRESSED_V1: case EV_UPDATE_ROWS_COMPRESSED_V1:
+	case EV_DELETE_ROWS_COMPRESSED_V1: case EV_WRITE_ROWS_COMPRESSED:
+	case EV_UPDATE_ROWS_COMPRESSED: case EV_DELETE_ROWS_COMPRESSED:
 		if (!d->trx.active && !begin(d, ev))
 			return false;
 		if (!rows_parse(d, type, body, blen, ph_len(d, type, 8), why, sizeof(why))) {
 			if (why[0] == '\0')
 				return false;	/* the consumer stopped */
+			goto fail;
+		}
+		break;
+	case EV_TRANSACTION_PAYLOAD:
+		ok = report(d, type, size);
+		/* its fields start right after the common header, whatever
+		 * post-header length the FORMAT_DESCRIPTION announces */
+		if (ok && !payload_parse(d, body, blen, why, sizeof(why))) {
+			if (why[0] == '\0')
+				return false;
 			goto fail;
 		}
 		break;
@@ -592,6 +729,8 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 	}
 	return ok;
 fail:
+	if (why[0] == '\0')
+		return false;	/* a callback stopped the feed: not an error */
 	snprintf(err, errlen, "%s:%" PRIu64 ": %s event: %s", d->file, d->offset,
 		 decoder_event_name(type), why);
 	return false;

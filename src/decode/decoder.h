@@ -66,6 +66,9 @@ struct dec_image {
 	uint32_t *off;			/* per column: start in text */
 	uint32_t *len;			/* per column: length in text */
 	uint8_t *state;			/* per column: DEC_ABSENT/NULL/VALUE */
+	const uint8_t **raw;		/* per column: value bytes in the event
+					   (valid only while it is decoded) */
+	uint32_t *rawlen;		/* per column: their length */
 	uint32_t cap;			/* columns the arrays hold */
 };
 
@@ -82,6 +85,7 @@ struct dec_trx {
 	uint64_t nrows;			/* row changes seen so far (next index) */
 	bool active;			/* between its start and its commit */
 	bool standalone;		/* MariaDB FL_STANDALONE (one statement) */
+	bool xa_prepare;		/* ended by XA PREPARE: its outcome comes later */
 };
 
 /* A row change handed to the consumer; valid during the callback. */
@@ -99,7 +103,8 @@ struct dec_event_info {
 	const char *type_name;		/* printable name */
 	uint64_t offset;		/* start offset in the binlog file */
 	uint32_t size;			/* event size */
-	const char *query;		/* QUERY text (may not be NUL-terminated) */
+	const char *query;		/* QUERY text, UTF-8 (converted from the
+					   session's character_set_client) */
 	size_t query_len;		/* its length */
 	const char *db;			/* QUERY default database, or NULL */
 	bool is_ddl;			/* a QUERY that is DDL */

@@ -112,6 +112,14 @@ struct decoder {
 	uint64_t ignored;		/* ignorable unknown events skipped */
 	char errbuf[256];		/* scratch for value errors */
 	struct rc_buf scratch;		/* decompression etc. */
+	struct rc_buf query_utf8;	/* QUERY text converted to UTF-8 */
+
+	/* TRANSACTION_PAYLOAD being unpacked (payload.c) */
+	bool in_payload;		/* feeding its inner events */
+	uint64_t payload_offset;	/* offset of the payload event */
+	uint64_t payload_end;		/* offset after it */
+	struct rc_buf payload_buf;	/* decompressed window */
+	struct ZSTD_DCtx_s *zstd;	/* reused decompression context */
 };
 
 /* tablemap.c */
@@ -120,6 +128,12 @@ bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph
 struct dec_table *tablemap_find(struct decoder *d, uint64_t id);
 void tablemap_end_statement(struct decoder *d);
 void tablemap_free_all(struct decoder *d);
+
+/* payload.c */
+bool payload_parse(struct decoder *d, const uint8_t *body, size_t n, char *err, size_t errlen);
+
+bool maria_uncompress(const uint8_t *src, size_t n, struct rc_buf *out, char *err,
+		      size_t errlen);
 
 /* rows.c */
 bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "decode/internal.h"
+#include "decode/jsondiff.h"
 
 static void image_fit(struct dec_image *im, uint32_t ncols)
 {
@@ -19,9 +20,40 @@ static void image_fit(struct dec_image *im, uint32_t ncols)
 	im->off = realloc(im->off, ncols * sizeof(uint32_t));
 	im->len = realloc(im->len, ncols * sizeof(uint32_t));
 	im->state = realloc(im->state, ncols);
-	if (!im->off || !im->len || !im->state)
+	im->raw = realloc(im->raw, ncols * sizeof(*im->raw));
+	im->rawlen = realloc(im->rawlen, ncols * sizeof(*im->rawlen));
+	if (!im->off || !im->len || !im->state || !im->raw || !im->rawlen)
 		log_oom();
 	im->cap = ncols;
+}
+
+/*
+ * A JSON column of a PARTIAL_UPDATE_ROWS after image: a length prefix
+ * (the column's meta bytes) and diffs against the before image's value.
+ */
+static bool partial_json(const struct dec_column *col, const struct dec_image *before,
+			 uint32_t i, struct rd *r, struct rc_buf *out, size_t *used,
+			 char *err, size_t errlen)
+{
+	uint64_t n;
+	unsigned lb = col->meta ? col->meta : 4;
+	const uint8_t *bj = NULL;
+	size_t bn = 0;
+
+	if (lb > 4 || !rd_le(r, lb, &n) || n > r->n) {
+		snprintf(err, errlen, "partial JSON value truncated");
+		return false;
+	}
+	if (before->state[i] != DEC_VALUE || before->rawlen[i] < lb) {
+		snprintf(err, errlen, "partial JSON update without a before value");
+		return false;
+	}
+	bj = before->raw[i] + lb;
+	bn = before->rawlen[i] - lb;
+	if (!jsondiff_apply(bj, bn, r->p, (size_t)n, out, err, errlen))
+		return false;
+	*used = lb + (size_t)n;
+	return true;
 }
 
 static inline bool bit_set(const uint8_t *bm, uint32_t i)
@@ -32,8 +64,10 @@ static inline bool bit_set(const uint8_t *bm, uint32_t i)
 /* One row image: null bitmap over the present columns, then the values. */
 static bool read_image(struct decoder *d, const struct dec_table *t, uint32_t width,
 		       const uint8_t *present, struct rd *r, struct dec_image *im,
+		       const uint8_t *partial, const struct dec_image *before,
 		       char *err, size_t errlen)
 {
+	uint32_t kjson = 0;
 	uint32_t npresent = 0, k = 0;
 	const uint8_t *nulls;
 
@@ -48,23 +82,36 @@ static bool read_image(struct decoder *d, const struct dec_table *t, uint32_t wi
 	buf_reset(&im->text);
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		size_t used = 0;
+		bool is_partial;
 
 		if (i >= width || !bit_set(present, i)) {
 			im->state[i] = DEC_ABSENT;
 			continue;
 		}
+		is_partial = partial && t->cols[i].type == COLT_JSON && bit_set(partial, kjson++);
 		if (bit_set(nulls, k++)) {
 			im->state[i] = DEC_NULL;
 			continue;
 		}
 		im->off[i] = (uint32_t)im->text.len;
-		if (!value_decode(&t->cols[i], r->p, r->n, &used, &im->text, &d->vstats,
+		im->raw[i] = r->p;
+		if (is_partial) {
+			struct rd pr = *r;
+
+			if (!partial_json(&t->cols[i], before, i, &pr, &im->text, &used,
+					  d->errbuf, sizeof(d->errbuf))) {
+				snprintf(err, errlen, "table %s.%s column %s (%u): %s", t->db,
+					 t->name, t->cols[i].name, i + 1, d->errbuf);
+				return false;
+			}
+		} else if (!value_decode(&t->cols[i], r->p, r->n, &used, &im->text, &d->vstats,
 				  d->errbuf, sizeof(d->errbuf))) {
 			snprintf(err, errlen, "table %s.%s column %s (%u): %s", t->db, t->name,
 				 t->cols[i].name, i + 1, d->errbuf);
 			return false;
 		}
 		rd_skip(r, used);
+		im->rawlen[i] = (uint32_t)used;
 		im->len[i] = (uint32_t)(im->text.len - im->off[i]);
 		im->state[i] = DEC_VALUE;
 	}
@@ -91,6 +138,20 @@ static bool is_v2(uint8_t type)
 	       type == EV_PARTIAL_UPDATE_ROWS;
 }
 
+/* The plain rows event type of a MariaDB compressed one, or 0. */
+static uint8_t uncompressed_type(uint8_t type)
+{
+	switch (type) {
+	case EV_WRITE_ROWS_COMPRESSED_V1: return EV_WRITE_ROWS_V1;
+	case EV_UPDATE_ROWS_COMPRESSED_V1: return EV_UPDATE_ROWS_V1;
+	case EV_DELETE_ROWS_COMPRESSED_V1: return EV_DELETE_ROWS_V1;
+	case EV_WRITE_ROWS_COMPRESSED: return EV_WRITE_ROWS_V2;
+	case EV_UPDATE_ROWS_COMPRESSED: return EV_UPDATE_ROWS_V2;
+	case EV_DELETE_ROWS_COMPRESSED: return EV_DELETE_ROWS_V2;
+	}
+	return 0;
+}
+
 bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 		uint8_t ph_len, char *err, size_t errlen)
 {
@@ -103,6 +164,14 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 
 	if (!rd_le(&r, ph_len == 6 ? 4 : 6, &id) || !rd_le(&r, 2, &flags))
 		goto trunc;
+	if (uncompressed_type(type)) {
+		/* MariaDB: everything after the post-header is zlib data */
+		if (!maria_uncompress(r.p, r.n, &d->scratch, err, errlen))
+			return false;
+		type = uncompressed_type(type);
+		r.p = (const uint8_t *)d->scratch.data;
+		r.n = d->scratch.len;
+	}
 	if (is_v2(type)) {
 		if (!rd_le(&r, 2, &extra) || extra < 2 || !rd_skip(&r, (size_t)extra - 2))
 			goto trunc;
@@ -138,10 +207,6 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 		memcpy(d->bitmap[1], r.p, bm_bytes);
 		rd_skip(&r, bm_bytes);
 	}
-	if (type == EV_PARTIAL_UPDATE_ROWS) {
-		snprintf(err, errlen, "PARTIAL_UPDATE_ROWS is not supported yet");
-		return false;
-	}
 	image_fit(&d->img[0], t->ncols);
 	image_fit(&d->img[1], t->ncols);
 
@@ -150,13 +215,34 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 	while (r.n > 0) {
 		struct dec_image *first = &d->img[0];
 
-		if (!read_image(d, t, (uint32_t)width, d->bitmap[0], &r, first, err, errlen))
+		const uint8_t *partial = NULL;
+
+		if (!read_image(d, t, (uint32_t)width, d->bitmap[0], &r, first, NULL, NULL,
+				err, errlen))
 			return false;
 		row.before = op == DEC_INSERT ? NULL : first;
 		row.after = op == DEC_DELETE ? NULL : first;
+		if (type == EV_PARTIAL_UPDATE_ROWS) {
+			/* value options, then one bit per JSON column of the after
+			 * image saying whether it is logged as a diff */
+			uint64_t opts;
+			uint32_t njson = 0;
+
+			if (!rd_lenenc(&r, &opts))
+				goto trunc;
+			if (opts & 1) {
+				for (uint32_t i = 0; i < width; i++)
+					if (bit_set(d->bitmap[1], i) && t->cols[i].type == COLT_JSON)
+						njson++;
+				if (r.n < (njson + 7) / 8)
+					goto trunc;
+				partial = r.p;
+				rd_skip(&r, (njson + 7) / 8);
+			}
+		}
 		if (op == DEC_UPDATE) {
 			if (!read_image(d, t, (uint32_t)width, d->bitmap[1], &r, &d->img[1],
-					err, errlen))
+					partial, first, err, errlen))
 				return false;
 			row.after = &d->img[1];
 		}

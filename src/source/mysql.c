@@ -226,7 +226,7 @@ static bool m_next(struct source *s, const uint8_t **ev, size_t *len, bool *fata
 
 	*fatal = false;
 	n = mysql_net_read_packet(m->db);
-	if (n == (unsigned long)-1 || n == 0) {
+	if (n == packet_error || n == 0) {
 		unsigned code = mysql_errno(m->db);
 
 		snprintf(err, errlen, "%s: binlog stream: %s (error %u)", s->peer,

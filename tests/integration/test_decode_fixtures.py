@@ -29,11 +29,44 @@ STORED = {
 }
 
 
-# Fixtures whose events are not decoded yet, with the reason shown as SKIP.
+# Fixtures the generic oracle cannot judge, with the reason shown as SKIP.
 PENDING = {
     "mdev35643_mysql_80_binlog.000001":
-        "holds a zstd TRANSACTION_PAYLOAD and a PARTIAL_UPDATE_ROWS, not decoded yet (issue 3)",
+        "mariadb-binlog stops at its TRANSACTION_PAYLOAD: checked against its SQL by "
+        "test_mdev35643_compressed_and_partial_json instead",
 }
+
+
+def mdev35643_expected():
+    """The row changes of mdev35643_mysql_80_binlog.000001, from the SQL that
+    made it (in the comment of mariadb-test-data's rpl_from_mysql80.test)."""
+    rows = [("insert", "t1", None, [1, 0, ""]),
+            ("insert", "t1", None, [2, 0, "hulu"]),
+            ("insert", "t1", None, [3, 0, "bulu"]),
+            ("insert", "t1", None, [4, 0, "skip"])]
+    # one compressed transaction (TRANSACTION_PAYLOAD, zstd)
+    rows += [("insert", "t1", None, [1000 + i, i, "--%d--%s--" % (i, "/" * 100)]) for i in range(100)]
+    rows.append(("insert", "t1", None, [5, 0, "after compressed"]))
+    # the INSERT into t2 is statement-based (a warning, no row); then a
+    # PARTIAL_UPDATE_ROWS with JSON_REPLACE(b, '$.b', REPEAT("oOo", 50))
+    before = {"a": "hulu", "b": "[zyzzy]" * 100, "c": "bulu"}
+    after = dict(before, b="oOo" * 50)
+    rows.append(("update", "t2", [1, before], [1, after]))
+    return rows
+
+
+def test_mdev35643_compressed_and_partial_json():
+    path = os.path.join(SHARED, "mysql8", "mdev35643_mysql_80_binlog.000001")
+    if not os.path.exists(path):
+        path = os.path.join(STD_DATA, "mdev35643_mysql_80_binlog.000001")
+    if not os.path.exists(path):
+        pytest.skip("mdev35643_mysql_80_binlog.000001 is absent (shared fixtures and mariadb-test-data)")
+    p, rows = decode(path)
+    assert p.returncode == 0, p.stderr
+    assert "statement-based DML is not decoded: INSERT INTO t2" in p.stderr
+    got = [(r["op"], r["table"], None if r["before"] is None else list(r["before"].values()),
+            list(r["after"].values())) for r in rows]
+    assert got == mdev35643_expected()
 
 
 def fixture_files():
