@@ -56,8 +56,11 @@ struct dec_table {
 	bool warned_names;		/* the "no column names" warning was given */
 	struct rc_buf raw;		/* the map's body, to skip re-parsing */
 	struct rc_buf strings;		/* names and members point in here */
+	struct rc_buf raw_tmp;		/* scratch while converting names */
 	uint32_t *pk;			/* primary key column indexes */
 	uint32_t npk;			/* how many */
+	void *user;			/* the consumer's per-table cache; NULL
+					   whenever the map is parsed anew */
 };
 
 /* One image (before or after) of a row change, as JSON value texts. */

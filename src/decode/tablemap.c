@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "decode/charset.h"
 #include "decode/internal.h"
 
 enum {
@@ -38,6 +39,7 @@ static bool is_character(const struct dec_column *c)
 		return c->real_type == COLT_STRING;
 	case COLT_VAR_STRING: case COLT_VARCHAR: case COLT_BLOB:
 	case COLT_TINY_BLOB: case COLT_MEDIUM_BLOB: case COLT_LONG_BLOB:
+	case COLT_BLOB_COMPRESSED: case COLT_VARCHAR_COMPRESSED:
 		return true;
 	}
 	return false;
@@ -55,9 +57,9 @@ static int meta_bytes(uint8_t type)
 	case COLT_FLOAT: case COLT_DOUBLE: case COLT_BLOB: case COLT_TINY_BLOB:
 	case COLT_MEDIUM_BLOB: case COLT_LONG_BLOB: case COLT_GEOMETRY:
 	case COLT_JSON: case COLT_TIME2: case COLT_DATETIME2:
-	case COLT_TIMESTAMP2: case COLT_VECTOR:
+	case COLT_TIMESTAMP2: case COLT_VECTOR: case COLT_BLOB_COMPRESSED:
 		return 1;
-	case COLT_VARCHAR: case COLT_VAR_STRING: case COLT_BIT:
+	case COLT_VARCHAR: case COLT_VAR_STRING: case COLT_BIT: case COLT_VARCHAR_COMPRESSED:
 	case COLT_NEWDECIMAL: case COLT_STRING: case COLT_ENUM: case COLT_SET:
 	case COLT_DECIMAL:
 		return 2;
@@ -95,6 +97,7 @@ static void table_reset(struct dec_table *t)
 	t->db = t->name = NULL;
 	t->ncols = t->npk = 0;
 	t->names_logged = false;
+	t->user = NULL;
 	buf_reset(&t->strings);
 }
 
@@ -320,7 +323,8 @@ static bool parse_map(struct dec_table *t, const uint8_t *body, size_t n, uint8_
 			snprintf(err, errlen, "type metadata of column %u truncated", i + 1);
 			goto out;
 		}
-		if (mb == 2 && types[i] != COLT_VARCHAR && types[i] != COLT_VAR_STRING)
+		if (mb == 2 && types[i] != COLT_VARCHAR && types[i] != COLT_VAR_STRING &&
+		    types[i] != COLT_VARCHAR_COMPRESSED)
 			m = (m & 0xff) << 8 | m >> 8;	/* (byte0 << 8) | byte1 */
 		c->meta = (uint16_t)m;
 		if (c->type == COLT_STRING && (m >> 8 == COLT_ENUM || m >> 8 == COLT_SET))
@@ -342,6 +346,29 @@ static bool parse_map(struct dec_table *t, const uint8_t *body, size_t n, uint8_
 		pd.name_off[i] = (uint32_t)t->strings.len;
 		t->cols[i].name_len = (uint32_t)k;
 		buf_append(&t->strings, numname, (size_t)k + 1);
+	}
+	/* ENUM/SET member names are logged in the column's charset */
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		const struct dec_column *c = &t->cols[i];
+		const char *cs = charset_name(c->charset);
+
+		if (!c->n_members || !cs || !strncmp(cs, "utf8", 4) || !strcmp(cs, "ascii") ||
+		    charset_is_binary(c->charset))
+			continue;
+		for (uint32_t k = 0; k < c->n_members; k++) {
+			uint32_t m = pd.member_start[i] + k;
+			size_t at = t->strings.len;
+			unsigned bad = 0;
+
+			/* copy out first: the buffer may move while it grows */
+			buf_reset(&t->raw_tmp);
+			buf_append(&t->raw_tmp, t->strings.data + pd.member_off[m], pd.member_len[m]);
+			charset_to_utf8(c->charset, (const uint8_t *)t->raw_tmp.data, t->raw_tmp.len,
+					&t->strings, &bad);
+			pd.member_off[m] = (uint32_t)at;
+			pd.member_len[m] = (uint32_t)(t->strings.len - at);
+			buf_putc(&t->strings, '\0');
+		}
 	}
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		struct dec_column *c = &t->cols[i];
@@ -441,6 +468,7 @@ void tablemap_free_all(struct decoder *d)
 		table_reset(&d->tables[i]);
 		buf_free(&d->tables[i].raw);
 		buf_free(&d->tables[i].strings);
+		buf_free(&d->tables[i].raw_tmp);
 	}
 	d->ntables = 0;
 }

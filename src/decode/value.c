@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "decode/charset.h"
 #include "decode/jsonb.h"
@@ -460,6 +461,43 @@ static bool get_prefixed(const uint8_t *p, size_t avail, unsigned pfx,
 	return true;
 }
 
+/* A MariaDB compressed column value (header byte, then data) into out. */
+static bool column_uncompress(const uint8_t *d, size_t n, struct rc_buf *out, const char *name,
+			      char *err, size_t errlen)
+{
+	unsigned lenlen = d[0] & 0x07;
+	uint64_t want = 0;
+	z_stream zs;
+	int r;
+
+	if (d[0] == 0) {	/* stored uncompressed */
+		buf_append(out, d + 1, n - 1);
+		return true;
+	}
+	if (!(d[0] & 0x80) || lenlen == 0 || lenlen > 4 || n < 1 + lenlen)
+		return fail(err, errlen, "%s: bad compression header 0x%02x", name, d[0]);
+	for (unsigned i = 0; i < lenlen; i++)
+		want = want << 8 | d[1 + i];
+	if (want > (1u << 30))
+		return fail(err, errlen, "%s: original length %llu is not plausible", name,
+			    (unsigned long long)want);
+	buf_reserve(out, (size_t)want);
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, (d[0] & 0x08) ? -MAX_WBITS : MAX_WBITS) != Z_OK)
+		return fail(err, errlen, "%s: zlib cannot start", name);
+	zs.next_in = (Bytef *)(d + 1 + lenlen);
+	zs.avail_in = (uInt)(n - 1 - lenlen);
+	zs.next_out = (Bytef *)out->data;
+	zs.avail_out = (uInt)want;
+	r = inflate(&zs, Z_FINISH);
+	inflateEnd(&zs);
+	if (r != Z_STREAM_END || zs.total_out != want)
+		return fail(err, errlen, "%s: compressed data is damaged", name);
+	out->len = (size_t)want;
+	out->data[out->len] = '\0';
+	return true;
+}
+
 /* Text or, for the binary charset, base64. */
 static void put_text(uint32_t charset, const uint8_t *s, size_t n,
 		     struct rc_buf *out, unsigned *bad)
@@ -765,6 +803,34 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 			charset_json_str(col->charset, d, len, out, bad);
 		}
 		*used = meta + len;
+		return true;
+	}
+	case COLT_VARCHAR_COMPRESSED:
+	case COLT_BLOB_COMPRESSED: {
+		/* MariaDB's COMPRESSED columns: the stored bytes start with a
+		 * header: 0 = kept as is, else 0x80 | zlib flags | bytes of
+		 * the original length, which follows big-endian */
+		bool vc = col->type == COLT_VARCHAR_COMPRESSED;
+		unsigned pfx = vc ? (meta < 256 ? 1 : 2) : meta;
+		const char *name = vc ? "VARCHAR COMPRESSED" : "BLOB COMPRESSED";
+		static _Thread_local struct rc_buf plain;
+		const uint8_t *d;
+
+		if (pfx < 1 || pfx > 4)
+			return fail(err, errlen, "%s: bad length size %u", name, pfx);
+		if (!get_prefixed(p, avail, pfx, name, &len, err, errlen))
+			return false;
+		d = p + pfx;
+		*used = pfx + len;
+		buf_reset(&plain);
+		if (len > 0 && !column_uncompress(d, len, &plain, name, err, errlen))
+			return false;
+		if (col->charset == CHARSET_BINARY || (!vc && col->charset == 0))
+			buf_json_base64(out, (const uint8_t *)plain.data, plain.len);
+		else
+			put_text(col->charset, (const uint8_t *)plain.data, plain.len, out, bad);
+		if (plain.cap > (1u << 20))
+			buf_free(&plain);
 		return true;
 	}
 	default:
