@@ -19,7 +19,7 @@
 #define F(field) offsetof(struct rc_config, field)
 
 const struct opt_def config_options[] = {
-	{ "log", "level", OPT_ENUM, F(log_level), "info", 0, 0, 0,
+	{ "log", "level", OPT_ENUM, F(log_level), "info", OPT_RELOAD, 0, 0,
 	  "error|warning|info|debug", "Least severe message that is logged." },
 	{ "log", "syslog", OPT_BOOL, F(log_syslog), "false", 0, 0, 0, NULL,
 	  "Also log to syslog (facility daemon), besides standard error." },
@@ -49,14 +49,18 @@ const struct opt_def config_options[] = {
 
 	{ "checkpoint", "path", OPT_STR, F(ckpt_path), "/var/lib/rowcast/checkpoint", 0, 0, 0, NULL,
 	  "Checkpoint file: the position acknowledged by the broker." },
-	{ "checkpoint", "interval_ms", OPT_INT, F(ckpt_interval_ms), "1000", 0, 10, 600000, NULL,
+	{ "checkpoint", "interval_ms", OPT_INT, F(ckpt_interval_ms), "1000", OPT_RELOAD, 10, 600000, NULL,
 	  "At most one checkpoint write per this many milliseconds (and one at every clean stop)." },
 
-	{ "sink", "type", OPT_ENUM, F(sink_kind), "mqtt", 0, 0, 0, "mqtt|stdout",
-	  "Where messages go: an MQTT broker, or JSON lines on standard output." },
+	{ "sink", "type", OPT_ENUM, F(sink_kind), "mqtt", 0, 0, 0, "mqtt|stdout|amqp|file",
+	  "Where messages go: an MQTT broker, JSON lines on standard output, an AMQP 0-9-1 broker, or JSON lines appended to a file." },
+	{ "sink", "path", OPT_STR, F(sink_path), "", 0, 0, 0, NULL,
+	  "type = file: the file JSON lines are appended to (fsynced before they count as acknowledged)." },
 	{ "sink", "max_inflight", OPT_INT, F(sink_max_inflight), "1000", 0, 1, 1000000, NULL,
 	  "Messages published but not yet acknowledged, at most; reading pauses at the limit." },
-	{ "sink", "shutdown_timeout_ms", OPT_INT, F(sink_shutdown_timeout_ms), "10000", 0, 0, 3600000, NULL,
+	{ "sink", "max_inflight_bytes", OPT_INT, F(sink_max_inflight_bytes), "67108864", 0, 65536, 2147483647L, NULL,
+	  "Payload bytes published but not yet acknowledged, at most; reading pauses at the limit." },
+	{ "sink", "shutdown_timeout_ms", OPT_INT, F(sink_shutdown_timeout_ms), "10000", OPT_RELOAD, 0, 3600000, NULL,
 	  "At a clean stop, how long to wait for outstanding acknowledgements." },
 
 	{ "mqtt", "uri", OPT_STR, F(mqtt_uri), "tcp://127.0.0.1:1883", 0, 0, 0, NULL,
@@ -75,6 +79,62 @@ const struct opt_def config_options[] = {
 	  "File whose first line is the MQTT password; wins over password." },
 	{ "mqtt", "keepalive", OPT_INT, F(mqtt_keepalive_s), "30", 0, 5, 3600, NULL,
 	  "MQTT keep-alive interval, seconds." },
+	{ "mqtt", "version", OPT_ENUM, F(mqtt_version), "5", 0, 0, 0, "5|3.1.1",
+	  "MQTT protocol version; 5 carries the event id, GTID, db, table and op as user properties." },
+	{ "mqtt", "status_topic", OPT_STR, F(mqtt_status_topic), "", 0, 0, 0, NULL,
+	  "Retained topic that says online while rowcast is connected and offline (last will) when not; empty for none." },
+	{ "mqtt", "ca_file", OPT_STR, F(mqtt_ca_file), "", 0, 0, 0, NULL,
+	  "TLS (ssl:// URIs): CA certificates to verify the broker with." },
+	{ "mqtt", "cert_file", OPT_STR, F(mqtt_cert_file), "", 0, 0, 0, NULL,
+	  "TLS: client certificate, for brokers that require one." },
+	{ "mqtt", "key_file", OPT_STR, F(mqtt_key_file), "", 0, 0, 0, NULL,
+	  "TLS: the client certificate's private key." },
+	{ "mqtt", "verify_host", OPT_BOOL, F(mqtt_verify_host), "true", 0, 0, 0, NULL,
+	  "TLS: check that the broker's certificate names its host." },
+
+	{ "amqp", "host", OPT_STR, F(amqp_host), "127.0.0.1", 0, 0, 0, NULL,
+	  "AMQP broker host." },
+	{ "amqp", "port", OPT_INT, F(amqp_port), "5672", 0, 1, 65535, NULL,
+	  "AMQP broker port (5671 is usual with TLS)." },
+	{ "amqp", "vhost", OPT_STR, F(amqp_vhost), "/", 0, 0, 0, NULL,
+	  "Virtual host." },
+	{ "amqp", "user", OPT_STR, F(amqp_user), "guest", 0, 0, 0, NULL,
+	  "User name." },
+	{ "amqp", "password", OPT_STR, F(amqp_password), "guest", OPT_SECRET, 0, 0, NULL,
+	  "Password (prefer password_file)." },
+	{ "amqp", "password_file", OPT_STR, F(amqp_password_file), "", 0, 0, 0, NULL,
+	  "File whose first line is the password; wins over password." },
+	{ "amqp", "exchange", OPT_STR, F(amqp_exchange), "rowcast", 0, 0, 0, NULL,
+	  "Exchange messages are published to." },
+	{ "amqp", "exchange_type", OPT_STR, F(amqp_exchange_type), "topic", 0, 0, 0, NULL,
+	  "Type of the exchange when rowcast declares it." },
+	{ "amqp", "declare_exchange", OPT_BOOL, F(amqp_declare_exchange), "false", 0, 0, 0, NULL,
+	  "Declare the exchange (durable) when connecting." },
+	{ "amqp", "routing_key", OPT_STR, F(amqp_routing_key), "{db}.{table}", 0, 0, 0, NULL,
+	  "Routing key template; {db}, {table} and {op} are replaced." },
+	{ "amqp", "persistent", OPT_BOOL, F(amqp_persistent), "true", 0, 0, 0, NULL,
+	  "Publish with delivery mode 2 (persistent)." },
+	{ "amqp", "mandatory", OPT_BOOL, F(amqp_mandatory), "true", 0, 0, 0, NULL,
+	  "Publish with the mandatory flag: a message no queue takes comes back." },
+	{ "amqp", "on_unroutable", OPT_ENUM, F(amqp_on_unroutable), "error", 0, 0, 0, "error|count",
+	  "A returned (unroutable) message: stop with an error, or count it and go on." },
+	{ "amqp", "heartbeat", OPT_INT, F(amqp_heartbeat_s), "30", 0, 0, 3600, NULL,
+	  "AMQP heartbeat interval, seconds; 0 turns heartbeats off." },
+	{ "amqp", "tls", OPT_BOOL, F(amqp_tls), "false", 0, 0, 0, NULL,
+	  "Connect with TLS." },
+	{ "amqp", "ca_file", OPT_STR, F(amqp_ca_file), "", 0, 0, 0, NULL,
+	  "TLS: CA certificates to verify the broker with." },
+	{ "amqp", "cert_file", OPT_STR, F(amqp_cert_file), "", 0, 0, 0, NULL,
+	  "TLS: client certificate." },
+	{ "amqp", "key_file", OPT_STR, F(amqp_key_file), "", 0, 0, 0, NULL,
+	  "TLS: the client certificate's private key." },
+	{ "amqp", "verify_host", OPT_BOOL, F(amqp_verify_host), "true", 0, 0, 0, NULL,
+	  "TLS: check that the broker's certificate names its host." },
+
+	{ "metrics", "listen", OPT_STR, F(metrics_listen), "", 0, 0, 0, NULL,
+	  "Address of the HTTP listener for /metrics and /health, e.g. 127.0.0.1:9187; empty turns it off." },
+	{ "metrics", "lag_threshold", OPT_INT, F(metrics_lag_threshold_s), "60", OPT_RELOAD, 1, 86400, NULL,
+	  "Seconds of replication lag above which /health answers 503." },
 	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -347,6 +407,15 @@ static void check_whole(struct parse_ctx *pc)
 		opt_find("mqtt", "password_file", &idx);
 		cfg_error(pc, pc->set_at[idx], "[mqtt] password_file: %s", msg);
 	}
+	if (c->amqp_password_file[0] &&
+	    !read_secret_file(c->amqp_password_file, &c->amqp_password, msg, sizeof(msg))) {
+		opt_find("amqp", "password_file", &idx);
+		cfg_error(pc, pc->set_at[idx], "[amqp] password_file: %s", msg);
+	}
+	if (c->sink_kind == SINK_FILE && c->sink_path[0] == '\0') {
+		opt_find("sink", "type", &idx);
+		cfg_error(pc, pc->set_at[idx], "[sink] type = file needs [sink] path");
+	}
 	if (strncmp(c->mqtt_uri, "tcp://", 6) && strncmp(c->mqtt_uri, "mqtt://", 7) &&
 	    strncmp(c->mqtt_uri, "ssl://", 6) && strncmp(c->mqtt_uri, "mqtts://", 8)) {
 		opt_find("mqtt", "uri", &idx);
@@ -473,6 +542,29 @@ void rc_config_print(const struct rc_config *cfg, void *stream)
 		if ((o->flags & OPT_SECRET) && v[0])
 			v = "***";
 		fprintf(f, "%s = %s\n", o->key, v);
+	}
+}
+
+void config_apply_reloadable(struct rc_config *running, const struct rc_config *fresh)
+{
+	char a[64], b[64];
+
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i];
+		const char *ov = opt_text(running, o, a, sizeof(a));
+		const char *nv = opt_text(fresh, o, b, sizeof(b));
+		char msg[256];
+
+		if (!strcmp(ov, nv))
+			continue;
+		if (!(o->flags & OPT_RELOAD)) {
+			log_warn("reload: [%s] %s changed; it takes effect at the next restart",
+				 o->section, o->key);
+			continue;
+		}
+		(void)opt_store(running, o, nv, msg, sizeof(msg));
+		log_info("reload: [%s] %s = %s", o->section, o->key,
+			 (o->flags & OPT_SECRET) ? "***" : nv);
 	}
 }
 

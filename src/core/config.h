@@ -14,9 +14,11 @@
 
 #include "rowcast/rowcast.h"
 
-enum sink_kind { SINK_MQTT = 0, SINK_STDOUT = 1 };
+enum sink_kind { SINK_MQTT = 0, SINK_STDOUT = 1, SINK_AMQP = 2, SINK_FILE = 3 };
+enum mqtt_version { MQTT_V5 = 0, MQTT_V311 = 1 };
 enum start_kind { START_CURRENT = 0, START_EARLIEST = 1, START_GTID = 2 };
 enum stmt_policy { STMT_STOP = 0, STMT_WARN = 1 };
+enum unroutable_policy { UNROUTABLE_ERROR = 0, UNROUTABLE_COUNT = 1 };
 
 struct rc_config {
 	char *path;			/* file it was read from */
@@ -47,6 +49,8 @@ struct rc_config {
 	int sink_kind;			/* SINK_* */
 	int sink_max_inflight;		/* messages published, not yet acked */
 	int sink_shutdown_timeout_ms;	/* wait for acks at a clean stop */
+	int sink_max_inflight_bytes;	/* payload bytes published, not yet acked */
+	char *sink_path;		/* type = file: the JSON-lines file */
 
 	/* [mqtt] */
 	char *mqtt_uri;			/* tcp://host:port */
@@ -57,6 +61,37 @@ struct rc_config {
 	char *mqtt_password_file;	/* file whose first line is the password */
 	int mqtt_qos;			/* 0, 1 or 2 */
 	int mqtt_keepalive_s;		/* keep-alive interval, seconds */
+	int mqtt_version;		/* MQTT_V5 or MQTT_V311 */
+	char *mqtt_status_topic;	/* retained online/offline; "" = none */
+	char *mqtt_ca_file;		/* TLS: CA certificates */
+	char *mqtt_cert_file;		/* TLS: client certificate */
+	char *mqtt_key_file;		/* TLS: client key */
+	bool mqtt_verify_host;		/* TLS: check the broker's host name */
+
+	/* [amqp] */
+	char *amqp_host;		/* broker host */
+	int amqp_port;			/* broker port */
+	char *amqp_vhost;		/* virtual host */
+	char *amqp_user;		/* user name */
+	char *amqp_password;		/* secret: from password or password_file */
+	char *amqp_password_file;	/* file whose first line is the password */
+	char *amqp_exchange;		/* exchange to publish to */
+	char *amqp_exchange_type;	/* type when declared */
+	bool amqp_declare_exchange;	/* declare it (durable) at connect */
+	char *amqp_routing_key;		/* template: {db}, {table}, {op} */
+	bool amqp_persistent;		/* delivery mode 2 */
+	bool amqp_mandatory;		/* unroutable messages come back */
+	int amqp_on_unroutable;		/* UNROUTABLE_* */
+	int amqp_heartbeat_s;		/* AMQP heartbeat, seconds, 0 = off */
+	bool amqp_tls;			/* TLS to the broker */
+	char *amqp_ca_file;		/* TLS: CA certificates */
+	char *amqp_cert_file;		/* TLS: client certificate */
+	char *amqp_key_file;		/* TLS: client key */
+	bool amqp_verify_host;		/* TLS: check the broker's host name */
+
+	/* [metrics] */
+	char *metrics_listen;		/* host:port of the HTTP listener; "" = off */
+	int metrics_lag_threshold_s;	/* /health fails above this lag */
 
 	/* set by the program, not the file */
 	bool handle_signals;		/* rc_run() installs SIGTERM/SIGINT watchers */
@@ -83,6 +118,12 @@ struct opt_def {
 
 /* The table, terminated by a row with key NULL. */
 extern const struct opt_def config_options[];
+
+/*
+ * After a reload: copy into running the options a reload may change, and
+ * log each changed option that needs a restart (it keeps its old value).
+ */
+void config_apply_reloadable(struct rc_config *running, const struct rc_config *fresh);
 
 /* Print the option list for --help. */
 void config_print_help(FILE *f);

@@ -30,12 +30,16 @@ struct q_entry {
 	struct rc_buf payload;		/* Q_ROW: message; Q_FAIL: error */
 	struct rc_buf id;		/* Q_ROW: event id */
 	char gtid[128];			/* the transaction's GTID, "" if none */
+	char db[256];			/* Q_ROW: database name */
+	char table[256];		/* Q_ROW: table name */
+	uint8_t op;			/* Q_ROW: 0 insert, 1 update, 2 delete */
 	uint64_t index;			/* Q_ROW: row index in the trx */
 	uint64_t ts_ms;			/* commit time of the trx */
 	uint64_t next_offset;		/* Q_COMMIT: offset after the trx */
 	char file[256];			/* Q_COMMIT: binlog file */
 	int fail_status;		/* Q_FAIL: rc_status */
 	void *owner;			/* the sink that took it (for callbacks) */
+	void *mt;			/* Q_ROW: its table's metrics counters */
 };
 
 struct queue {

@@ -19,6 +19,7 @@
 #include "checkpoint/checkpoint.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/queue.h"
 #include "decode/decoder.h"
 #include "route/native.h"
@@ -44,6 +45,8 @@ struct rc {
 	ev_timer ckpt_timer;		/* batched checkpoint writes */
 	ev_timer stop_timer;		/* shutdown_timeout */
 	ev_signal sig_term, sig_int;	/* when handle_signals */
+	ev_signal sig_hup;		/* reload the config */
+	struct metrics *m;		/* counters, /metrics, /health */
 	atomic_int stop_asked;		/* rc_stop() was called */
 	bool stopping;			/* the loop is draining */
 
@@ -108,6 +111,14 @@ const char *rc_status_str(enum rc_status st)
 	return "unknown error";
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /* ---- reader thread ---------------------------------------------------- */
 
 static void reader_fail(struct rc *rc, enum rc_status st, const char *msg)
@@ -146,8 +157,16 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *r
 	struct q_entry *e;
 	const char *file = decoder_file(rc->dec);
 
+	struct metrics_table *mt;
+
 	if (row->index < r->skip_rows)
 		return true;	/* handed over before a reconnect or restart */
+	mt = row->table->user;
+	if (!mt) {
+		mt = metrics_table(rc->m, row->table->db, row->table->name);
+		((struct dec_table *)row->table)->user = mt;
+	}
+	atomic_fetch_add(&mt->read[row->op], 1);
 	e = queue_reserve(&rc->q);
 	if (!e)
 		return false;
@@ -157,6 +176,10 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *r
 	buf_reset(&e->id);
 	native_event_id(&e->id, trx, file, row->index);
 	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
+	snprintf(e->db, sizeof(e->db), "%s", row->table->db);
+	snprintf(e->table, sizeof(e->table), "%s", row->table->name);
+	e->op = (uint8_t)row->op;
+	e->mt = mt;
 	e->index = row->index;
 	e->ts_ms = trx->ts_ms;
 	queue_push(&rc->q);
@@ -200,6 +223,8 @@ static bool on_event(void *ctx, const struct dec_trx *trx, const struct dec_even
 	char msg[600];
 
 	(void)trx;
+	if (ev->type == EV_HEARTBEAT || ev->type == EV_HEARTBEAT_V2)
+		atomic_store(&rc->m->last_heartbeat_ms, now_ms());
 	if (!ev->is_dml_statement)
 		return true;
 	snprintf(msg, sizeof(msg), "%s:%llu: statement-based DML in the binlog cannot be published: %.*s",
@@ -280,6 +305,7 @@ static void *reader_main(void *arg)
 		size_t len;
 
 		if (!first) {
+			atomic_fetch_add(&rc->m->reconnects_source, 1);
 			reader_resume_point(r);
 			log_info("%s: reconnecting in %u ms from %s", rc->src->peer, backoff,
 				 r->from.state[0] ? r->from.state : "the oldest binlog");
@@ -299,17 +325,22 @@ static void *reader_main(void *arg)
 			continue;
 		}
 		ever_streamed = true;
+		atomic_store(&rc->m->clock_offset_ms, rc->src->clock_offset_ms);
+		atomic_store(&rc->m->source_connected, 1);
 		log_info("%s: streaming from %s%s", rc->src->peer,
 			 r->from.state[0] ? "GTID state " : "", r->from.state[0] ? r->from.state :
 			 "the oldest binlog");
 		while (rc->src->ops->next(rc->src, &ev, &len, &fatal, err, sizeof(err))) {
 			backoff = 500;
 			if (!decoder_feed(rc->dec, ev, len, err, sizeof(err))) {
-				if (err[0])
+				if (err[0]) {
+					atomic_fetch_add(&rc->m->decode_errors, 1);
 					reader_fail(rc, RC_ERR_DECODE, err);
+				}
 				goto out;
 			}
 		}
+		atomic_store(&rc->m->source_connected, 0);
 		rc->src->ops->disconnect(rc->src);
 		if (reader_closed(rc))
 			break;
@@ -320,6 +351,7 @@ static void *reader_main(void *arg)
 		log_warn("%s", err);
 	}
 out:
+	atomic_store(&rc->m->source_connected, 0);
 	rc->src->ops->disconnect(rc->src);
 	mysql_thread_end();
 	atomic_store(&rc->reader_done, 1);
@@ -357,6 +389,8 @@ static bool write_checkpoint(struct rc *rc)
 	}
 	rc->dirty = false;
 	rc->last_write = ev_now(rc->loop);
+	atomic_fetch_add(&rc->m->checkpoint_writes, 1);
+	atomic_store(&rc->m->last_checkpoint_ms, now_ms());
 	log_debug("checkpoint written");
 	return true;
 }
@@ -392,6 +426,11 @@ static void drain_acks(struct rc *rc)
 		if (e->kind == Q_ROW && !atomic_load(&e->acked))
 			break;
 		if (e->kind == Q_ROW) {
+			struct metrics_table *mt = e->mt;
+
+			atomic_fetch_add(&mt->acked[e->op], 1);
+			atomic_fetch_sub(&rc->m->inflight, 1);
+			atomic_fetch_sub(&rc->m->inflight_bytes, e->payload.len);
 			snprintf(rc->part_gtid, sizeof(rc->part_gtid), "%s", e->gtid);
 			rc->part_next = e->index + 1;
 		} else if (e->kind == Q_COMMIT) {
@@ -407,6 +446,9 @@ static void drain_acks(struct rc *rc)
 	}
 	if (t != rc->q.tail)
 		queue_release(&rc->q, t);
+	/* lag: the commit time of the oldest transaction not yet acknowledged */
+	atomic_store(&rc->m->oldest_unacked_ms,
+		     t < queue_head(&rc->q) ? (int64_t)queue_at(&rc->q, t)->ts_ms : 0);
 }
 
 /* Publish what the reader queued, as far as the sink takes it. */
@@ -428,6 +470,10 @@ static void publish_ready(struct rc *rc)
 			rc->q.pub++;
 			continue;
 		}
+		if (atomic_load(&rc->m->inflight) > 0 &&
+		    atomic_load(&rc->m->inflight_bytes) + e->payload.len >
+			    (uint64_t)rc->cfg->sink_max_inflight_bytes)
+			break;	/* the byte window is full: wait for acks */
 		r = rc->sink->ops->publish(rc->sink, e);
 		if (r == SINK_BUSY)
 			break;
@@ -435,6 +481,14 @@ static void publish_ready(struct rc *rc)
 			set_error(rc, RC_ERR_SINK, "", "%s", rc->sink->error);
 			begin_stop(rc);
 			break;
+		}
+		{
+			struct metrics_table *mt = e->mt;
+
+			atomic_fetch_add(&mt->published[e->op], 1);
+			atomic_fetch_add(&mt->bytes, e->payload.len);
+			atomic_fetch_add(&rc->m->inflight, 1);
+			atomic_fetch_add(&rc->m->inflight_bytes, e->payload.len);
 		}
 		rc->q.pub++;
 	}
@@ -459,6 +513,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 		set_error(rc, RC_ERR_SINK, "", "%s", rc->sink->error);
 		begin_stop(rc);
 	}
+	atomic_store(&rc->m->sink_connected, rc->sink->ops->ready(rc->sink));
 	if (rc->result == RC_OK || !rc->stopping)
 		publish_ready(rc);
 	drain_acks(rc);
@@ -496,6 +551,33 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	log_info("signal %d: stopping", w->signum);
 	rc_stop(rc);
+}
+
+/* SIGHUP: read the file again; apply what a reload may change, name what
+ * needs a restart, and keep the running config when the file is broken. */
+static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct rc *rc = w->data;
+	struct rc_config *fresh;
+	struct rc_error e;
+
+	(void)loop;
+	(void)revents;
+	log_info("reload: reading %s", rc->cfg->path);
+	if (rc_config_load(rc->cfg->path, &fresh, &e) != RC_OK) {
+		log_error("reload: %s has errors (each logged above); keeping the running configuration",
+			  rc->cfg->path);
+		return;
+	}
+	config_apply_reloadable(rc->cfg, fresh);
+	rc_config_free(fresh);
+	log_setup(rc->cfg->log_level, LOG_TO_STDERR | (rc->cfg->log_syslog ? LOG_TO_SYSLOG : 0),
+		  "rowcast");
+	ev_timer_set(&rc->ckpt_timer, rc->cfg->ckpt_interval_ms / 1000.0,
+		     rc->cfg->ckpt_interval_ms / 1000.0);
+	ev_timer_again(rc->loop, &rc->ckpt_timer);
+	rc->m->lag_threshold_s = rc->cfg->metrics_lag_threshold_s;
+	log_info("reload: done");
 }
 
 /* ---- public calls ----------------------------------------------------- */
@@ -588,8 +670,9 @@ static bool resolve_start(struct rc *rc)
 			return false;
 		}
 		rc->rd.from.state = pos;
-		log_info("no checkpoint at %s: starting at %s", ckpt_path(rc->ckpt),
-			 pos[0] ? pos : "the oldest binlog");
+		log_info("no checkpoint at %s: starting at %s (start_position = %s)",
+			 ckpt_path(rc->ckpt), pos[0] ? pos : "the first binlog (no GTID yet)",
+			 rc->cfg->src_start);
 		/* written before the first publish: a crash now loses nothing */
 		if (!write_checkpoint(rc)) {
 			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
@@ -615,6 +698,12 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	ev_timer_init(&rc->stop_timer, stop_timeout_cb, 0., 0.);
 	rc->stop_timer.data = rc;
 
+	rc->m = metrics_new(rc->cfg->metrics_lag_threshold_s);
+	if (rc->cfg->metrics_listen[0] &&
+	    !metrics_http_start(rc->m, rc->cfg->metrics_listen, msg, sizeof(msg))) {
+		set_error(rc, RC_ERR_SYSTEM, "", "%s", msg);
+		goto out;
+	}
 	if (!ckpt_open(rc->cfg->ckpt_path, &rc->ckpt, msg, sizeof(msg))) {
 		set_error(rc, RC_ERR_CHECKPOINT, "", "%s", msg);
 		goto out;
@@ -650,6 +739,9 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 		rc->sig_term.data = rc->sig_int.data = rc;
 		ev_signal_start(rc->loop, &rc->sig_term);
 		ev_signal_start(rc->loop, &rc->sig_int);
+		ev_signal_init(&rc->sig_hup, reload_cb, SIGHUP);
+		rc->sig_hup.data = rc;
+		ev_signal_start(rc->loop, &rc->sig_hup);
 	}
 	ev_run(rc->loop, 0);
 
@@ -694,6 +786,7 @@ void rc_free(struct rc *rc)
 	buf_free(&rc->topic_prefix);
 	if (rc->loop)
 		ev_loop_destroy(rc->loop);
+	metrics_free(rc->m);
 	rc_config_free(rc->cfg);
 	free(rc);
 }

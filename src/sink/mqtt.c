@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MQTT sink over paho-mqtt-c's asynchronous client.  paho calls back on
- * its own threads; those callbacks only set atomic flags on queue entries
- * and wake the loop (ev_async), so all other state is the loop's.
- * A persistent session (clean session off) lets the broker and paho
- * resend unacknowledged QoS 1/2 messages after a reconnect.
+ * MQTT sink over paho-mqtt-c's asynchronous client, MQTT 5 (default) or
+ * 3.1.1.  paho calls back on its own threads; those callbacks only set
+ * atomic flags on queue entries and wake the loop (ev_async), so all other
+ * state is the loop's.  A persistent session (clean start off) lets paho
+ * and the broker resend unacknowledged QoS 1/2 messages after a reconnect:
+ * that is the one layer that re-sends inside a running process.  With
+ * MQTT 5 each message carries the event id, GTID, db, table and op as user
+ * properties and its content type; a PUBACK reason code of 0x80 or above
+ * is a refusal, never an acknowledgement.
  */
 #include <MQTTAsync.h>
 #include <stdlib.h>
@@ -18,29 +22,79 @@ struct mqtt_state {
 	atomic_int connected;		/* session up */
 	atomic_int connecting;		/* a connect is in flight */
 	atomic_int lost_logged;		/* a connection-lost line was logged */
+	atomic_int ever_connected;	/* a first connection succeeded */
 	ev_timer retry;			/* reconnect when the first connect failed */
 	struct sink *sink;		/* back pointer for callbacks */
 	int fails;			/* connect failures in a row */
-	atomic_int ever_connected;	/* a first connection succeeded */
+	bool v5;			/* MQTT 5 */
+	MQTTAsync_SSLOptions ssl;	/* TLS settings (ssl:// URIs) */
+	MQTTAsync_willOptions will;	/* "offline" on the status topic */
 };
+
+static const char *const op_names[3] = { "insert", "update", "delete" };
+
+static bool is_tls(const char *uri)
+{
+	return !strncmp(uri, "ssl://", 6) || !strncmp(uri, "mqtts://", 8);
+}
+
+static void delivered(struct q_entry *e)
+{
+	sink_ack(e->owner, e);
+}
+
+static void refused(struct q_entry *e, const char *what, int code)
+{
+	struct sink *s = e->owner;
+
+	snprintf(s->error, sizeof(s->error),
+		 "mqtt: the broker refused message %.140s (gtid %.100s, table %.64s.%.64s): %.80s (reason 0x%02x)",
+		 e->id.data ? e->id.data : "?", e->gtid[0] ? e->gtid : "none", e->db, e->table,
+		 what ? what : "refused", (unsigned)code);
+	sink_refuse(s, e);
+}
 
 static void on_delivered(void *ctx, MQTTAsync_successData *resp)
 {
-	struct q_entry *e = ctx;
-
 	(void)resp;
-	sink_ack(e->owner, e);
+	delivered(ctx);
+}
+
+static void on_delivered5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	if (resp && resp->reasonCode >= 0x80)
+		refused(ctx, MQTTReasonCode_toString(resp->reasonCode), resp->reasonCode);
+	else
+		delivered(ctx);
 }
 
 static void on_send_failed(void *ctx, MQTTAsync_failureData *resp)
 {
-	struct q_entry *e = ctx;
-	struct sink *s = e->owner;
+	refused(ctx, resp && resp->message ? resp->message : "publish failed",
+		resp ? resp->code : 0);
+}
 
-	if (resp && resp->message)
-		snprintf(s->error, sizeof(s->error), "mqtt: publish of %s failed: %s (code %d)",
-			 e->id.data ? e->id.data : "?", resp->message, resp->code);
-	sink_refuse(s, e);
+static void on_send_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	refused(ctx, resp && resp->message ? resp->message :
+		     resp ? MQTTReasonCode_toString(resp->reasonCode) : "publish failed",
+		resp ? (int)resp->reasonCode : 0);
+}
+
+/* The retained status message; fire and forget. */
+static void publish_status(struct mqtt_state *st, const char *text)
+{
+	const struct rc_config *c = st->sink->cfg;
+	MQTTAsync_message m = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	if (!c->mqtt_status_topic[0])
+		return;
+	m.payload = (void *)text;
+	m.payloadlen = (int)strlen(text);
+	m.qos = 1;
+	m.retained = 1;
+	(void)MQTTAsync_sendMessage(st->client, c->mqtt_status_topic, &m, &ro);
 }
 
 static void on_connected(void *ctx, char *cause)
@@ -54,6 +108,7 @@ static void on_connected(void *ctx, char *cause)
 	if (atomic_exchange(&st->lost_logged, 0) || st->fails)
 		log_info("mqtt: connected to %s", st->sink->cfg->mqtt_uri);
 	st->fails = 0;
+	publish_status(st, "online");
 	ev_async_send(st->sink->loop, st->sink->wake);
 }
 
@@ -63,17 +118,20 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
 	on_connected(ctx, NULL);
 }
 
-static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
+static void on_connect_ok5(void *ctx, MQTTAsync_successData5 *resp)
 {
-	struct mqtt_state *st = ctx;
+	(void)resp;
+	on_connected(ctx, NULL);
+}
 
+static void connect_failed(struct mqtt_state *st, const char *msg, int code)
+{
 	if (!atomic_load(&st->ever_connected)) {
 		/* the first connection: a wrong address or refused
 		 * credentials are reported, not retried for ever */
 		snprintf(st->sink->error, sizeof(st->sink->error),
 			 "mqtt: cannot connect to %s: %s (code %d)", st->sink->cfg->mqtt_uri,
-			 resp && resp->message ? resp->message : "connection refused",
-			 resp ? resp->code : 0);
+			 msg ? msg : "connection refused", code);
 		atomic_store(&st->connecting, 0);
 		atomic_store(&st->sink->fatal, 1);
 		ev_async_send(st->sink->loop, st->sink->wake);
@@ -81,10 +139,21 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
 	}
 	if (st->fails++ == 0)
 		log_warn("mqtt: cannot connect to %s: %s (code %d); retrying",
-			 st->sink->cfg->mqtt_uri, resp && resp->message ? resp->message : "refused",
-			 resp ? resp->code : 0);
+			 st->sink->cfg->mqtt_uri, msg ? msg : "refused", code);
 	atomic_store(&st->connecting, 0);
 	ev_async_send(st->sink->loop, st->sink->wake);
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	connect_failed(ctx, resp ? resp->message : NULL, resp ? resp->code : 0);
+}
+
+static void on_connect_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	connect_failed(ctx, resp ? (resp->message ? resp->message :
+				    MQTTReasonCode_toString(resp->reasonCode)) : NULL,
+		       resp ? (resp->reasonCode ? (int)resp->reasonCode : resp->code) : 0);
 }
 
 static void on_lost(void *ctx, char *cause)
@@ -110,25 +179,46 @@ static int on_message(void *ctx, char *topic, int topiclen, MQTTAsync_message *m
 static void start_connect(struct mqtt_state *st)
 {
 	const struct rc_config *c = st->sink->cfg;
-	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions o5 = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_connectOptions o3 = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions *o = st->v5 ? &o5 : &o3;
+	MQTTProperties props = MQTTProperties_initializer;
+	MQTTProperty expiry;
 	int rc;
 
-	o.keepAliveInterval = c->mqtt_keepalive_s;
-	o.cleansession = 0;
-	o.automaticReconnect = 1;
-	o.minRetryInterval = 1;
-	o.maxRetryInterval = 30;
-	o.connectTimeout = 10;
-	o.maxInflight = c->sink_max_inflight;
-	o.onSuccess = on_connect_ok;
-	o.onFailure = on_connect_failed;
-	o.context = st;
-	if (c->mqtt_user[0]) {
-		o.username = c->mqtt_user;
-		o.password = c->mqtt_password;
+	o->keepAliveInterval = c->mqtt_keepalive_s;
+	o->automaticReconnect = 1;
+	o->minRetryInterval = 1;
+	o->maxRetryInterval = 30;
+	o->connectTimeout = 10;
+	o->maxInflight = c->sink_max_inflight;
+	o->context = st;
+	if (st->v5) {
+		/* keep the session (and its unacknowledged messages) across
+		 * reconnects: clean start off, session kept for a day */
+		o->cleanstart = 0;
+		expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+		expiry.value.integer4 = 86400;
+		MQTTProperties_add(&props, &expiry);
+		o->connectProperties = &props;
+		o->onSuccess5 = on_connect_ok5;
+		o->onFailure5 = on_connect_failed5;
+	} else {
+		o->cleansession = 0;
+		o->onSuccess = on_connect_ok;
+		o->onFailure = on_connect_failed;
 	}
+	if (c->mqtt_user[0]) {
+		o->username = c->mqtt_user;
+		o->password = c->mqtt_password;
+	}
+	if (is_tls(c->mqtt_uri))
+		o->ssl = &st->ssl;
+	if (c->mqtt_status_topic[0])
+		o->will = &st->will;
 	atomic_store(&st->connecting, 1);
-	rc = MQTTAsync_connect(st->client, &o);
+	rc = MQTTAsync_connect(st->client, o);
+	MQTTProperties_free(&props);
 	if (rc != MQTTASYNC_SUCCESS) {
 		atomic_store(&st->connecting, 0);
 		log_warn("mqtt: connect to %s: error %d", c->mqtt_uri, rc);
@@ -141,8 +231,8 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!atomic_load(&st->connected) && !atomic_load(&st->connecting) &&
-	    !MQTTAsync_isConnected(st->client))
+	if (atomic_load(&st->ever_connected) && !atomic_load(&st->connected) &&
+	    !atomic_load(&st->connecting) && !MQTTAsync_isConnected(st->client))
 		start_connect(st);
 }
 
@@ -151,13 +241,16 @@ static bool mq_open(struct sink *s, char *err, size_t errlen)
 	const struct rc_config *c = s->cfg;
 	struct mqtt_state *st = calloc(1, sizeof(*st));
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	int rc;
 
 	if (!st)
 		log_oom();
 	st->sink = s;
 	s->impl = st;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
+	st->v5 = c->mqtt_version == MQTT_V5;
+	co.MQTTVersion = st->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
 	co.sendWhileDisconnected = 0;
 	rc = MQTTAsync_createWithOptions(&st->client, c->mqtt_uri, c->mqtt_client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
@@ -166,6 +259,17 @@ static bool mq_open(struct sink *s, char *err, size_t errlen)
 			 rc);
 		return false;
 	}
+	ssl.enableServerCertAuth = 1;
+	ssl.verify = c->mqtt_verify_host;
+	ssl.trustStore = c->mqtt_ca_file[0] ? c->mqtt_ca_file : NULL;
+	ssl.keyStore = c->mqtt_cert_file[0] ? c->mqtt_cert_file : NULL;
+	ssl.privateKey = c->mqtt_key_file[0] ? c->mqtt_key_file : NULL;
+	st->ssl = ssl;
+	will.topicName = c->mqtt_status_topic;
+	will.message = "offline";
+	will.retained = 1;
+	will.qos = 1;
+	st->will = will;
 	MQTTAsync_setCallbacks(st->client, st, on_lost, on_message, NULL);
 	MQTTAsync_setConnected(st->client, st, on_connected);
 	ev_timer_init(&st->retry, retry_cb, 1.0, 2.0);
@@ -181,6 +285,7 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 	struct mqtt_state *st = s->impl;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	MQTTAsync_message m = MQTTAsync_message_initializer;
+	MQTTProperties props = MQTTProperties_initializer;
 	int rc;
 
 	if (!atomic_load(&st->connected))
@@ -189,18 +294,45 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 	m.payloadlen = (int)e->payload.len;
 	m.qos = s->cfg->mqtt_qos;
 	m.retained = 0;
-	ro.onSuccess = on_delivered;
-	ro.onFailure = on_send_failed;
 	ro.context = e;
 	e->owner = s;
+	if (st->v5) {
+		static const char ctype[] = "application/json";
+		const char *keys[5] = { "id", "gtid", "db", "table", "op" };
+		const char *vals[5] = { e->id.data ? e->id.data : "", e->gtid, e->db, e->table,
+					op_names[e->op % 3] };
+		MQTTProperty p;
+
+		p.identifier = MQTTPROPERTY_CODE_CONTENT_TYPE;
+		p.value.data.data = (char *)ctype;
+		p.value.data.len = sizeof(ctype) - 1;
+		MQTTProperties_add(&props, &p);
+		for (int i = 0; i < 5; i++) {
+			p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+			p.value.data.data = (char *)keys[i];
+			p.value.data.len = (int)strlen(keys[i]);
+			p.value.value.data = (char *)vals[i];
+			p.value.value.len = (int)strlen(vals[i]);
+			MQTTProperties_add(&props, &p);
+		}
+		m.properties = props;
+		ro.onSuccess5 = on_delivered5;
+		ro.onFailure5 = on_send_failed5;
+	} else {
+		ro.onSuccess = on_delivered;
+		ro.onFailure = on_send_failed;
+	}
 	rc = MQTTAsync_sendMessage(st->client, e->topic.data, &m, &ro);
+	MQTTProperties_free(&props);
 	if (rc == MQTTASYNC_SUCCESS)
 		return SINK_OK;
 	if (rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
 	    rc == MQTTASYNC_OPERATION_INCOMPLETE)
 		return SINK_BUSY;
-	snprintf(s->error, sizeof(s->error), "mqtt: publish to %s refused by the client: error %d",
-		 e->topic.data, rc);
+	snprintf(s->error, sizeof(s->error),
+		 "mqtt: message %.140s (gtid %.100s, table %.64s.%.64s) cannot be published to %.100s: %.40s (error %d)",
+		 e->id.data ? e->id.data : "?", e->gtid[0] ? e->gtid : "none", e->db, e->table,
+		 e->topic.data, MQTTAsync_strerror(rc), rc);
 	return SINK_FATAL;
 }
 
@@ -227,6 +359,7 @@ static void mq_close(struct sink *s)
 	if (MQTTAsync_isConnected(st->client)) {
 		MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
 
+		publish_status(st, "offline");
 		d.timeout = 1000;
 		MQTTAsync_disconnect(st->client, &d);
 		for (int i = 0; i < 100 && MQTTAsync_isConnected(st->client); i++)

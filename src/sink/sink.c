@@ -17,7 +17,17 @@ struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_asyn
 	s->cfg = cfg;
 	s->loop = loop;
 	s->wake = wake;
-	s->ops = cfg->sink_kind == SINK_STDOUT ? &sink_stdout_ops : &sink_mqtt_ops;
+	switch (cfg->sink_kind) {
+	case SINK_STDOUT:
+	case SINK_FILE:
+		s->ops = &sink_stdout_ops;
+		break;
+	case SINK_AMQP:
+		s->ops = &sink_amqp_ops;
+		break;
+	default:
+		s->ops = &sink_mqtt_ops;
+	}
 	return s;
 }
 

@@ -41,7 +41,7 @@ struct sink {
 	struct ev_loop *loop;		/* the loop to wake */
 	ev_async *wake;			/* sent after acks and state changes */
 	void *impl;			/* implementation state */
-	char error[512];		/* last fatal error, "" when none */
+	char error[1024];		/* last fatal error, "" when none */
 	atomic_int fatal;		/* set from any thread on a fatal error */
 };
 
@@ -63,6 +63,7 @@ struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_asyn
 void sink_free(struct sink *s);
 
 extern const struct sink_ops sink_mqtt_ops;
-extern const struct sink_ops sink_stdout_ops;
+extern const struct sink_ops sink_stdout_ops;	/* stdout, and type = file */
+extern const struct sink_ops sink_amqp_ops;
 
 #endif

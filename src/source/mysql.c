@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/log.h"
 #include "decode/decoder.h"
+#include "source/gtid.h"
 #include "source/source.h"
 
 #define COM_REGISTER_SLAVE_CMD 0x15
@@ -123,6 +125,16 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 	if (!query_value(m, "SELECT @@GLOBAL.binlog_checksum", val, sizeof(val), err, errlen))
 		return false;
 	m->checksum = strcasecmp(val, "CRC32") == 0;
+	snprintf(s->flavour, sizeof(s->flavour), "%s", m->mariadb ? "mariadb" : "mysql");
+	/* the server's clock against ours, for the lag of event times */
+	if (query_value(m, "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)", val,
+			sizeof(val), err, errlen)) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		s->clock_offset_ms = strtoll(val, NULL, 10) -
+				     ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	}
 	return true;
 }
 
@@ -160,6 +172,89 @@ static void put_le(struct rc_buf *b, uint64_t v, int k)
 		buf_putc(b, (char)(v >> (8 * i)));
 }
 
+/*
+ * Before asking for the stream: is every GTID after the resume state still
+ * in the server's binlogs, and does the server know each of its domains?
+ * The server's own refusal (error 1236) names no GTID; this does.
+ */
+static bool check_position(struct msrc *m, const char *state, bool *fatal, char *err,
+			   size_t errlen)
+{
+	struct gtid_state want = { 0 }, oldest = { 0 }, have = { 0 };
+	char val[8192], file[512], msg[256];
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	bool ok = true;
+
+	if (!state[0] || !gtid_state_parse(&want, state, msg, sizeof(msg)))
+		goto out;
+	if (!query_value(m, "SELECT @@GLOBAL.gtid_binlog_state", val, sizeof(val), err, errlen) ||
+	    !gtid_state_parse(&have, val, msg, sizeof(msg)))
+		goto out;	/* no verdict: let the server decide */
+	for (size_t i = 0; i < want.n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < have.n; k++)
+			known |= have.v[k].domain == want.v[i].domain;
+		if (!known) {
+			snprintf(err, errlen,
+				 "%s: the checkpoint's GTID %u-%u-%llu is of domain %u, which this server's binlogs do not have (%s): a checkpoint of another server?",
+				 m->base.peer, want.v[i].domain, want.v[i].server,
+				 (unsigned long long)want.v[i].seq, want.v[i].domain,
+				 val[0] ? val : "no GTIDs");
+			*fatal = true;
+			ok = false;
+			goto out;
+		}
+	}
+	/* the oldest binlog starts after the GTIDs of its GTID_LIST */
+	if (mysql_query(m->db, "SHOW BINARY LOGS") || !(res = mysql_store_result(m->db)) ||
+	    !(row = mysql_fetch_row(res)) || !row[0])
+		goto out;
+	snprintf(file, sizeof(file), "%s", row[0]);
+	mysql_free_result(res);
+	res = NULL;
+	snprintf(val, sizeof(val), "SHOW BINLOG EVENTS IN '%s' LIMIT 3", file);
+	if (mysql_query(m->db, val) || !(res = mysql_store_result(m->db)))
+		goto out;
+	while ((row = mysql_fetch_row(res))) {
+		char *lb, *rb;
+
+		if (!row[2] || strcmp(row[2], "Gtid_list") || !row[5])
+			continue;
+		lb = strchr(row[5], '[');
+		rb = lb ? strchr(lb, ']') : NULL;
+		if (!rb)
+			break;
+		*rb = '\0';
+		if (!gtid_state_parse(&oldest, lb + 1, msg, sizeof(msg)))
+			break;
+		for (size_t i = 0; i < want.n; i++) {
+			for (size_t k = 0; k < oldest.n; k++) {
+				if (oldest.v[k].domain != want.v[i].domain ||
+				    oldest.v[k].seq <= want.v[i].seq)
+					continue;
+				snprintf(err, errlen,
+					 "%s: binlogs the checkpoint needs were purged: the first missing GTID is %u-%u-%llu, and the oldest binlog %s starts after %u-%u-%llu",
+					 m->base.peer, want.v[i].domain, want.v[i].server,
+					 (unsigned long long)want.v[i].seq + 1, file,
+					 oldest.v[k].domain, oldest.v[k].server,
+					 (unsigned long long)oldest.v[k].seq);
+				*fatal = true;
+				ok = false;
+				goto out;
+			}
+		}
+		break;
+	}
+out:
+	mysql_free_result(res);
+	gtid_state_free(&want);
+	gtid_state_free(&have);
+	gtid_state_free(&oldest);
+	return ok;
+}
+
 static bool m_start(struct source *s, const struct resume_point *from, struct decoder *dec,
 		    bool *fatal, char *err, size_t errlen)
 {
@@ -171,6 +266,8 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	int r;
 
 	*fatal = false;
+	if (!check_position(m, from->state, fatal, err, errlen))
+		return false;
 	esc = malloc(strlen(from->state) * 2 + 1);
 	if (!esc)
 		log_oom();

@@ -49,6 +49,9 @@ struct source {
 	const struct source_ops *ops;	/* implementation */
 	const struct rc_config *cfg;	/* settings, owned by the caller */
 	char peer[300];			/* host:port or socket, for messages */
+	int64_t clock_offset_ms;	/* server clock minus ours, at connect */
+	char server_uuid[64];		/* the server's identity (for the checkpoint) */
+	char flavour[16];		/* "mariadb" or "mysql" */
 };
 
 /* The MySQL/MariaDB replica source. */

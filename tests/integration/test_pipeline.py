@@ -107,7 +107,9 @@ def test_exactly_once_and_clean_restart(sql, subscriber_factory, rowcast_factory
         assert m["id"] == "%s@%s" % (m["gtid"], m["id"].rsplit("@", 1)[1])
         assert abs(m["ts"] / 1000 - time.time()) < 120
     # the last GTID published is the server's own last GTID
-    assert msgs[-1][1]["gtid"] == sql.value("SELECT @@gtid_binlog_pos")
+    last = msgs[-1][1]["gtid"]
+    pos = sql.value("SELECT @@gtid_binlog_pos").split(",")
+    assert last in pos, (last, pos)
     assert_same(sql, table, msgs)
 
     # batch 2: SIGTERM in the middle, restart, nothing missing or repeated

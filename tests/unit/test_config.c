@@ -104,7 +104,7 @@ static void test_errors(void **state)
 		{ MIN "colour = red\n", ":4", "unknown option 'colour' in section [source]" },
 		{ MIN "[bogus]\nx = 1\n", ":5", "unknown section [bogus]" },
 		{ "x = 1\n" MIN, ":1", "option 'x' is outside any [section]" },
-		{ MIN "[sink]\ntype = kafka\n", ":5", "[sink] type: expected one of mqtt|stdout, got 'kafka'" },
+		{ MIN "[sink]\ntype = kafka\n", ":5", "[sink] type: expected one of mqtt|stdout|amqp|file, got 'kafka'" },
 		{ MIN "[log]\nsyslog = maybe\n", ":5", "[log] syslog: expected true or false, got 'maybe'" },
 		{ MIN "user = again\n", ":4", "[source] user is set twice (first on line 2)" },
 		{ "[source]\nuser = rep\n", "", "[source] server_id is required" },
