@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 LONG = os.environ.get("ROWCAST_LONG") == "1"
-ROWS = 50000 if LONG else 20000
+ROWS = 50000
 RESTARTS = 30
 
 
