@@ -169,7 +169,7 @@ int cli_decode(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dec_cli c = { 0 };
-	struct dec_callbacks cb = { NULL, cli_row, cli_commit, cli_event, &c };
+	struct dec_callbacks cb = { NULL, cli_row, cli_commit, cli_event, &c, NULL };
 	uint64_t start = 0;
 	int opt, rc = 0;
 

@@ -60,6 +60,8 @@ const struct opt_def config_options[] = {
 	  "Messages published but not yet acknowledged, at most; reading pauses at the limit." },
 	{ "sink", "max_inflight_bytes", OPT_INT, F(sink_max_inflight_bytes), "67108864", 0, 65536, 2147483647L, NULL,
 	  "Payload bytes published but not yet acknowledged, at most; reading pauses at the limit." },
+	{ "sink", "on_unpublishable", OPT_ENUM, F(sink_on_unpublishable), "stop", OPT_RELOAD, 0, 0, "stop|skip",
+	  "A message that can never be published (refused by the broker, a bad outbox row): stop before it, or skip it with a log line and a count." },
 	{ "sink", "shutdown_timeout_ms", OPT_INT, F(sink_shutdown_timeout_ms), "10000", OPT_RELOAD, 0, 3600000, NULL,
 	  "At a clean stop, how long to wait for outstanding acknowledgements." },
 
@@ -131,10 +133,87 @@ const struct opt_def config_options[] = {
 	{ "amqp", "verify_host", OPT_BOOL, F(amqp_verify_host), "true", 0, 0, 0, NULL,
 	  "TLS: check that the broker's certificate names its host." },
 
+	{ "filter", "include", OPT_STR, F(flt_include), "", OPT_RELOAD, 0, 0, NULL,
+	  "db.table globs (* and ?) of the tables to publish, comma separated; empty publishes every table." },
+	{ "filter", "exclude", OPT_STR, F(flt_exclude), "", OPT_RELOAD, 0, 0, NULL,
+	  "db.table globs of tables never published; wins over include." },
+	{ "filter", "ops", OPT_STR, F(flt_ops), "insert,update,delete", OPT_RELOAD, 0, 0, NULL,
+	  "Operations published, comma separated." },
+	{ "filter", "drop_columns", OPT_STR, F(flt_drop_columns), "", OPT_RELOAD, 0, 0, NULL,
+	  "db.table.column globs of columns never published (secrets), comma separated." },
+
+	{ "routing", "unmatched", OPT_ENUM, F(rt_unmatched), "publish", OPT_RELOAD, 0, 0, "publish|drop",
+	  "A row no [route] matches: publish it to the default topic, or drop it." },
+	{ "routing", "envelope", OPT_ENUM, F(rt_envelope), "native", OPT_RELOAD, 0, 0,
+	  "native|debezium|maxwell|cloudevents", "Message format of rows no [route] gives one." },
+	{ "routing", "source_uri", OPT_STR, F(rt_source_uri), "rowcast://localhost", OPT_RELOAD, 0, 0, NULL,
+	  "CloudEvents source attribute." },
+	{ "routing", "transaction_markers", OPT_BOOL, F(rt_markers), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Publish a BEGIN and an END message per transaction (END counts the events per table)." },
+	{ "routing", "markers_topic", OPT_STR, F(rt_markers_topic), "{prefix}/_transactions", OPT_RELOAD, 0, 0, NULL,
+	  "Topic of the transaction markers." },
+	{ "routing", "ddl_events", OPT_BOOL, F(rt_ddl), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Publish a message per DDL statement (never for account statements)." },
+	{ "routing", "ddl_topic", OPT_STR, F(rt_ddl_topic), "{prefix}/_schema", OPT_RELOAD, 0, 0, NULL,
+	  "Topic of DDL messages." },
+	{ "routing", "include_query", OPT_BOOL, F(rt_ddl_query), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Include the statement text in DDL messages." },
+
 	{ "metrics", "listen", OPT_STR, F(metrics_listen), "", 0, 0, 0, NULL,
 	  "Address of the HTTP listener for /metrics and /health, e.g. 127.0.0.1:9187; empty turns it off." },
 	{ "metrics", "lag_threshold", OPT_INT, F(metrics_lag_threshold_s), "60", OPT_RELOAD, 1, 86400, NULL,
 	  "Seconds of replication lag above which /health answers 503." },
+	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
+};
+
+#define R(field) offsetof(struct route_cfg, field)
+#define O(field) offsetof(struct outbox_cfg, field)
+
+/* Options of [route NAME] sections. */
+const struct opt_def route_options[] = {
+	{ "route", "match", OPT_STR, R(match), "*.*", OPT_RELOAD, 0, 0, NULL,
+	  "db.table globs of the rows this route takes, comma separated." },
+	{ "route", "ops", OPT_STR, R(ops), "insert,update,delete", OPT_RELOAD, 0, 0, NULL,
+	  "Operations it takes." },
+	{ "route", "topic", OPT_STR, R(topic), "", OPT_RELOAD, 0, 0, NULL,
+	  "Topic (MQTT) or routing key (AMQP) template; placeholders {prefix} {db} {table} {op} {Op} {pk} {gtid} {col:NAME}; empty for the default PREFIX/DB/TABLE." },
+	{ "route", "key", OPT_STR, R(key), "", OPT_RELOAD, 0, 0, NULL,
+	  "Message key template (MQTT 5 user property and AMQP header key); empty for none." },
+	{ "route", "columns", OPT_STR, R(columns), "", OPT_RELOAD, 0, 0, NULL,
+	  "Columns to keep, comma separated; empty keeps all." },
+	{ "route", "rename", OPT_STR, R(rename), "", OPT_RELOAD, 0, 0, NULL,
+	  "Columns to rename, as old:new pairs, comma separated." },
+	{ "route", "event_type", OPT_STR, R(event_type), "", OPT_RELOAD, 0, 0, NULL,
+	  "Event type name template, e.g. Order{Op}; sent as the event_type field and header." },
+	{ "route", "envelope", OPT_ENUM, R(envelope), "native", OPT_RELOAD, 0, 0,
+	  "native|debezium|maxwell|cloudevents", "Message format." },
+	{ "route", "drop", OPT_BOOL, R(drop), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Drop the rows this route takes instead of publishing them." },
+	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
+};
+
+/* Options of [outbox NAME] sections. */
+const struct opt_def outbox_options[] = {
+	{ "outbox", "table", OPT_STR, O(table), "", OPT_REQUIRED, 0, 0, NULL,
+	  "The outbox table, db.table." },
+	{ "outbox", "id_column", OPT_STR, O(id_column), "id", OPT_RELOAD, 0, 0, NULL,
+	  "Column of the event id (the message id)." },
+	{ "outbox", "aggregate_type_column", OPT_STR, O(aggregate_type_column), "aggregatetype", OPT_RELOAD, 0, 0, NULL,
+	  "Column of the aggregate type." },
+	{ "outbox", "aggregate_id_column", OPT_STR, O(aggregate_id_column), "aggregateid", OPT_RELOAD, 0, 0, NULL,
+	  "Column of the aggregate id (the message key)." },
+	{ "outbox", "type_column", OPT_STR, O(type_column), "type", OPT_RELOAD, 0, 0, NULL,
+	  "Column of the event type." },
+	{ "outbox", "payload_column", OPT_STR, O(payload_column), "payload", OPT_RELOAD, 0, 0, NULL,
+	  "Column whose value is published as is (JSON or text)." },
+	{ "outbox", "topic", OPT_STR, O(topic), "events/{aggregate_type}", OPT_RELOAD, 0, 0, NULL,
+	  "Topic template; placeholders {prefix} {aggregate_type} {aggregate_id} {type} {id} {db} {table}." },
+	{ "outbox", "headers", OPT_STR, O(headers), "", OPT_RELOAD, 0, 0, NULL,
+	  "Other columns sent as headers (MQTT 5 user properties, AMQP headers), comma separated." },
+	{ "outbox", "publish_updates", OPT_BOOL, O(publish_updates), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Publish updates of outbox rows too (by default only inserts are events)." },
+	{ "outbox", "publish_deletes", OPT_BOOL, O(publish_deletes), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Publish deletes of outbox rows too; by default a service may delete the row in the same transaction." },
 	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -210,10 +289,10 @@ static const char *choice_name(const char *choices, int i, char *out, size_t out
 }
 
 /* Store text into the option's field; false with a message when invalid. */
-static bool opt_store(struct rc_config *cfg, const struct opt_def *o, const char *val,
+static bool opt_store(void *base, const struct opt_def *o, const char *val,
 		      char *msg, size_t msglen)
 {
-	void *field = (char *)cfg + o->offset;
+	void *field = (char *)base + o->offset;
 
 	switch (o->type) {
 	case OPT_STR: {
@@ -315,6 +394,106 @@ static char *reader(char *str, int num, void *stream)
 	return r;
 }
 
+/* Placeholders a template may use; false with the bad one in msg. */
+static bool template_ok(const char *t, const char *const *known, char *msg, size_t msglen)
+{
+	for (const char *p = strchr(t, '{'); p; p = strchr(p + 1, '{')) {
+		const char *end = strchr(p, '}');
+		size_t n;
+		bool ok = false;
+
+		if (!end) {
+			snprintf(msg, msglen, "'{' without '}' in template '%s'", t);
+			return false;
+		}
+		n = (size_t)(end - p - 1);
+		if (n > 4 && !strncmp(p + 1, "col:", 4))
+			ok = true;
+		for (int i = 0; known[i] && !ok; i++)
+			ok = strlen(known[i]) == n && !strncmp(known[i], p + 1, n);
+		if (!ok) {
+			snprintf(msg, msglen, "unknown placeholder {%.*s} in template '%s'", (int)n,
+				 p + 1, t);
+			return false;
+		}
+	}
+	return true;
+}
+
+static const char *const row_placeholders[] = {
+	"prefix", "db", "table", "op", "Op", "pk", "gtid", "id", NULL,
+};
+static const char *const outbox_placeholders[] = {
+	"prefix", "aggregate_type", "aggregate_id", "type", "id", "db", "table", NULL,
+};
+
+/* A key of a [route NAME] or [outbox NAME] section. */
+static void named_option(struct parse_ctx *pc, bool is_route, const char *name, const char *key,
+			 const char *val)
+{
+	const struct opt_def *tab = is_route ? route_options : outbox_options;
+	const char *kind = is_route ? "route" : "outbox";
+	struct rc_config *c = pc->cfg;
+	const struct opt_def *o = NULL;
+	void *base = NULL;
+	char msg[600];
+	int i;
+
+	if (!name[0]) {
+		cfg_error(pc, pc->line, "[%s] needs a name: [%s NAME]", kind, kind);
+		return;
+	}
+	for (i = 0; tab[i].key; i++)
+		if (!strcmp(tab[i].key, key))
+			o = &tab[i];
+	if (!o) {
+		cfg_error(pc, pc->line, "unknown option '%s' in section [%s %s]", key, kind, name);
+		return;
+	}
+	/* find or add the section */
+	if (is_route) {
+		for (i = 0; i < c->nroutes && strcmp(c->routes[i].name, name); i++)
+			;
+		if (i == c->nroutes) {
+			c->routes = realloc(c->routes, (size_t)(c->nroutes + 1) * sizeof(*c->routes));
+			if (!c->routes)
+				log_oom();
+			memset(&c->routes[i], 0, sizeof(c->routes[i]));
+			c->routes[i].name = strdup(name);
+			c->routes[i].line = pc->line;
+			for (int k = 0; route_options[k].key; k++)
+				(void)opt_store(&c->routes[i], &route_options[k], route_options[k].def,
+						msg, sizeof(msg));
+			c->nroutes++;
+		}
+		base = &c->routes[i];
+	} else {
+		for (i = 0; i < c->noutboxes && strcmp(c->outboxes[i].name, name); i++)
+			;
+		if (i == c->noutboxes) {
+			c->outboxes = realloc(c->outboxes,
+					      (size_t)(c->noutboxes + 1) * sizeof(*c->outboxes));
+			if (!c->outboxes)
+				log_oom();
+			memset(&c->outboxes[i], 0, sizeof(c->outboxes[i]));
+			c->outboxes[i].name = strdup(name);
+			c->outboxes[i].line = pc->line;
+			for (int k = 0; outbox_options[k].key; k++)
+				(void)opt_store(&c->outboxes[i], &outbox_options[k],
+						outbox_options[k].def, msg, sizeof(msg));
+			c->noutboxes++;
+		}
+		base = &c->outboxes[i];
+	}
+	if (!opt_store(base, o, val, msg, sizeof(msg))) {
+		cfg_error(pc, pc->line, "[%s %s] %s", kind, name, msg + strcspn(msg, "]") + 2);
+		return;
+	}
+	if ((!strcmp(key, "topic") || !strcmp(key, "key") || !strcmp(key, "event_type")) &&
+	    !template_ok(val, is_route ? row_placeholders : outbox_placeholders, msg, sizeof(msg)))
+		cfg_error(pc, pc->line, "[%s %s] %s: %s", kind, name, key, msg);
+}
+
 static int handler(void *user, const char *section, const char *key, const char *val)
 {
 	struct parse_ctx *pc = user;
@@ -322,6 +501,14 @@ static int handler(void *user, const char *section, const char *key, const char 
 	char msg[512];
 	int idx;
 
+	if (!strncmp(section, "route", 5) && (section[5] == ' ' || section[5] == '\0')) {
+		named_option(pc, true, section + 5 + (section[5] == ' '), key, val);
+		return 1;
+	}
+	if (!strncmp(section, "outbox", 6) && (section[6] == ' ' || section[6] == '\0')) {
+		named_option(pc, false, section + 6 + (section[6] == ' '), key, val);
+		return 1;
+	}
 	o = opt_find(section, key, &idx);
 	if (!o) {
 		if (section[0] == '\0')
@@ -423,6 +610,10 @@ static void check_whole(struct parse_ctx *pc)
 			  "[mqtt] uri: expected tcp://HOST:PORT or ssl://HOST:PORT, got '%s'",
 			  c->mqtt_uri);
 	}
+	for (int i = 0; i < c->noutboxes; i++)
+		if (!c->outboxes[i].table[0])
+			cfg_error(pc, c->outboxes[i].line, "[outbox %s] table is required (db.table)",
+				  c->outboxes[i].name);
 	if (c->ckpt_path[0] == '\0') {
 		opt_find("checkpoint", "path", &idx);
 		cfg_error(pc, pc->set_at[idx], "[checkpoint] path must not be empty");
@@ -493,10 +684,27 @@ out:
 	return RC_OK;
 }
 
+static void free_named(void *base, const struct opt_def *tab)
+{
+	for (int i = 0; tab[i].key; i++)
+		if (tab[i].type == OPT_STR)
+			free(*(char **)((char *)base + tab[i].offset));
+}
+
 void rc_config_free(struct rc_config *cfg)
 {
 	if (!cfg)
 		return;
+	for (int i = 0; i < cfg->nroutes; i++) {
+		free_named(&cfg->routes[i], route_options);
+		free(cfg->routes[i].name);
+	}
+	for (int i = 0; i < cfg->noutboxes; i++) {
+		free_named(&cfg->outboxes[i], outbox_options);
+		free(cfg->outboxes[i].name);
+	}
+	free(cfg->routes);
+	free(cfg->outboxes);
 	for (int i = 0; config_options[i].key; i++)
 		if (config_options[i].type == OPT_STR)
 			free(*(char **)((char *)cfg + config_options[i].offset));
@@ -505,10 +713,10 @@ void rc_config_free(struct rc_config *cfg)
 }
 
 /* The value of option o in cfg as text. */
-static const char *opt_text(const struct rc_config *cfg, const struct opt_def *o, char *tmp,
+static const char *opt_text(const void *base, const struct opt_def *o, char *tmp,
 			    size_t tmplen)
 {
-	const void *field = (const char *)cfg + o->offset;
+	const void *field = (const char *)base + o->offset;
 
 	switch (o->type) {
 	case OPT_STR:
@@ -543,6 +751,18 @@ void rc_config_print(const struct rc_config *cfg, void *stream)
 			v = "***";
 		fprintf(f, "%s = %s\n", o->key, v);
 	}
+	for (int i = 0; i < cfg->nroutes; i++) {
+		fprintf(f, "\n[route %s]\n", cfg->routes[i].name);
+		for (int k = 0; route_options[k].key; k++)
+			fprintf(f, "%s = %s\n", route_options[k].key,
+				opt_text(&cfg->routes[i], &route_options[k], tmp, sizeof(tmp)));
+	}
+	for (int i = 0; i < cfg->noutboxes; i++) {
+		fprintf(f, "\n[outbox %s]\n", cfg->outboxes[i].name);
+		for (int k = 0; outbox_options[k].key; k++)
+			fprintf(f, "%s = %s\n", outbox_options[k].key,
+				opt_text(&cfg->outboxes[i], &outbox_options[k], tmp, sizeof(tmp)));
+	}
 }
 
 void config_apply_reloadable(struct rc_config *running, const struct rc_config *fresh)
@@ -568,17 +788,32 @@ void config_apply_reloadable(struct rc_config *running, const struct rc_config *
 	}
 }
 
+static const struct opt_def *const all_tables[] = { config_options, route_options,
+						      outbox_options, NULL };
+
+/* The section heading of an option as the documentation shows it. */
+static const char *section_title(const struct opt_def *o, char *buf, size_t len)
+{
+	if (!strcmp(o->section, "route") || !strcmp(o->section, "outbox"))
+		snprintf(buf, len, "%s NAME", o->section);
+	else
+		snprintf(buf, len, "%s", o->section);
+	return buf;
+}
+
 void config_print_help(FILE *f)
 {
 	const char *section = "";
+	char title[64];
 
 	fprintf(f, "Configuration options (see rowcast.conf(5)):\n");
-	for (int i = 0; config_options[i].key; i++) {
-		const struct opt_def *o = &config_options[i];
+	for (int t = 0; all_tables[t]; t++)
+	for (int i = 0; all_tables[t][i].key; i++) {
+		const struct opt_def *o = &all_tables[t][i];
 
 		if (strcmp(section, o->section)) {
 			section = o->section;
-			fprintf(f, "  [%s]\n", section);
+			fprintf(f, "  [%s]\n", section_title(o, title, sizeof(title)));
 		}
 		fprintf(f, "    %-20s %s\n", o->key, o->summary);
 		if (o->flags & OPT_REQUIRED)
@@ -606,13 +841,15 @@ static void roff_text(FILE *f, const char *s)
 void config_print_man(FILE *f)
 {
 	const char *section = "";
+	char title[64];
 
-	for (int i = 0; config_options[i].key; i++) {
-		const struct opt_def *o = &config_options[i];
+	for (int t = 0; all_tables[t]; t++)
+	for (int i = 0; all_tables[t][i].key; i++) {
+		const struct opt_def *o = &all_tables[t][i];
 
 		if (strcmp(section, o->section)) {
 			section = o->section;
-			fprintf(f, ".SS [%s]\n", section);
+			fprintf(f, ".SS [%s]\n", section_title(o, title, sizeof(title)));
 		}
 		fprintf(f, ".TP\n.B %s\n", o->key);
 		roff_text(f, o->summary);
@@ -651,12 +888,17 @@ void config_print_sample(FILE *f)
 	      "# Lines starting with # or ; are comments; values run to the end of the line.\n\n",
 	      f);
 
-	for (int i = 0; config_options[i].key; i++) {
-		const struct opt_def *o = &config_options[i];
+	for (int t = 0; all_tables[t]; t++)
+	for (int i = 0; all_tables[t][i].key; i++) {
+		const struct opt_def *o = &all_tables[t][i];
+		char title[64];
 
 		if (strcmp(section, o->section)) {
 			section = o->section;
-			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
+			if (t > 0)	/* named sections are examples: all commented */
+				fprintf(f, "\n#[%s]\n", section_title(o, title, sizeof(title)));
+			else
+				fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
 		}
 		fprintf(f, "# %s\n", o->summary);
 		if (o->flags & OPT_REQUIRED)

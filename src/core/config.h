@@ -18,10 +18,66 @@ enum sink_kind { SINK_MQTT = 0, SINK_STDOUT = 1, SINK_AMQP = 2, SINK_FILE = 3 };
 enum mqtt_version { MQTT_V5 = 0, MQTT_V311 = 1 };
 enum start_kind { START_CURRENT = 0, START_EARLIEST = 1, START_GTID = 2 };
 enum stmt_policy { STMT_STOP = 0, STMT_WARN = 1 };
+enum unpublishable_policy { UNPUB_STOP = 0, UNPUB_SKIP = 1 };
 enum unroutable_policy { UNROUTABLE_ERROR = 0, UNROUTABLE_COUNT = 1 };
+
+/* One [route NAME] section: which rows, and how they are published. */
+struct route_cfg {
+	char *name;			/* NAME of [route NAME] */
+	int line;			/* line of its section header's first key */
+	char *match;			/* db.table globs, comma separated */
+	char *ops;			/* operations it takes: insert,update,delete */
+	char *topic;			/* topic / routing key template; "" = default */
+	char *key;			/* message key template; "" = none */
+	char *columns;			/* columns to keep; "" = all */
+	char *rename;			/* old:new pairs, comma separated */
+	char *event_type;		/* event type name template; "" = none */
+	int envelope;			/* ENV_* */
+	bool drop;			/* matched rows are not published */
+};
+
+/* One [outbox NAME] section: rows of an outbox table become domain events. */
+struct outbox_cfg {
+	char *name;			/* NAME of [outbox NAME] */
+	int line;			/* line of its first key */
+	char *table;			/* db.table of the outbox */
+	char *id_column;		/* event id */
+	char *aggregate_type_column;	/* aggregate type */
+	char *aggregate_id_column;	/* aggregate id (the message key) */
+	char *type_column;		/* event type */
+	char *payload_column;		/* payload, published as is */
+	char *topic;			/* template over the above */
+	char *headers;			/* other columns sent as headers; "" = none */
+	bool publish_updates;		/* updates of outbox rows are events too */
+	bool publish_deletes;		/* deletes too */
+};
+
+enum envelope_cfg { ENVC_NATIVE = 0, ENVC_DEBEZIUM = 1, ENVC_MAXWELL = 2, ENVC_CLOUDEVENTS = 3 };
+enum unmatched_policy { UNMATCHED_PUBLISH = 0, UNMATCHED_DROP = 1 };
 
 struct rc_config {
 	char *path;			/* file it was read from */
+
+	/* [filter] */
+	char *flt_include;		/* db.table globs to publish; "" = all */
+	char *flt_exclude;		/* db.table globs never published */
+	char *flt_ops;			/* operations published */
+	char *flt_drop_columns;		/* db.table.column globs never published */
+
+	/* [routing] */
+	int rt_unmatched;		/* UNMATCHED_* */
+	int rt_envelope;		/* ENVC_*: for rows no route names one */
+	char *rt_source_uri;		/* cloudevents source */
+	bool rt_markers;		/* BEGIN/END messages per transaction */
+	char *rt_markers_topic;		/* their topic */
+	bool rt_ddl;			/* a message per DDL statement */
+	char *rt_ddl_topic;		/* its topic */
+	bool rt_ddl_query;		/* include the statement text */
+
+	struct route_cfg *routes;	/* [route NAME] sections, in file order */
+	int nroutes;
+	struct outbox_cfg *outboxes;	/* [outbox NAME] sections */
+	int noutboxes;
 
 	/* [log] */
 	int log_level;			/* LOG_* */
@@ -50,6 +106,7 @@ struct rc_config {
 	int sink_max_inflight;		/* messages published, not yet acked */
 	int sink_shutdown_timeout_ms;	/* wait for acks at a clean stop */
 	int sink_max_inflight_bytes;	/* payload bytes published, not yet acked */
+	int sink_on_unpublishable;	/* UNPUB_* */
 	char *sink_path;		/* type = file: the JSON-lines file */
 
 	/* [mqtt] */

@@ -34,6 +34,7 @@ struct metrics {
 	atomic_uint_fast64_t reconnects_sink;	/* broker reconnects */
 	atomic_uint_fast64_t decode_errors;	/* events that failed to decode */
 	atomic_uint_fast64_t unroutable;	/* AMQP returns counted */
+	atomic_uint_fast64_t unpublishable;	/* messages skipped (on_unpublishable = skip) */
 	atomic_uint_fast64_t checkpoint_writes;	/* checkpoint files written */
 	atomic_int_fast64_t last_checkpoint_ms;	/* wall clock of the last write, 0 = never */
 	atomic_int_fast64_t oldest_unacked_ms;	/* commit time of the oldest unacked trx,

@@ -29,6 +29,7 @@ void queue_destroy(struct queue *q)
 		buf_free(&q->e[i].topic);
 		buf_free(&q->e[i].payload);
 		buf_free(&q->e[i].id);
+		buf_free(&q->e[i].headers);
 	}
 	free(q->e);
 	q->e = NULL;

@@ -16,6 +16,13 @@
 
 #include "core/buf.h"
 
+/* Kinds of message (q_entry.op): the row operations, then the others. */
+enum {
+	OP_INSERT = 0, OP_UPDATE = 1, OP_DELETE = 2, OP_TRUNCATE = 3, OP_DROP = 4,
+	OP_DDL = 5, OP_MARKER = 6,
+};
+#define OP_NAMES { "insert", "update", "delete", "truncate", "drop", "ddl", "marker" }
+
 enum q_kind {
 	Q_ROW = 0,	/* a message to publish */
 	Q_COMMIT = 1,	/* end of a transaction: the position moves */
@@ -29,10 +36,12 @@ struct q_entry {
 	struct rc_buf topic;		/* Q_ROW: topic */
 	struct rc_buf payload;		/* Q_ROW: message; Q_FAIL: error */
 	struct rc_buf id;		/* Q_ROW: event id */
+	struct rc_buf headers;		/* Q_ROW: extra headers, "key\0value\0" pairs */
+	uint32_t nheaders;		/* how many pairs */
 	char gtid[128];			/* the transaction's GTID, "" if none */
 	char db[256];			/* Q_ROW: database name */
 	char table[256];		/* Q_ROW: table name */
-	uint8_t op;			/* Q_ROW: 0 insert, 1 update, 2 delete */
+	uint8_t op;			/* Q_ROW: OP_* (0-2 as enum dec_op) */
 	uint64_t index;			/* Q_ROW: row index in the trx */
 	uint64_t ts_ms;			/* commit time of the trx */
 	uint64_t next_offset;		/* Q_COMMIT: offset after the trx */

@@ -20,9 +20,11 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/notify.h"
 #include "core/queue.h"
 #include "decode/decoder.h"
 #include "route/native.h"
+#include "route/router.h"
 #include "rowcast/rowcast.h"
 #include "sink/sink.h"
 #include "source/gtid.h"
@@ -46,7 +48,12 @@ struct rc {
 	ev_timer stop_timer;		/* shutdown_timeout */
 	ev_signal sig_term, sig_int;	/* when handle_signals */
 	ev_signal sig_hup;		/* reload the config */
+	ev_timer watchdog;		/* WATCHDOG=1 for systemd */
+	bool ready_sent;		/* READY=1 went out */
 	struct metrics *m;		/* counters, /metrics, /health */
+	struct router *router;		/* reader's routes and filters */
+	struct router *pending_router;	/* from a reload, not yet taken */
+	pthread_mutex_t router_mu;	/* guards pending_router */
 	atomic_int stop_asked;		/* rc_stop() was called */
 	bool stopping;			/* the loop is draining */
 
@@ -135,11 +142,44 @@ static void reader_fail(struct rc *rc, enum rc_status st, const char *msg)
 	ev_async_send(rc->loop, &rc->wake);
 }
 
+/* The router the reader uses: a reload leaves a new one in pending, taken
+ * here at a transaction boundary. */
+static void take_pending_router(struct rc *rc)
+{
+	struct router *fresh;
+
+	pthread_mutex_lock(&rc->router_mu);
+	fresh = rc->pending_router;
+	rc->pending_router = NULL;
+	pthread_mutex_unlock(&rc->router_mu);
+	if (fresh) {
+		router_free(rc->router);
+		rc->router = fresh;
+		log_info("reload: routes and filters in effect from the next transaction on");
+	}
+}
+
+/* Fill the common fields of a message entry and hand it over. */
+static void push_message(struct rc *rc, struct q_entry *e, const struct dec_trx *trx,
+			 uint64_t index, uint8_t op, void *mt)
+{
+	e->kind = Q_ROW;
+	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
+	e->op = op;
+	e->mt = mt;
+	e->index = index;
+	e->ts_ms = trx->ts_ms;
+	queue_push(&rc->q);
+	ev_async_send(rc->loop, &rc->wake);
+}
+
 static bool on_begin(void *ctx, const struct dec_trx *trx)
 {
 	struct rc *rc = ctx;
 	struct reader *r = &rc->rd;
+	struct q_entry *e;
 
+	take_pending_router(rc);
 	snprintf(r->cur_gtid, sizeof(r->cur_gtid), "%s", trx->gtid);
 	r->cur_rows = 0;
 	r->skip_rows = 0;
@@ -147,44 +187,75 @@ static bool on_begin(void *ctx, const struct dec_trx *trx)
 		r->skip_rows = r->from.skip_rows;
 		r->cur_rows = r->from.skip_rows;
 	}
+	if (router_markers(rc->router) && trx->gtid[0] && r->skip_rows == 0) {
+		if (!(e = queue_reserve(&rc->q)))
+			return false;
+		router_marker_begin(rc->router, trx, e);
+		e->db[0] = e->table[0] = '\0';
+		push_message(rc, e, trx, 0, OP_MARKER, NULL);
+	}
 	return true;
+}
+
+static void table_gone(void *ctx, struct dec_table *t)
+{
+	(void)ctx;
+	router_plan_free(t->user);
+	t->user = NULL;
+}
+
+/* A message that can never be published: stop before it, or skip it. */
+static bool unpublishable(struct rc *rc, const char *why)
+{
+	if (rc->cfg->sink_on_unpublishable == UNPUB_SKIP) {
+		atomic_fetch_add(&rc->m->unpublishable, 1);
+		log_warn("%s (on_unpublishable = skip: skipped)", why);
+		return true;
+	}
+	reader_fail(rc, RC_ERR_SINK, why);
+	return false;
 }
 
 static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
 {
 	struct rc *rc = ctx;
 	struct reader *r = &rc->rd;
-	struct q_entry *e;
-	const char *file = decoder_file(rc->dec);
-
+	struct dec_table *t = (struct dec_table *)row->table;
+	struct table_plan *plan = t->user;
 	struct metrics_table *mt;
+	struct q_entry *e;
+	char err[700];
 
+	if (plan && !router_plan_current(rc->router, plan)) {
+		router_plan_free(plan);	/* made by a router a reload replaced */
+		plan = t->user = NULL;
+	}
+	if (!plan) {
+		plan = t->user = router_plan(rc->router, t);
+		router_plan_set_metrics(plan, metrics_table(rc->m, t->db, t->name));
+	}
+	mt = router_plan_metrics(plan);
 	if (row->index < r->skip_rows)
 		return true;	/* handed over before a reconnect or restart */
-	mt = row->table->user;
-	if (!mt) {
-		mt = metrics_table(rc->m, row->table->db, row->table->name);
-		((struct dec_table *)row->table)->user = mt;
-	}
 	atomic_fetch_add(&mt->read[row->op], 1);
+	r->cur_rows = row->index + 1;
 	e = queue_reserve(&rc->q);
 	if (!e)
 		return false;
-	e->kind = Q_ROW;
-	native_format(&e->payload, trx, file, row);
-	native_topic(&e->topic, rc->cfg->mqtt_topic_prefix, row->table->db, row->table->name);
-	buf_reset(&e->id);
-	native_event_id(&e->id, trx, file, row->index);
-	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
-	snprintf(e->db, sizeof(e->db), "%s", row->table->db);
-	snprintf(e->table, sizeof(e->table), "%s", row->table->name);
-	e->op = (uint8_t)row->op;
-	e->mt = mt;
-	e->index = row->index;
-	e->ts_ms = trx->ts_ms;
-	queue_push(&rc->q);
-	r->cur_rows = row->index + 1;
-	ev_async_send(rc->loop, &rc->wake);
+	switch (router_row(rc->router, plan, trx, decoder_file(rc->dec), decoder_offset(rc->dec),
+			   row, e, err, sizeof(err))) {
+	case ROUTE_SKIP:
+		return true;	/* the reserved entry stays free */
+	case ROUTE_ERROR:
+		return unpublishable(rc, err);
+	case ROUTE_PUBLISH:
+		break;
+	}
+	snprintf(e->db, sizeof(e->db), "%s", t->db);
+	snprintf(e->table, sizeof(e->table), "%s", t->name);
+	if (router_markers(rc->router))
+		router_marker_count(rc->router, t->db, t->name);
+	push_message(rc, e, trx, row->index, (uint8_t)row->op, mt);
 	return true;
 }
 
@@ -192,8 +263,16 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 {
 	struct rc *rc = ctx;
 	struct reader *r = &rc->rd;
-	struct q_entry *e = queue_reserve(&rc->q);
+	struct q_entry *e;
 
+	if (router_markers(rc->router) && trx->gtid[0]) {
+		if (!(e = queue_reserve(&rc->q)))
+			return false;
+		router_marker_end(rc->router, trx, e);
+		e->db[0] = e->table[0] = '\0';
+		push_message(rc, e, trx, trx->nrows, OP_MARKER, NULL);
+	}
+	e = queue_reserve(&rc->q);
 	if (!e)
 		return false;
 	e->kind = Q_COMMIT;
@@ -216,15 +295,55 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 	return true;
 }
 
-/* Statement-based DML carries no row images: never guess at it. */
+/* router_ddl's way to get entries: the previous one is handed over first. */
+struct ddl_emit {
+	struct rc *rc;
+	const struct dec_trx *trx;
+	struct q_entry *pending;
+	int n;
+};
+
+static bool ddl_emit(void *ctx, struct q_entry **out)
+{
+	struct ddl_emit *de = ctx;
+
+	if (de->pending)
+		push_message(de->rc, de->pending, de->trx, de->trx->nrows,
+			     de->pending->op, NULL);
+	de->pending = queue_reserve(&de->rc->q);
+	if (!de->pending)
+		return false;
+	de->pending->op = OP_DDL;
+	de->n++;
+	*out = de->pending;
+	return true;
+}
+
 static bool on_event(void *ctx, const struct dec_trx *trx, const struct dec_event_info *ev)
 {
 	struct rc *rc = ctx;
 	char msg[600];
 
-	(void)trx;
 	if (ev->type == EV_HEARTBEAT || ev->type == EV_HEARTBEAT_V2)
 		atomic_store(&rc->m->last_heartbeat_ms, now_ms());
+	if (ev->is_ddl && ev->query) {
+		struct ddl_emit de = { rc, trx, NULL, 0 };
+
+		if (!router_ddl(rc->router, trx, ev->db, ev->query, ev->query_len, ddl_emit, &de))
+			return false;
+		if (de.pending) {
+			/* op from the payload: truncate, drop or ddl */
+			const char *p = strstr(de.pending->payload.data, "\"op\":\"");
+
+			if (p && !strncmp(p + 6, "truncate", 8))
+				de.pending->op = OP_TRUNCATE;
+			else if (p && !strncmp(p + 6, "drop", 4))
+				de.pending->op = OP_DROP;
+			push_message(rc, de.pending, trx, trx->nrows, de.pending->op, NULL);
+		}
+		return true;
+	}
+	/* Statement-based DML carries no row images: never guess at it. */
 	if (!ev->is_dml_statement)
 		return true;
 	snprintf(msg, sizeof(msg), "%s:%llu: statement-based DML in the binlog cannot be published: %.*s",
@@ -400,6 +519,7 @@ static void begin_stop(struct rc *rc)
 	if (rc->stopping)
 		return;
 	rc->stopping = true;
+	notify_stopping();
 	queue_close(&rc->q);
 	if (rc->src)
 		rc->src->ops->interrupt(rc->src);
@@ -428,7 +548,8 @@ static void drain_acks(struct rc *rc)
 		if (e->kind == Q_ROW) {
 			struct metrics_table *mt = e->mt;
 
-			atomic_fetch_add(&mt->acked[e->op], 1);
+			if (mt && e->op < 3)
+				atomic_fetch_add(&mt->acked[e->op], 1);
 			atomic_fetch_sub(&rc->m->inflight, 1);
 			atomic_fetch_sub(&rc->m->inflight_bytes, e->payload.len);
 			snprintf(rc->part_gtid, sizeof(rc->part_gtid), "%s", e->gtid);
@@ -485,8 +606,10 @@ static void publish_ready(struct rc *rc)
 		{
 			struct metrics_table *mt = e->mt;
 
-			atomic_fetch_add(&mt->published[e->op], 1);
-			atomic_fetch_add(&mt->bytes, e->payload.len);
+			if (mt && e->op < 3) {
+				atomic_fetch_add(&mt->published[e->op], 1);
+				atomic_fetch_add(&mt->bytes, e->payload.len);
+			}
 			atomic_fetch_add(&rc->m->inflight, 1);
 			atomic_fetch_add(&rc->m->inflight_bytes, e->payload.len);
 		}
@@ -514,6 +637,13 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 		begin_stop(rc);
 	}
 	atomic_store(&rc->m->sink_connected, rc->sink->ops->ready(rc->sink));
+	if (!rc->ready_sent && atomic_load(&rc->m->source_connected) &&
+	    atomic_load(&rc->m->sink_connected)) {
+		/* both ends answered once: the service is up */
+		rc->ready_sent = true;
+		notify_ready("streaming");
+		log_info("connected to the database and the broker");
+	}
 	if (rc->result == RC_OK || !rc->stopping)
 		publish_ready(rc);
 	drain_acks(rc);
@@ -543,6 +673,14 @@ static void stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	notify_watchdog();
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct rc *rc = w->data;
@@ -563,11 +701,28 @@ static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	notify_reloading();
 	log_info("reload: reading %s", rc->cfg->path);
 	if (rc_config_load(rc->cfg->path, &fresh, &e) != RC_OK) {
 		log_error("reload: %s has errors (each logged above); keeping the running configuration",
 			  rc->cfg->path);
+		notify_ready("streaming");
 		return;
+	}
+	{
+		char msg[700];
+		struct router *nr = router_new(fresh, rc->cfg->mqtt_topic_prefix, msg, sizeof(msg));
+
+		if (!nr) {
+			log_error("reload: %s; keeping the running configuration", msg);
+			rc_config_free(fresh);
+			notify_ready("streaming");
+			return;
+		}
+		pthread_mutex_lock(&rc->router_mu);
+		router_free(rc->pending_router);
+		rc->pending_router = nr;
+		pthread_mutex_unlock(&rc->router_mu);
 	}
 	config_apply_reloadable(rc->cfg, fresh);
 	rc_config_free(fresh);
@@ -577,6 +732,7 @@ static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		     rc->cfg->ckpt_interval_ms / 1000.0);
 	ev_timer_again(rc->loop, &rc->ckpt_timer);
 	rc->m->lag_threshold_s = rc->cfg->metrics_lag_threshold_s;
+	notify_ready("streaming");
 	log_info("reload: done");
 }
 
@@ -598,6 +754,7 @@ enum rc_status rc_new(const struct rc_config *cfg, struct rc **out, struct rc_er
 	}
 	copy->handle_signals = cfg->handle_signals;
 	rc->cfg = copy;
+	pthread_mutex_init(&rc->router_mu, NULL);
 	rc->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!rc->loop) {
 		rc_config_free(copy);
@@ -688,7 +845,7 @@ static bool resolve_start(struct rc *rc)
 
 enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 {
-	struct dec_callbacks cb = { on_begin, on_row, on_commit, on_event, rc };
+	struct dec_callbacks cb = { on_begin, on_row, on_commit, on_event, rc, table_gone };
 	char msg[1024];
 
 	rc->result = RC_OK;
@@ -699,6 +856,11 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	rc->stop_timer.data = rc;
 
 	rc->m = metrics_new(rc->cfg->metrics_lag_threshold_s);
+	rc->router = router_new(rc->cfg, rc->cfg->mqtt_topic_prefix, msg, sizeof(msg));
+	if (!rc->router) {
+		set_error(rc, RC_ERR_CONFIG, rc->cfg->path, "%s", msg);
+		goto out;
+	}
 	if (rc->cfg->metrics_listen[0] &&
 	    !metrics_http_start(rc->m, rc->cfg->metrics_listen, msg, sizeof(msg))) {
 		set_error(rc, RC_ERR_SYSTEM, "", "%s", msg);
@@ -742,6 +904,13 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 		ev_signal_init(&rc->sig_hup, reload_cb, SIGHUP);
 		rc->sig_hup.data = rc;
 		ev_signal_start(rc->loop, &rc->sig_hup);
+	}
+	if (notify_watchdog_usec()) {
+		double every = notify_watchdog_usec() / 2e6;
+
+		ev_timer_init(&rc->watchdog, watchdog_cb, every, every);
+		ev_timer_start(rc->loop, &rc->watchdog);
+		ev_unref(rc->loop);
 	}
 	ev_run(rc->loop, 0);
 
@@ -787,6 +956,9 @@ void rc_free(struct rc *rc)
 	if (rc->loop)
 		ev_loop_destroy(rc->loop);
 	metrics_free(rc->m);
+	router_free(rc->router);
+	router_free(rc->pending_router);
+	pthread_mutex_destroy(&rc->router_mu);
 	rc_config_free(rc->cfg);
 	free(rc);
 }

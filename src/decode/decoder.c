@@ -64,6 +64,11 @@ const char *decoder_file(const struct decoder *d)
 	return d->file;
 }
 
+uint64_t decoder_offset(const struct decoder *d)
+{
+	return d->in_payload ? d->payload_offset : d->offset;
+}
+
 void decoder_expect_checksum(struct decoder *d, bool crc32)
 {
 	d->checksum = crc32 ? 1 : 0;

@@ -126,6 +126,9 @@ struct dec_callbacks {
 	/* every non-row event, when set (for `rowcast decode --events`) */
 	bool (*on_event)(void *ctx, const struct dec_trx *trx, const struct dec_event_info *ev);
 	void *ctx;
+	/* a table map with a non-NULL user is dropped or parsed anew: free
+	 * what user points to (optional) */
+	void (*table_gone)(void *ctx, struct dec_table *t);
 };
 
 struct decoder *decoder_new(const struct dec_callbacks *cb);
@@ -134,6 +137,8 @@ void decoder_free(struct decoder *d);
 /* The binlog file the next event comes from, and its offset (for messages). */
 void decoder_set_file(struct decoder *d, const char *file, uint64_t offset);
 const char *decoder_file(const struct decoder *d);
+/* Start offset of the event being decoded (inside a callback). */
+uint64_t decoder_offset(const struct decoder *d);
 
 /*
  * Feed one whole event.  Returns false on a decode error (message in err,

@@ -82,8 +82,10 @@ struct pending {
 	uint32_t nmembers, cap_members;
 };
 
-static void table_reset(struct dec_table *t)
+static void table_reset(struct decoder *d, struct dec_table *t)
 {
+	if (t->user && d->cb.table_gone)
+		d->cb.table_gone(d->cb.ctx, t);
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		free((void *)t->cols[i].members);
 		free((void *)t->cols[i].member_lens);
@@ -438,10 +440,10 @@ bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph
 		}
 		t = &d->tables[slot];
 	}
-	table_reset(t);
+	table_reset(d, t);
 	buf_reset(&t->raw);
 	if (!parse_map(t, body, n, ph_len, err, errlen)) {
-		table_reset(t);
+		table_reset(d, t);
 		return false;
 	}
 	buf_append(&t->raw, body, n);
@@ -465,7 +467,7 @@ void tablemap_end_statement(struct decoder *d)
 void tablemap_free_all(struct decoder *d)
 {
 	for (unsigned i = 0; i < d->ntables; i++) {
-		table_reset(&d->tables[i]);
+		table_reset(d, &d->tables[i]);
 		buf_free(&d->tables[i].raw);
 		buf_free(&d->tables[i].strings);
 		buf_free(&d->tables[i].raw_tmp);

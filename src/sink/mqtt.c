@@ -31,7 +31,7 @@ struct mqtt_state {
 	MQTTAsync_willOptions will;	/* "offline" on the status topic */
 };
 
-static const char *const op_names[3] = { "insert", "update", "delete" };
+static const char *const op_names[] = OP_NAMES;
 
 static bool is_tls(const char *uri)
 {
@@ -300,7 +300,8 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 		static const char ctype[] = "application/json";
 		const char *keys[5] = { "id", "gtid", "db", "table", "op" };
 		const char *vals[5] = { e->id.data ? e->id.data : "", e->gtid, e->db, e->table,
-					op_names[e->op % 3] };
+					op_names[e->op % 7] };
+		const char *h = e->headers.data;
 		MQTTProperty p;
 
 		p.identifier = MQTTPROPERTY_CODE_CONTENT_TYPE;
@@ -314,6 +315,18 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 			p.value.value.data = (char *)vals[i];
 			p.value.value.len = (int)strlen(vals[i]);
 			MQTTProperties_add(&props, &p);
+		}
+		/* route and outbox headers: key, event type, outbox columns */
+		for (uint32_t i = 0; i < e->nheaders; i++) {
+			const char *v = h + strlen(h) + 1;
+
+			p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+			p.value.data.data = (char *)h;
+			p.value.data.len = (int)strlen(h);
+			p.value.value.data = (char *)v;
+			p.value.value.len = (int)strlen(v);
+			MQTTProperties_add(&props, &p);
+			h = v + strlen(v) + 1;
 		}
 		m.properties = props;
 		ro.onSuccess5 = on_delivered5;

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Message envelopes: the native message (rowcast-format(7)) or the same row
+ * change shaped like the messages of other change-data-capture tools, so
+ * their consumers can read rowcast's output unchanged:
+ *
+ *   ENV_DEBEZIUM     the value of a Debezium 2.x MySQL connector record as
+ *                    Kafka's JsonConverter writes it with schemas.enable=false
+ *                    (default type mappings, see envelope.c)
+ *   ENV_MAXWELL      a Maxwell row message (database, table, type, ts, data,
+ *                    old)
+ *   ENV_CLOUDEVENTS  a CloudEvents 1.0 event in structured JSON mode whose
+ *                    data is the native message
+ *
+ * Pure formatting from the decoder's value texts: no state, and no memory
+ * but the growth of the caller's reused buffer.
+ */
+#ifndef RC_ROUTE_ENVELOPE_H
+#define RC_ROUTE_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "decode/decoder.h"
+
+enum envelope_kind { ENV_NATIVE = 0, ENV_DEBEZIUM, ENV_MAXWELL, ENV_CLOUDEVENTS };
+
+struct envelope_opts {
+	enum envelope_kind kind;
+	bool decimal_string;      /* debezium decimal.handling.mode=string (default precise) */
+	const char *server_name;  /* debezium source.name / topic prefix, e.g. "rowcast";
+				     NULL: "rowcast" */
+	const char *source_uri;   /* cloudevents "source", e.g. "rowcast://db-host:3306";
+				     NULL: "rowcast" */
+	const char *event_type;   /* cloudevents "type" (already rendered), or NULL:
+				     "rowcast.<db>.<table>.<op>" */
+	uint32_t server_id;       /* for debezium source.server_id */
+};
+
+/* Append one message for row to out (out is reset first).  Pure: no state, no allocation on
+ * the hot path beyond out's growth.  file = binlog file name, offset = event offset. */
+void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct dec_trx *trx,
+		     const char *file, uint64_t offset, const struct dec_row *row);
+
+/* "native", "debezium", "maxwell" or "cloudevents" (exactly, lower case) to
+ * *k; false, *k untouched, for anything else. */
+bool envelope_parse_kind(const char *s, enum envelope_kind *k);
+
+/* The name envelope_parse_kind() takes for k. */
+const char *envelope_kind_name(enum envelope_kind k);
+
+#endif

@@ -1,0 +1,1006 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Filters, routes, the outbox router, markers and DDL events (see
+ * router.h).  Templates are split into literal and placeholder parts once;
+ * values placed into MQTT topics are percent-escaped so that a value never
+ * adds a topic level.
+ */
+#include "route/router.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "route/envelope.h"
+#include "route/native.h"
+
+enum tpl_kind {
+	TP_LIT, TP_PREFIX, TP_DB, TP_TABLE, TP_OP, TP_OPCAP, TP_PK, TP_GTID, TP_ID, TP_COL,
+	TP_AGG_TYPE, TP_AGG_ID, TP_TYPE,
+};
+
+struct tpl_part {
+	enum tpl_kind kind;	/* what goes here */
+	char *text;		/* TP_LIT: the text; TP_COL: the column name */
+};
+
+struct tpl {
+	struct tpl_part *p;	/* parts in order */
+	int n;			/* how many; 0 = template not set */
+};
+
+struct globs {
+	char **g;		/* patterns */
+	int n;
+};
+
+struct route {
+	const struct route_cfg *cfg;	/* the section (names for messages) */
+	struct globs match;		/* db.table patterns */
+	unsigned ops;			/* bit per enum dec_op */
+	struct tpl topic, key, event_type;
+	struct globs keep;		/* columns kept; none = all */
+	char **ren_from, **ren_to;	/* renames */
+	int nren;
+	int envelope;			/* ENVC_* */
+	bool drop;
+};
+
+struct outbox {
+	const struct outbox_cfg *cfg;
+	char *db, *table;		/* the outbox table */
+	struct tpl topic;
+	struct globs headers;		/* header columns (exact names) */
+};
+
+struct router {
+	uint64_t id;			/* unique per router made in this process */
+	struct rc_config *cfg;		/* private copy: routes point into it */
+	char *prefix;			/* MQTT topic prefix */
+	struct globs include, exclude, drop_cols;
+	unsigned ops;
+	struct route *routes;
+	int nroutes;
+	struct outbox *outboxes;
+	int noutboxes;
+	struct tpl markers_topic, ddl_topic;
+	struct rc_buf scratch, val;	/* reused per row */
+	/* markers: per-table counts of the current transaction */
+	char (*cnt_name)[520];
+	uint64_t *cnt;
+	int ncnt, capcnt;
+	uint64_t trx_events;
+	struct envelope_opts env;	/* shared envelope settings */
+};
+
+struct table_plan {
+	uint64_t router_id;		/* the router that made it */
+	const struct route *route;	/* NULL: no route (default topic) */
+	const struct outbox *outbox;	/* the table is this outbox */
+	bool skip;			/* filtered out, or dropped by its route */
+	struct dec_table shadow;	/* the table with renamed/dropped columns */
+	uint8_t *keep;			/* per column: published? */
+	int outbox_col[5];		/* id, aggregate type, aggregate id, type, payload */
+	int *hdr_col;			/* outbox header columns */
+	int nhdr;
+	uint8_t *state[2];		/* shadow image states */
+	void *metrics;			/* the caller's counters */
+	struct dec_image img[2];	/* shadow images (point into the real ones) */
+};
+
+static const char *const OPS[3] = { "insert", "update", "delete" };
+static const char *const OPCAPS[3] = { "Insert", "Update", "Delete" };
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		log_oom();
+	return p;
+}
+
+/* Split "a, b ,c" into trimmed parts. */
+static void split(const char *s, struct globs *g)
+{
+	const char *p = s;
+
+	g->g = NULL;
+	g->n = 0;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const char *a = p, *b = p + n;
+
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		if (b > a) {
+			g->g = realloc(g->g, (size_t)(g->n + 1) * sizeof(char *));
+			if (!g->g)
+				log_oom();
+			g->g[g->n++] = strndup(a, (size_t)(b - a));
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+}
+
+static void globs_free(struct globs *g)
+{
+	for (int i = 0; i < g->n; i++)
+		free(g->g[i]);
+	free(g->g);
+	g->g = NULL;
+	g->n = 0;
+}
+
+static bool globs_match(const struct globs *g, const char *s)
+{
+	for (int i = 0; i < g->n; i++)
+		if (fnmatch(g->g[i], s, 0) == 0)
+			return true;
+	return false;
+}
+
+static bool parse_ops(const char *s, unsigned *mask, char *err, size_t errlen)
+{
+	struct globs g;
+
+	split(s, &g);
+	*mask = 0;
+	for (int i = 0; i < g.n; i++) {
+		int k;
+
+		for (k = 0; k < 3 && strcasecmp(g.g[i], OPS[k]); k++)
+			;
+		if (k == 3) {
+			snprintf(err, errlen, "unknown operation '%s' (insert, update, delete)", g.g[i]);
+			globs_free(&g);
+			return false;
+		}
+		*mask |= 1u << k;
+	}
+	globs_free(&g);
+	return true;
+}
+
+static void tpl_compile(const char *s, struct tpl *t)
+{
+	static const struct { const char *name; enum tpl_kind k; } names[] = {
+		{ "prefix", TP_PREFIX }, { "db", TP_DB }, { "table", TP_TABLE }, { "op", TP_OP },
+		{ "Op", TP_OPCAP }, { "pk", TP_PK }, { "gtid", TP_GTID }, { "id", TP_ID },
+		{ "aggregate_type", TP_AGG_TYPE }, { "aggregate_id", TP_AGG_ID },
+		{ "type", TP_TYPE },
+	};
+	const char *p = s;
+
+	t->p = NULL;
+	t->n = 0;
+	while (*p) {
+		const char *open = strchr(p, '{');
+		const char *close = open ? strchr(open, '}') : NULL;
+		struct tpl_part part = { TP_LIT, NULL };
+
+		if (!open || !close) {
+			part.text = xstrdup(p);
+			p += strlen(p);
+		} else if (open > p) {
+			part.text = strndup(p, (size_t)(open - p));
+			p = open;
+		} else {
+			size_t n = (size_t)(close - open - 1);
+
+			if (n > 4 && !strncmp(open + 1, "col:", 4)) {
+				part.kind = TP_COL;
+				part.text = strndup(open + 5, n - 4);
+			} else {
+				for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+					if (strlen(names[k].name) == n &&
+					    !strncmp(names[k].name, open + 1, n))
+						part.kind = names[k].k;
+				if (part.kind == TP_LIT)
+					part.text = strndup(open, n + 2);
+			}
+			p = close + 1;
+		}
+		t->p = realloc(t->p, (size_t)(t->n + 1) * sizeof(*t->p));
+		if (!t->p)
+			log_oom();
+		t->p[t->n++] = part;
+	}
+}
+
+static void tpl_free(struct tpl *t)
+{
+	for (int i = 0; i < t->n; i++)
+		free(t->p[i].text);
+	free(t->p);
+	t->p = NULL;
+	t->n = 0;
+}
+
+static struct rc_config *config_copy(const struct rc_config *cfg)
+{
+	struct rc_config *c;
+	struct rc_error e;
+
+	/* the file is the source of truth: read it again for a private copy */
+	if (rc_config_load(cfg->path, &c, &e) != RC_OK)
+		return NULL;
+	return c;
+}
+
+struct router *router_new(const struct rc_config *cfg, const char *prefix, char *err,
+			  size_t errlen)
+{
+	struct router *r = calloc(1, sizeof(*r));
+
+	static _Atomic uint64_t next_id = 1;
+
+	if (!r)
+		log_oom();
+	r->id = next_id++;
+	r->cfg = config_copy(cfg);
+	if (!r->cfg) {
+		snprintf(err, errlen, "cannot read %s again", cfg->path);
+		free(r);
+		return NULL;
+	}
+	cfg = r->cfg;
+	r->prefix = xstrdup(prefix);
+	split(cfg->flt_include, &r->include);
+	split(cfg->flt_exclude, &r->exclude);
+	split(cfg->flt_drop_columns, &r->drop_cols);
+	if (!parse_ops(cfg->flt_ops, &r->ops, err, errlen))
+		goto failed;
+	r->routes = calloc((size_t)cfg->nroutes + 1, sizeof(*r->routes));
+	r->outboxes = calloc((size_t)cfg->noutboxes + 1, sizeof(*r->outboxes));
+	if (!r->routes || !r->outboxes)
+		log_oom();
+	for (int i = 0; i < cfg->nroutes; i++) {
+		const struct route_cfg *rc = &cfg->routes[i];
+		struct route *rt = &r->routes[r->nroutes++];
+		struct globs ren;
+		char why[256];
+
+		rt->cfg = rc;
+		split(rc->match, &rt->match);
+		if (!parse_ops(rc->ops, &rt->ops, why, sizeof(why))) {
+			snprintf(err, errlen, "[route %s] ops: %s", rc->name, why);
+			goto failed;
+		}
+		tpl_compile(rc->topic, &rt->topic);
+		tpl_compile(rc->key, &rt->key);
+		tpl_compile(rc->event_type, &rt->event_type);
+		split(rc->columns, &rt->keep);
+		split(rc->rename, &ren);
+		rt->ren_from = calloc((size_t)ren.n + 1, sizeof(char *));
+		rt->ren_to = calloc((size_t)ren.n + 1, sizeof(char *));
+		if (!rt->ren_from || !rt->ren_to)
+			log_oom();
+		for (int k = 0; k < ren.n; k++) {
+			char *colon = strchr(ren.g[k], ':');
+
+			if (!colon || colon == ren.g[k] || !colon[1]) {
+				snprintf(err, errlen, "[route %s] rename: '%s' is not old:new", rc->name,
+					 ren.g[k]);
+				globs_free(&ren);
+				goto failed;
+			}
+			rt->ren_from[rt->nren] = strndup(ren.g[k], (size_t)(colon - ren.g[k]));
+			rt->ren_to[rt->nren++] = xstrdup(colon + 1);
+		}
+		globs_free(&ren);
+		rt->envelope = rc->envelope;
+		rt->drop = rc->drop;
+	}
+	for (int i = 0; i < cfg->noutboxes; i++) {
+		const struct outbox_cfg *oc = &cfg->outboxes[i];
+		struct outbox *ob = &r->outboxes[r->noutboxes++];
+		const char *dot = strchr(oc->table, '.');
+
+		ob->cfg = oc;
+		if (!dot || dot == oc->table || !dot[1]) {
+			snprintf(err, errlen, "[outbox %s] table: '%s' is not db.table", oc->name,
+				 oc->table);
+			goto failed;
+		}
+		ob->db = strndup(oc->table, (size_t)(dot - oc->table));
+		ob->table = xstrdup(dot + 1);
+		tpl_compile(oc->topic, &ob->topic);
+		split(oc->headers, &ob->headers);
+	}
+	tpl_compile(cfg->rt_markers_topic, &r->markers_topic);
+	tpl_compile(cfg->rt_ddl_topic, &r->ddl_topic);
+	r->env.server_name = r->prefix;
+	r->env.source_uri = cfg->rt_source_uri;
+	r->env.server_id = (uint32_t)cfg->src_server_id;
+	return r;
+failed:
+	router_free(r);
+	return NULL;
+}
+
+void router_free(struct router *r)
+{
+	if (!r)
+		return;
+	globs_free(&r->include);
+	globs_free(&r->exclude);
+	globs_free(&r->drop_cols);
+	for (int i = 0; i < r->nroutes; i++) {
+		struct route *rt = &r->routes[i];
+
+		globs_free(&rt->match);
+		globs_free(&rt->keep);
+		tpl_free(&rt->topic);
+		tpl_free(&rt->key);
+		tpl_free(&rt->event_type);
+		for (int k = 0; k < rt->nren; k++) {
+			free(rt->ren_from[k]);
+			free(rt->ren_to[k]);
+		}
+		free(rt->ren_from);
+		free(rt->ren_to);
+	}
+	for (int i = 0; i < r->noutboxes; i++) {
+		free(r->outboxes[i].db);
+		free(r->outboxes[i].table);
+		tpl_free(&r->outboxes[i].topic);
+		globs_free(&r->outboxes[i].headers);
+	}
+	free(r->routes);
+	free(r->outboxes);
+	tpl_free(&r->markers_topic);
+	tpl_free(&r->ddl_topic);
+	buf_free(&r->scratch);
+	buf_free(&r->val);
+	free(r->cnt_name);
+	free(r->cnt);
+	free(r->prefix);
+	rc_config_free(r->cfg);
+	free(r);
+}
+
+static int col_index(const struct dec_table *t, const char *name)
+{
+	for (uint32_t i = 0; i < t->ncols; i++)
+		if (!strcmp(t->cols[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+struct table_plan *router_plan(struct router *r, struct dec_table *t)
+{
+	struct table_plan *p = calloc(1, sizeof(*p));
+	char name[520], cname[800];
+
+	if (!p)
+		log_oom();
+	snprintf(name, sizeof(name), "%s.%s", t->db, t->name);
+	p->keep = calloc(t->ncols ? t->ncols : 1, 1);
+	p->shadow = *t;
+	p->shadow.cols = calloc(t->ncols ? t->ncols : 1, sizeof(*t->cols));
+	p->state[0] = calloc(t->ncols ? t->ncols : 1, 1);
+	p->state[1] = calloc(t->ncols ? t->ncols : 1, 1);
+	if (!p->keep || !p->shadow.cols || !p->state[0] || !p->state[1])
+		log_oom();
+	memcpy(p->shadow.cols, t->cols, t->ncols * sizeof(*t->cols));
+	p->shadow.user = NULL;
+	p->router_id = r->id;
+
+	for (int i = 0; i < r->noutboxes; i++) {
+		const struct outbox *ob = &r->outboxes[i];
+		const struct outbox_cfg *oc = ob->cfg;
+		const char *cols[5] = { oc->id_column, oc->aggregate_type_column,
+					oc->aggregate_id_column, oc->type_column, oc->payload_column };
+
+		if (strcmp(ob->db, t->db) || strcmp(ob->table, t->name))
+			continue;
+		p->outbox = ob;
+		for (int k = 0; k < 5; k++)
+			p->outbox_col[k] = col_index(t, cols[k]);
+		p->hdr_col = calloc((size_t)ob->headers.n + 1, sizeof(int));
+		if (!p->hdr_col)
+			log_oom();
+		for (int k = 0; k < ob->headers.n; k++)
+			p->hdr_col[p->nhdr++] = col_index(t, ob->headers.g[k]);
+		return p;
+	}
+	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name)) {
+		p->skip = true;
+		return p;
+	}
+	for (int i = 0; i < r->nroutes; i++) {
+		if (globs_match(&r->routes[i].match, name)) {
+			p->route = &r->routes[i];
+			break;
+		}
+	}
+	if (p->route && p->route->drop)
+		p->skip = true;
+	if (!p->route && r->cfg->rt_unmatched == UNMATCHED_DROP)
+		p->skip = true;
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		snprintf(cname, sizeof(cname), "%s.%s", name, t->cols[i].name);
+		p->keep[i] = !globs_match(&r->drop_cols, cname);
+		if (p->route && p->route->keep.n && !globs_match(&p->route->keep, t->cols[i].name))
+			p->keep[i] = 0;
+		if (!p->route)
+			continue;
+		for (int k = 0; k < p->route->nren; k++) {
+			if (!strcmp(p->route->ren_from[k], t->cols[i].name)) {
+				p->shadow.cols[i].name = p->route->ren_to[k];
+				p->shadow.cols[i].name_len = (uint32_t)strlen(p->route->ren_to[k]);
+			}
+		}
+	}
+	return p;
+}
+
+void router_plan_free(struct table_plan *p)
+{
+	if (!p)
+		return;
+	free(p->keep);
+	free(p->shadow.cols);
+	free(p->state[0]);
+	free(p->state[1]);
+	free(p->hdr_col);
+	free(p);
+}
+
+bool router_plan_current(const struct router *r, const struct table_plan *p)
+{
+	return p->router_id == r->id;
+}
+
+void *router_plan_metrics(struct table_plan *p)
+{
+	return p->metrics;
+}
+
+void router_plan_set_metrics(struct table_plan *p, void *mt)
+{
+	p->metrics = mt;
+}
+
+void headers_add(struct q_entry *e, const char *k, const char *v, size_t vlen)
+{
+	buf_append(&e->headers, k, strlen(k) + 1);
+	buf_append(&e->headers, v, vlen);
+	buf_putc(&e->headers, '\0');
+	e->nheaders++;
+}
+
+/* The value of column i of the row (after image, or before for a delete)
+ * as plain text: JSON strings unescaped, other values as their JSON text.
+ * false when the column is absent or NULL. */
+static bool plain_value(const struct dec_row *row, int i, struct rc_buf *out)
+{
+	const struct dec_image *im = row->after ? row->after : row->before;
+	const char *s;
+	size_t n;
+
+	buf_reset(out);
+	if (i < 0 || !im || im->state[i] != DEC_VALUE)
+		return false;
+	s = im->text.data + im->off[i];
+	n = im->len[i];
+	if (n < 2 || s[0] != '"') {
+		buf_append(out, s, n);
+		return true;
+	}
+	for (size_t k = 1; k + 1 < n; k++) {
+		if (s[k] != '\\') {
+			buf_putc(out, s[k]);
+			continue;
+		}
+		k++;
+		switch (s[k]) {
+		case 'n': buf_putc(out, '\n'); break;
+		case 't': buf_putc(out, '\t'); break;
+		case 'r': buf_putc(out, '\r'); break;
+		case 'b': buf_putc(out, '\b'); break;
+		case 'f': buf_putc(out, '\f'); break;
+		case 'u': {
+			unsigned cp = 0;
+
+			for (int h = 1; h <= 4 && k + h < n; h++)
+				cp = cp * 16 + (unsigned)(isdigit((unsigned char)s[k + h]) ?
+					s[k + h] - '0' : (tolower((unsigned char)s[k + h]) - 'a' + 10));
+			k += 4;
+			buf_putc(out, (char)cp);	/* only control characters are escaped so */
+			break;
+		}
+		default: buf_putc(out, s[k]);
+		}
+	}
+	return true;
+}
+
+/* Render a template; values are MQTT-escaped when escape is set. */
+static bool render(struct router *r, const struct tpl *t, const struct dec_trx *trx,
+		   const struct dec_table *tab, const struct dec_row *row, const struct q_entry *e,
+		   const int *outbox_col, bool escape, struct rc_buf *out, char *err, size_t errlen)
+{
+	buf_reset(out);
+	for (int i = 0; i < t->n; i++) {
+		const struct tpl_part *pt = &t->p[i];
+		const char *v = NULL;
+		int col = -1;
+
+		switch (pt->kind) {
+		case TP_LIT: buf_puts(out, pt->text); continue;
+		case TP_PREFIX: buf_puts(out, r->prefix); continue;
+		case TP_DB: v = tab->db; break;
+		case TP_TABLE: v = tab->name; break;
+		case TP_OP: v = row ? OPS[row->op] : ""; break;
+		case TP_OPCAP: v = row ? OPCAPS[row->op] : ""; break;
+		case TP_GTID: v = trx->gtid; break;
+		case TP_ID: v = e && e->id.data ? e->id.data : ""; break;
+		case TP_PK: {
+			if (!row)
+				continue;
+			for (uint32_t k = 0; k < tab->npk; k++) {
+				if (k)
+					buf_putc(out, ',');
+				if (plain_value(row, (int)tab->pk[k], &r->val)) {
+					if (escape)
+						topic_escape(out, r->val.data, r->val.len);
+					else
+						buf_append(out, r->val.data, r->val.len);
+				}
+			}
+			continue;
+		}
+		case TP_COL: col = col_index(tab, pt->text); break;
+		case TP_AGG_TYPE: col = outbox_col ? outbox_col[1] : -1; break;
+		case TP_AGG_ID: col = outbox_col ? outbox_col[2] : -1; break;
+		case TP_TYPE: col = outbox_col ? outbox_col[3] : -1; break;
+		}
+		if (!v) {
+			if (!row || !plain_value(row, col, &r->val)) {
+				snprintf(err, errlen, "template value {%s} is missing (absent or NULL)",
+					 pt->kind == TP_COL ? pt->text : "outbox column");
+				return false;
+			}
+			if (escape)
+				topic_escape(out, r->val.data, r->val.len);
+			else
+				buf_append(out, r->val.data, r->val.len);
+			continue;
+		}
+		if (escape)
+			topic_escape(out, v, strlen(v));
+		else
+			buf_puts(out, v);
+	}
+	return true;
+}
+
+static enum route_result outbox_row(struct router *r, struct table_plan *p,
+				    const struct dec_trx *trx, const char *file,
+				    const struct dec_row *row, struct q_entry *e, char *err,
+				    size_t errlen)
+{
+	const struct outbox *ob = p->outbox;
+	const struct outbox_cfg *oc = ob->cfg;
+	const char *names[5] = { oc->id_column, oc->aggregate_type_column, oc->aggregate_id_column,
+				 oc->type_column, oc->payload_column };
+	const struct dec_image *im;
+	char why[300];
+
+	if ((row->op == DEC_UPDATE && !oc->publish_updates) ||
+	    (row->op == DEC_DELETE && !oc->publish_deletes))
+		return ROUTE_SKIP;
+	im = row->after ? row->after : row->before;
+	for (int k = 0; k < 5; k++) {
+		int c = p->outbox_col[k];
+
+		if (c < 0 || im->state[c] != DEC_VALUE) {
+			snprintf(err, errlen,
+				 "outbox %s: table %s.%s column '%s' is %s in the row of GTID %s",
+				 oc->name, ob->db, ob->table, names[k],
+				 c < 0 ? "not in the table" :
+				 im->state[c] == DEC_NULL ? "NULL" : "not logged",
+				 trx->gtid[0] ? trx->gtid : file);
+			return ROUTE_ERROR;
+		}
+	}
+	/* the event id is the message id */
+	buf_reset(&e->id);
+	plain_value(row, p->outbox_col[0], &e->id);
+	if (!render(r, &ob->topic, trx, &p->shadow, row, e, p->outbox_col, true, &e->topic, why,
+		    sizeof(why))) {
+		snprintf(err, errlen, "outbox %s: topic: %s", oc->name, why);
+		return ROUTE_ERROR;
+	}
+	/* the payload as is: JSON text, or a string's characters */
+	buf_reset(&e->payload);
+	{
+		int c = p->outbox_col[4];
+		const char *s = im->text.data + im->off[c];
+
+		if (s[0] == '"') {
+			plain_value(row, c, &r->val);
+			buf_append(&e->payload, r->val.data, r->val.len);
+		} else {
+			buf_append(&e->payload, s, im->len[c]);
+		}
+	}
+	plain_value(row, p->outbox_col[2], &r->val);
+	headers_add(e, "key", r->val.data, r->val.len);
+	plain_value(row, p->outbox_col[1], &r->val);
+	headers_add(e, "aggregate_type", r->val.data, r->val.len);
+	plain_value(row, p->outbox_col[3], &r->val);
+	headers_add(e, "event_type", r->val.data, r->val.len);
+	for (int k = 0; k < p->nhdr; k++)
+		if (plain_value(row, p->hdr_col[k], &r->val))
+			headers_add(e, ob->headers.g[k], r->val.data, r->val.len);
+	return ROUTE_PUBLISH;
+}
+
+enum route_result router_row(struct router *r, struct table_plan *p, const struct dec_trx *trx,
+			     const char *file, uint64_t offset, const struct dec_row *row,
+			     struct q_entry *e, char *err, size_t errlen)
+{
+	const struct route *rt = p->route;
+	struct dec_row view = *row;
+	char why[300];
+
+	buf_reset(&e->headers);
+	e->nheaders = 0;
+	buf_reset(&e->id);
+	native_event_id(&e->id, trx, file, row->index);
+	if (p->outbox)
+		return outbox_row(r, p, trx, file, row, e, err, errlen);
+	if (p->skip || !(r->ops & (1u << row->op)) || (rt && !(rt->ops & (1u << row->op))))
+		return ROUTE_SKIP;
+
+	/* the rows as the route shows them: kept columns, new names */
+	view.table = &p->shadow;
+	for (int k = 0; k < 2; k++) {
+		const struct dec_image *src = k ? row->after : row->before;
+
+		if (!src)
+			continue;
+		p->img[k] = *src;
+		for (uint32_t i = 0; i < p->shadow.ncols; i++)
+			p->state[k][i] = p->keep[i] ? src->state[i] : DEC_ABSENT;
+		p->img[k].state = p->state[k];
+		if (k)
+			view.after = &p->img[1];
+		else
+			view.before = &p->img[0];
+	}
+
+	if (rt && rt->topic.n) {
+		if (!render(r, &rt->topic, trx, row->table, row, e, NULL, true, &e->topic, why,
+			    sizeof(why))) {
+			snprintf(err, errlen, "route %s: topic: %s", rt->cfg->name, why);
+			return ROUTE_ERROR;
+		}
+	} else {
+		native_topic(&e->topic, r->prefix, row->table->db, row->table->name);
+	}
+	r->env.kind = (enum envelope_kind)(rt ? rt->envelope : r->cfg->rt_envelope);
+	r->env.event_type = NULL;
+	if (rt && rt->event_type.n) {
+		if (!render(r, &rt->event_type, trx, row->table, row, e, NULL, false, &r->scratch,
+			    why, sizeof(why))) {
+			snprintf(err, errlen, "route %s: event_type: %s", rt->cfg->name, why);
+			return ROUTE_ERROR;
+		}
+		headers_add(e, "event_type", r->scratch.data, r->scratch.len);
+		r->env.event_type = e->headers.data + e->headers.len - r->scratch.len - 1;
+	}
+	envelope_format(&e->payload, &r->env, trx, file, offset, &view);
+	if (r->env.event_type && r->env.kind == ENV_NATIVE && e->payload.len > 1) {
+		/* the native message names the event type too */
+		e->payload.len--;
+		buf_puts(&e->payload, ",\"event_type\":");
+		buf_json_str(&e->payload, r->env.event_type, strlen(r->env.event_type), NULL);
+		buf_putc(&e->payload, '}');
+	}
+	if (rt && rt->key.n) {
+		if (!render(r, &rt->key, trx, row->table, row, e, NULL, false, &r->scratch, why,
+			    sizeof(why))) {
+			snprintf(err, errlen, "route %s: key: %s", rt->cfg->name, why);
+			return ROUTE_ERROR;
+		}
+		headers_add(e, "key", r->scratch.data, r->scratch.len);
+	}
+	return ROUTE_PUBLISH;
+}
+
+bool router_markers(const struct router *r)
+{
+	return r->cfg->rt_markers;
+}
+
+void router_marker_begin(struct router *r, const struct dec_trx *trx, struct q_entry *e)
+{
+	char err[64];
+
+	r->ncnt = 0;
+	r->trx_events = 0;
+	buf_reset(&e->headers);
+	e->nheaders = 0;
+	render(r, &r->markers_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err, sizeof(err));
+	buf_reset(&e->id);
+	buf_puts(&e->id, trx->gtid);
+	buf_puts(&e->id, "@BEGIN");
+	buf_reset(&e->payload);
+	buf_printf(&e->payload, "{\"id\":\"%s\",\"marker\":\"BEGIN\",\"gtid\":\"%s\",\"ts\":%llu}",
+		   e->id.data, trx->gtid, (unsigned long long)trx->ts_ms);
+}
+
+void router_marker_count(struct router *r, const char *db, const char *table)
+{
+	char name[520];
+	int i;
+
+	snprintf(name, sizeof(name), "%s.%s", db, table);
+	r->trx_events++;
+	for (i = 0; i < r->ncnt && strcmp(r->cnt_name[i], name); i++)
+		;
+	if (i == r->ncnt) {
+		if (r->ncnt == r->capcnt) {
+			r->capcnt = r->capcnt ? r->capcnt * 2 : 8;
+			r->cnt_name = realloc(r->cnt_name, (size_t)r->capcnt * sizeof(*r->cnt_name));
+			r->cnt = realloc(r->cnt, (size_t)r->capcnt * sizeof(*r->cnt));
+			if (!r->cnt_name || !r->cnt)
+				log_oom();
+		}
+		snprintf(r->cnt_name[i], sizeof(r->cnt_name[i]), "%s", name);
+		r->cnt[i] = 0;
+		r->ncnt++;
+	}
+	r->cnt[i]++;
+}
+
+void router_marker_end(struct router *r, const struct dec_trx *trx, struct q_entry *e)
+{
+	char err[64];
+
+	buf_reset(&e->headers);
+	e->nheaders = 0;
+	render(r, &r->markers_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err, sizeof(err));
+	buf_reset(&e->id);
+	buf_puts(&e->id, trx->gtid);
+	buf_puts(&e->id, "@END");
+	buf_reset(&e->payload);
+	buf_printf(&e->payload, "{\"id\":\"%s\",\"marker\":\"END\",\"gtid\":\"%s\",\"ts\":%llu,"
+		   "\"events\":%llu,\"tables\":{", e->id.data, trx->gtid,
+		   (unsigned long long)trx->ts_ms, (unsigned long long)r->trx_events);
+	for (int i = 0; i < r->ncnt; i++) {
+		if (i)
+			buf_putc(&e->payload, ',');
+		buf_json_str(&e->payload, r->cnt_name[i], strlen(r->cnt_name[i]), NULL);
+		buf_printf(&e->payload, ":%llu", (unsigned long long)r->cnt[i]);
+	}
+	buf_puts(&e->payload, "}}");
+	r->ncnt = 0;
+	r->trx_events = 0;
+}
+
+/* ---- DDL ---------------------------------------------------------------- */
+
+/* Next SQL word or identifier (backquotes removed) from *q; false at the end. */
+static bool next_word(const char **q, const char *end, char *out, size_t outlen)
+{
+	const char *p = *q;
+	size_t n = 0;
+
+	while (p < end && (isspace((unsigned char)*p) || *p == ','))
+		p++;
+	if (p >= end)
+		return false;
+	if (*p == '`') {
+		p++;
+		while (p < end && *p != '`') {
+			if (n + 1 < outlen)
+				out[n++] = *p;
+			p++;
+		}
+		p++;
+	} else {
+		while (p < end && (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
+				   (unsigned char)*p >= 0x80)) {
+			if (n + 1 < outlen)
+				out[n++] = *p;
+			p++;
+		}
+		if (n == 0) {
+			if (n + 1 < outlen)
+				out[n++] = *p;
+			p++;
+		}
+	}
+	out[n] = '\0';
+	*q = p;
+	return true;
+}
+
+/* A possibly qualified table name: db.table or table. */
+static bool next_table(const char **q, const char *end, const char *defdb, char *db,
+		       char *table, size_t len)
+{
+	if (!next_word(q, end, table, len))
+		return false;
+	if (*q < end && **q == '.') {
+		(*q)++;
+		snprintf(db, len, "%s", table);
+		return next_word(q, end, table, len);
+	}
+	snprintf(db, len, "%s", defdb ? defdb : "");
+	return true;
+}
+
+static bool table_message(struct router *r, const struct dec_trx *trx, const char *db,
+			  const char *table, const char *op, int n,
+			  bool (*emit)(void *, struct q_entry **), void *ctx)
+{
+	struct q_entry *e;
+	char name[520];
+	const struct route *rt = NULL;
+	char err[64];
+
+	snprintf(name, sizeof(name), "%s.%s", db, table);
+	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
+		return true;
+	for (int i = 0; i < r->nroutes && !rt; i++)
+		if (globs_match(&r->routes[i].match, name))
+			rt = &r->routes[i];
+	if (!emit(ctx, &e))
+		return false;
+	buf_reset(&e->headers);
+	e->nheaders = 0;
+	if (rt && rt->topic.n) {
+		struct dec_table t = { 0 };
+
+		t.db = (char *)db;
+		t.name = (char *)table;
+		if (!render(r, &rt->topic, trx, &t, NULL, NULL, NULL, true, &e->topic, err,
+			    sizeof(err)))
+			native_topic(&e->topic, r->prefix, db, table);
+	} else {
+		native_topic(&e->topic, r->prefix, db, table);
+	}
+	buf_reset(&e->id);
+	buf_printf(&e->id, "%s@%s%d", trx->gtid, op, n);
+	buf_reset(&e->payload);
+	buf_puts(&e->payload, "{\"id\":");
+	buf_json_str(&e->payload, e->id.data, e->id.len, NULL);
+	buf_printf(&e->payload, ",\"op\":\"%s\",\"db\":", op);
+	buf_json_str(&e->payload, db, strlen(db), NULL);
+	buf_puts(&e->payload, ",\"table\":");
+	buf_json_str(&e->payload, table, strlen(table), NULL);
+	buf_puts(&e->payload, ",\"gtid\":");
+	if (trx->gtid[0])
+		buf_json_str(&e->payload, trx->gtid, strlen(trx->gtid), NULL);
+	else
+		buf_puts(&e->payload, "null");
+	buf_printf(&e->payload, ",\"ts\":%llu,\"before\":null,\"after\":null}",
+		   (unsigned long long)trx->ts_ms);
+	snprintf(e->db, sizeof(e->db), "%s", db);
+	snprintf(e->table, sizeof(e->table), "%s", table);
+	return true;
+}
+
+static bool word_eq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+bool router_ddl(struct router *r, const struct dec_trx *trx, const char *db, const char *query,
+		size_t qlen, bool (*emit)(void *ctx, struct q_entry **e), void *ctx)
+{
+	const char *q = query, *end = query + qlen;
+	char w1[64], w2[64], tdb[256], tab[256];
+	int n = 0;
+
+	if (!next_word(&q, end, w1, sizeof(w1)))
+		return true;
+	/* account statements are never published */
+	if (word_eq(w1, "GRANT") || word_eq(w1, "REVOKE"))
+		return true;
+	{
+		const char *save = q;
+
+		if (next_word(&q, end, w2, sizeof(w2)) &&
+		    (word_eq(w2, "USER") || word_eq(w2, "ROLE") || word_eq(w2, "PASSWORD")))
+			return true;
+		q = save;
+	}
+	if (word_eq(w1, "TRUNCATE")) {
+		const char *save = q;
+
+		if (!next_word(&q, end, w2, sizeof(w2)) || !word_eq(w2, "TABLE"))
+			q = save;
+		if (next_table(&q, end, db, tdb, tab, sizeof(tab)) &&
+		    !table_message(r, trx, tdb, tab, "truncate", n++, emit, ctx))
+			return false;
+	} else if (word_eq(w1, "DROP")) {
+		const char *save = q;
+
+		if (next_word(&q, end, w2, sizeof(w2)) && (word_eq(w2, "TEMPORARY")))
+			return true;	/* temporary tables are not replicated rows */
+		q = save;
+		if (next_word(&q, end, w2, sizeof(w2)) && word_eq(w2, "TABLE")) {
+			save = q;
+			if (next_word(&q, end, w1, sizeof(w1)) && word_eq(w1, "IF") &&
+			    next_word(&q, end, w1, sizeof(w1)))
+				;	/* IF EXISTS */
+			else
+				q = save;
+			while (next_table(&q, end, db, tdb, tab, sizeof(tab))) {
+				if (word_eq(tab, "RESTRICT") || word_eq(tab, "CASCADE") || tab[0] == '/')
+					break;
+				if (!table_message(r, trx, tdb, tab, "drop", n++, emit, ctx))
+					return false;
+			}
+		}
+	} else if (word_eq(w1, "ALTER")) {
+		/* ALTER [ONLINE|IGNORE] TABLE t ... TRUNCATE|DROP|EXCHANGE PARTITION */
+		while (next_word(&q, end, w2, sizeof(w2)) && !word_eq(w2, "TABLE"))
+			;
+		if (next_table(&q, end, db, tdb, tab, sizeof(tab))) {
+			char prev[64] = "";
+
+			while (next_word(&q, end, w2, sizeof(w2))) {
+				if (word_eq(w2, "PARTITION") &&
+				    (word_eq(prev, "TRUNCATE") || word_eq(prev, "DROP") ||
+				     word_eq(prev, "EXCHANGE"))) {
+					if (!table_message(r, trx, tdb, tab,
+							   word_eq(prev, "TRUNCATE") ? "truncate" :
+							   word_eq(prev, "DROP") ? "drop" : "truncate",
+							   n++, emit, ctx))
+						return false;
+					break;
+				}
+				snprintf(prev, sizeof(prev), "%s", w2);
+			}
+		}
+	}
+	if (r->cfg->rt_ddl) {
+		struct q_entry *e;
+		char err[64];
+
+		if (!emit(ctx, &e))
+			return false;
+		buf_reset(&e->headers);
+		e->nheaders = 0;
+		render(r, &r->ddl_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err,
+		       sizeof(err));
+		buf_reset(&e->id);
+		buf_printf(&e->id, "%s@ddl", trx->gtid);
+		buf_reset(&e->payload);
+		buf_puts(&e->payload, "{\"id\":");
+		buf_json_str(&e->payload, e->id.data, e->id.len, NULL);
+		buf_puts(&e->payload, ",\"op\":\"ddl\",\"db\":");
+		buf_json_str(&e->payload, db ? db : "", db ? strlen(db) : 0, NULL);
+		buf_puts(&e->payload, ",\"gtid\":");
+		if (trx->gtid[0])
+			buf_json_str(&e->payload, trx->gtid, strlen(trx->gtid), NULL);
+		else
+			buf_puts(&e->payload, "null");
+		buf_printf(&e->payload, ",\"ts\":%llu", (unsigned long long)trx->ts_ms);
+		if (r->cfg->rt_ddl_query) {
+			buf_puts(&e->payload, ",\"query\":");
+			buf_json_str(&e->payload, query, qlen, NULL);
+		}
+		buf_putc(&e->payload, '}');
+		snprintf(e->db, sizeof(e->db), "%s", db ? db : "");
+		e->table[0] = '\0';
+	}
+	return true;
+}

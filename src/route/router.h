@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * From row changes to messages: filters, routes, envelopes, the outbox
+ * router, transaction markers and DDL events.  A router is compiled from a
+ * config once (globs split, templates checked) and is then immutable; a
+ * reload compiles a new one that the reader takes at a transaction
+ * boundary.  Per table map the router keeps a plan (which route, which
+ * columns under which names) so the per-row work is formatting only.
+ */
+#ifndef RC_ROUTE_ROUTER_H
+#define RC_ROUTE_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/queue.h"
+#include "decode/decoder.h"
+
+struct router;
+struct table_plan;
+
+/* Compile cfg; NULL with err when something cannot be compiled. */
+struct router *router_new(const struct rc_config *cfg, const char *topic_prefix, char *err,
+			  size_t errlen);
+void router_free(struct router *r);
+
+/* The plan for a table map, made on first use and kept in t->user; free
+ * it with router_plan_free() when the decoder drops the map. */
+struct table_plan *router_plan(struct router *r, struct dec_table *t);
+void router_plan_free(struct table_plan *p);
+/* Was the plan made by this router (and not by one a reload replaced)? */
+bool router_plan_current(const struct router *r, const struct table_plan *p);
+/* The metrics counters the plan was given (set by the caller). */
+void *router_plan_metrics(struct table_plan *p);
+void router_plan_set_metrics(struct table_plan *p, void *mt);
+
+enum route_result {
+	ROUTE_PUBLISH = 0,	/* e is filled: publish it */
+	ROUTE_SKIP = 1,		/* filtered out or dropped by config */
+	ROUTE_ERROR = 2,	/* unpublishable (err says why) */
+};
+
+/* The message for one row change into e (topic, payload, id, headers). */
+enum route_result router_row(struct router *r, struct table_plan *p, const struct dec_trx *trx,
+			     const char *file, uint64_t offset, const struct dec_row *row,
+			     struct q_entry *e, char *err, size_t errlen);
+
+/* Transaction markers: the BEGIN before the first published row of a
+ * transaction and the END at its commit (with per-table counts); false
+ * when markers are off. */
+bool router_markers(const struct router *r);
+void router_marker_begin(struct router *r, const struct dec_trx *trx, struct q_entry *e);
+void router_marker_count(struct router *r, const char *db, const char *table);
+void router_marker_end(struct router *r, const struct dec_trx *trx, struct q_entry *e);
+
+/*
+ * A DDL statement: TRUNCATE, DROP TABLE and partition TRUNCATE/DROP/
+ * EXCHANGE become messages of their tables (op "truncate"/"drop"), always;
+ * with ddl_events any other DDL becomes a schema message.  Calls emit once
+ * per message to fill (emit returns false to stop).  Account statements
+ * are never published.
+ */
+bool router_ddl(struct router *r, const struct dec_trx *trx, const char *db, const char *query,
+		size_t qlen, bool (*emit)(void *ctx, struct q_entry **e), void *ctx);
+
+/* Header list helpers for q_entry.headers: "key\0value\0" pairs. */
+void headers_add(struct q_entry *e, const char *k, const char *v, size_t vlen);
+
+#endif
