@@ -271,7 +271,13 @@ static bool begin(struct decoder *d, const uint8_t *hdr)
 /* Skip leading white space and comments of a statement. */
 static const char *stmt_start(const char *q, size_t n, size_t *left)
 {
-	const char *end = q + n;
+	const char *end;
+
+	if (!q) {
+		*left = 0;
+		return "";
+	}
+	end = q + n;
 
 	while (q < end) {
 		if (isspace((unsigned char)*q)) {
@@ -397,7 +403,7 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, con
 	if (type == EV_QUERY_COMPRESSED) {
 		if (!maria_uncompress(r.p, r.n, &d->scratch, err, errlen))
 			return false;
-		q = d->scratch.data;
+		q = d->scratch.data ? d->scratch.data : "";
 		qlen = d->scratch.len;
 	}
 	if (client_cs && !charset_is_binary(client_cs) && charset_name(client_cs) &&
@@ -406,7 +412,7 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, con
 
 		buf_reset(&d->query_utf8);
 		charset_to_utf8(client_cs, (const uint8_t *)q, qlen, &d->query_utf8, &bad);
-		q = d->query_utf8.data;
+		q = d->query_utf8.data ? d->query_utf8.data : "";
 		qlen = d->query_utf8.len;
 	}
 	s = stmt_start(q, qlen, &slen);

@@ -197,6 +197,10 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 			log_oom();
 		d->bitmap_cap = bm_bytes;
 	}
+	if (width == 0) {
+		snprintf(err, errlen, "rows event with no columns");
+		return false;
+	}
 	if (r.n < bm_bytes)
 		goto trunc;
 	memcpy(d->bitmap[0], r.p, bm_bytes);
@@ -214,6 +218,7 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 	row.op = (enum dec_op)op;
 	while (r.n > 0) {
 		struct dec_image *first = &d->img[0];
+		size_t left = r.n;
 
 		const uint8_t *partial = NULL;
 
@@ -245,6 +250,11 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 					partial, first, err, errlen))
 				return false;
 			row.after = &d->img[1];
+		}
+		if (r.n == left) {
+			/* an image of no bytes: the event would repeat it for ever */
+			snprintf(err, errlen, "rows event with an empty row image");
+			return false;
 		}
 		row.index = d->trx.nrows++;
 		if (d->cb.on_row && !d->cb.on_row(d->cb.ctx, &d->trx, &row)) {

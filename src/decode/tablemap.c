@@ -86,7 +86,7 @@ static void table_reset(struct decoder *d, struct dec_table *t)
 {
 	if (t->user && d->cb.table_gone)
 		d->cb.table_gone(d->cb.ctx, t);
-	for (uint32_t i = 0; i < t->ncols; i++) {
+	for (uint32_t i = 0; t->cols && i < t->ncols; i++) {
 		free((void *)t->cols[i].members);
 		free((void *)t->cols[i].member_lens);
 	}

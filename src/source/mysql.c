@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <mysql.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@ struct msrc {
 	bool mariadb;			/* server flavour */
 	char version[128];		/* SELECT VERSION() */
 	bool checksum;			/* the server writes CRC32 */
+	atomic_int interrupted;		/* interrupt() was called: stay down */
 };
 
 static void set_err(struct msrc *m, const char *what, char *err, size_t errlen)
@@ -96,6 +98,11 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 	pthread_mutex_lock(&m->mu);
 	m->db = db;
 	pthread_mutex_unlock(&m->mu);
+	if (atomic_load(&m->interrupted)) {
+		/* asked to stop while connecting: the socket was not there */
+		snprintf(err, errlen, "%s: interrupted", s->peer);
+		return false;
+	}
 
 	if (!query_value(m, "SELECT VERSION()", m->version, sizeof(m->version), err, errlen))
 		return false;
@@ -322,6 +329,10 @@ static bool m_next(struct source *s, const uint8_t **ev, size_t *len, bool *fata
 	const uint8_t *p;
 
 	*fatal = false;
+	if (atomic_load(&m->interrupted)) {
+		snprintf(err, errlen, "%s: interrupted", s->peer);
+		return false;
+	}
 	n = mysql_net_read_packet(m->db);
 	if (n == packet_error || n == 0) {
 		unsigned code = mysql_errno(m->db);
@@ -352,6 +363,7 @@ static void m_interrupt(struct source *s)
 {
 	struct msrc *m = (struct msrc *)s;
 
+	atomic_store(&m->interrupted, 1);
 	pthread_mutex_lock(&m->mu);
 	if (m->db) {
 		int fd = (int)mysql_get_socket(m->db);
