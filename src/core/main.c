@@ -8,13 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "checkpoint/checkpoint.h"
 #include "core/cli.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "rowcast/rowcast.h"
+#include "source/gtid.h"
 
 #define DEFAULT_CONFIG "/etc/rowcast/rowcast.conf"
 
@@ -25,6 +28,9 @@ static void usage(FILE *f)
 		"       rowcast check-config [-c FILE]     validate the config and exit\n"
 		"       rowcast --print-config [-c FILE]   show the effective config\n"
 		"       rowcast checkpoint show [-c FILE]  show the checkpoint\n"
+		"       rowcast checkpoint set --gtid-state STATE [-c FILE]\n"
+		"                                          set it on purpose (rowcast stopped)\n"
+		"       rowcast status [-c FILE]           position, age, running or not\n"
 		"       rowcast decode [--events] FILE...  decode binlog files to JSON\n"
 		"       rowcast --help | --version\n"
 		"\n"
@@ -63,31 +69,108 @@ static int cmd_checkpoint(const char *cfgpath, int argc, char **argv)
 {
 	struct rc_config *cfg;
 	struct rc_error e = { 0 };
-	struct ckpt *c;
+	struct ckpt *c = NULL;
 	char err[1024];
 	char *text;
+	int rc = 0;
 
-	if (argc < 1 || strcmp(argv[0], "show")) {
-		fprintf(stderr, "Usage: rowcast checkpoint show [-c FILE]\n");
+	if (argc < 1 || (strcmp(argv[0], "show") && strcmp(argv[0], "set")) ||
+	    (!strcmp(argv[0], "set") && (argc != 3 || strcmp(argv[1], "--gtid-state")))) {
+		fprintf(stderr, "Usage: rowcast checkpoint show [-c FILE]\n"
+				"       rowcast checkpoint set --gtid-state STATE [-c FILE]\n");
 		return EX_USAGE;
 	}
 	if (rc_config_load(cfgpath, &cfg, &e) != RC_OK)
 		return exit_code(e.status);
-	if (!ckpt_read_only(cfg->ckpt_path, &c, err, sizeof(err))) {
+	if (!strcmp(argv[0], "show")) {
+		if (!ckpt_read_only(cfg->ckpt_path, &c, err, sizeof(err))) {
+			fprintf(stderr, "rowcast: %s\n", err);
+			rc = EX_PROTOCOL;
+		} else if (!ckpt_exists(c)) {
+			printf("# no checkpoint at %s\n", cfg->ckpt_path);
+		} else {
+			text = ckpt_text(c);
+			fputs(text, stdout);
+			free(text);
+		}
+		goto out;
+	}
+	/* set: on purpose, with the lock (refused while rowcast runs) */
+	{
+		struct gtid_state st = { 0 };
+
+		if (!gtid_state_parse(&st, argv[2], err, sizeof(err))) {
+			fprintf(stderr, "rowcast: --gtid-state: %s\n", err);
+			rc = EX_USAGE;
+			goto out;
+		}
+		gtid_state_free(&st);
+	}
+	if (!ckpt_open(cfg->ckpt_path, &c, err, sizeof(err))) {
 		fprintf(stderr, "rowcast: %s\n", err);
-		rc_config_free(cfg);
-		return EX_PROTOCOL;
+		rc = EX_PROTOCOL;
+		goto out;
 	}
-	if (!ckpt_exists(c)) {
-		printf("# no checkpoint at %s\n", cfg->ckpt_path);
-	} else {
-		text = ckpt_text(c);
-		fputs(text, stdout);
-		free(text);
+	ckpt_set(c, "source", "flavour", "mariadb");
+	ckpt_set(c, "source", "gtid_state", argv[2]);
+	ckpt_set(c, "source", "file", NULL);
+	ckpt_set(c, "source", "offset", NULL);
+	ckpt_clear_section(c, "progress");
+	if (!ckpt_write(c, err, sizeof(err))) {
+		fprintf(stderr, "rowcast: %s\n", err);
+		rc = EX_PROTOCOL;
+		goto out;
 	}
+	printf("%s: gtid_state = %s\n", cfg->ckpt_path, argv[2]);
+out:
 	ckpt_close(c);
 	rc_config_free(cfg);
-	return 0;
+	return rc;
+}
+
+/* `rowcast status`: the checkpoint's position and age, and who holds it. */
+static int cmd_status(const char *cfgpath)
+{
+	struct rc_config *cfg;
+	struct rc_error e = { 0 };
+	struct ckpt *c = NULL, *probe = NULL;
+	struct stat sb;
+	char err[1024];
+	const char *v;
+	int rc = 0;
+
+	if (rc_config_load(cfgpath, &cfg, &e) != RC_OK)
+		return exit_code(e.status);
+	if (!ckpt_read_only(cfg->ckpt_path, &c, err, sizeof(err))) {
+		fprintf(stderr, "rowcast: %s\n", err);
+		rc = EX_PROTOCOL;
+		goto out;
+	}
+	if (!ckpt_exists(c)) {
+		printf("checkpoint: none at %s\n", cfg->ckpt_path);
+		goto out;
+	}
+	printf("checkpoint: %s\n", cfg->ckpt_path);
+	v = ckpt_get(c, "source", "gtid_state");
+	printf("gtid_state: %s\n", v ? v : "");
+	if ((v = ckpt_get(c, "source", "file")))
+		printf("binlog: %s:%s\n", v, ckpt_get(c, "source", "offset") ?
+			ckpt_get(c, "source", "offset") : "?");
+	if ((v = ckpt_get(c, "progress", "gtid")))
+		printf("in progress: %s, rows before %s acknowledged\n", v,
+		       ckpt_get(c, "progress", "next_row"));
+	if (stat(cfg->ckpt_path, &sb) == 0)
+		printf("age: %.0f s\n", difftime(time(NULL), sb.st_mtime));
+	/* running? the lock says so */
+	if (ckpt_open(cfg->ckpt_path, &probe, err, sizeof(err)))
+		printf("running: no\n");
+	else
+		printf("running: yes (%s)\n", err);
+	ckpt_close(probe);
+out:
+	ckpt_close(c);
+	rc_config_free(cfg);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -139,8 +222,19 @@ int main(int argc, char **argv)
 				return EX_USAGE;
 		}
 	}
+	/* subcommands take -c FILE anywhere among their words */
+	for (int i = optind; i < argc; i++) {
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+			cfgpath = argv[i + 1];
+			memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof(char *));
+			argc -= 2;
+			i--;
+		}
+	}
 	if (cmd && !strcmp(cmd, "checkpoint"))
 		return cmd_checkpoint(cfgpath, argc - optind, argv + optind);
+	if (cmd && !strcmp(cmd, "status"))
+		return cmd_status(cfgpath);
 	if (cmd && strcmp(cmd, "check-config") && strcmp(cmd, "run")) {
 		fprintf(stderr, "rowcast: unknown command '%s'\n", cmd);
 		usage(stderr);
