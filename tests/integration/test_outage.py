@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: MIT
+"""Broker outages in the middle of a stream.  Losses are counted where they
+would be real: a Mosquitto with persistence and a subscriber with a
+persistent QoS 1 session, a RabbitMQ durable queue with persistent
+messages, brokers stopped with SIGTERM.  Afterwards 0 lost and the order
+per table kept.  A broker frozen with SIGSTOP does not freeze rowcast: it
+still answers its health check and its signals, and catches up after."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import TOP
+
+OUTAGE_S = float(os.environ.get("ROWCAST_OUTAGE_S", "60"))
+FREEZE_S = float(os.environ.get("ROWCAST_FREEZE_S", "30"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Broker:
+    """A private Mosquitto with persistence, started and stopped by the test."""
+
+    def __init__(self, tmp):
+        self.port = free_port()
+        self.dir = tmp
+        self.conf = os.path.join(tmp, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+                    "max_inflight_messages 0\nmax_queued_messages 0\npersistence true\n"
+                    "persistence_location %s/\nautosave_interval 1\nuser root\n"
+                    "log_dest file %s/mosquitto.log\n" % (self.port, tmp, tmp))
+        self.p = None
+        self.start()
+
+    def start(self):
+        self.p = subprocess.Popen(["mosquitto", "-c", self.conf])
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(30)
+
+    def close(self):
+        if self.p and self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def subscriber(port, topic, path):
+    cid = "out-" + uuid.uuid4().hex[:8]
+    f = open(path, "w")
+    # a persistent session: what arrives while it is away is kept for it
+    p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-c",
+                          "-i", cid, "-t", topic, "-v", "--keepalive", "5"],
+                         stdout=f, stderr=subprocess.DEVNULL)
+    return p, f
+
+
+def read_msgs(path):
+    out = []
+    for line in open(path):
+        if " " in line:
+            out.append(json.loads(line.split(" ", 1)[1]))
+    return out
+
+
+def writer(sql, table, n, per_trx=20, pause=0.02):
+    """Rows written slowly in the background, over the outage."""
+    lines = []
+    for i in range(0, n, per_trx):
+        lines.append("BEGIN;" + "".join("INSERT INTO %s VALUES (%d);" % (table, k)
+                                        for k in range(i, min(i + per_trx, n))) + "COMMIT;")
+        lines.append("DO SLEEP(%f);" % pause)
+    return sql.popen("\n".join(lines) + "\n")
+
+
+def check(msgs, n):
+    ids = [m["after"]["id"] for m in msgs]
+    first = {}
+    for k, i in enumerate(ids):
+        first.setdefault(i, k)
+    missing = sorted(set(range(n)) - set(ids))
+    assert not missing, "%d lost, first %s" % (len(missing), missing[:5])
+    # order per table: first arrivals in commit order
+    order = sorted(first, key=first.get)
+    assert order == sorted(order), "order per table not kept"
+
+
+def test_mosquitto_outage(sql, rowcast_factory, tmp_path):
+    table = "mo_" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+    broker = Broker(str(tmp_path))
+    try:
+        path = str(tmp_path / "sub.txt")
+        sub, f = subscriber(broker.port, "out/#", path)
+        time.sleep(0.5)
+        rc = rowcast_factory("out")
+        conf = open(rc.conf).read()
+        import re
+        conf = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:%d" % broker.port, conf)
+        open(rc.conf, "w").write(conf)
+        rc.start()
+        n = 3000
+        w = writer(sql, table, n)
+        time.sleep(2)
+        broker.stop()
+        time.sleep(OUTAGE_S)
+        assert rc.p.poll() is None, "rowcast exited during the outage"
+        broker.start()
+        assert w.wait(300) == 0
+        deadline = time.time() + 120
+        while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < n:
+            time.sleep(0.5)
+        check(read_msgs(path), n)
+        assert rc.stop() == 0
+        sub.terminate()
+        f.close()
+    finally:
+        broker.close()
+
+
+def test_broker_frozen(sql, rowcast_factory, subscriber_factory, svc, tmp_path):
+    table = "fz_" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+    broker = Broker(str(tmp_path))
+    port = free_port()
+    try:
+        path = str(tmp_path / "sub.txt")
+        sub, f = subscriber(broker.port, "frz/#", path)
+        time.sleep(0.5)
+        rc = rowcast_factory("frz", extra="[metrics]\nlisten = 127.0.0.1:%d\n" % port)
+        import re
+        conf = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:%d" % broker.port,
+                      open(rc.conf).read())
+        open(rc.conf, "w").write(conf)
+        rc.start()
+        n = 2000
+        w = writer(sql, table, n)
+        time.sleep(1)
+        broker.p.send_signal(signal.SIGSTOP)
+        t0 = time.time()
+        answered = 0
+        reloaded = False
+        while time.time() - t0 < FREEZE_S:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=2)
+                answered += 1
+            except urllib.error.HTTPError:
+                answered += 1      # 503 is an answer too
+            if not reloaded and time.time() - t0 > FREEZE_S / 2:
+                rc.p.send_signal(signal.SIGHUP)
+                rc.wait_log("reload: done", timeout=5)
+                reloaded = True
+            time.sleep(1)
+        broker.p.send_signal(signal.SIGCONT)
+        assert answered >= FREEZE_S / 2, "health check unanswered while the broker was frozen"
+        assert w.wait(300) == 0
+        deadline = time.time() + 120
+        while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < n:
+            time.sleep(0.5)
+        check(read_msgs(path), n)
+        assert rc.stop() == 0
+        sub.terminate()
+        f.close()
+    finally:
+        broker.close()
+
+
+def test_rabbitmq_outage(svc, sql, rowcast_factory, tmp_path):
+    pika = pytest.importorskip("pika", reason="python3-pika is not installed")
+    if subprocess.run([os.path.join(TOP, "scripts", "services"), "status", "rabbitmq"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("rabbitmq is not running (scripts/test starts it)")
+    port = int(svc["ROWCAST_AMQP_PORT"])
+    table = "ro_" + uuid.uuid4().hex[:8]
+    exch = "ex_" + table
+    queue = "q_" + table
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+    params = pika.ConnectionParameters("127.0.0.1", port, credentials=pika.PlainCredentials("guest", "guest"))
+    conn = pika.BlockingConnection(params)
+    ch = conn.channel()
+    ch.exchange_declare(exch, "topic", durable=True)
+    ch.queue_declare(queue, durable=True)
+    ch.queue_bind(queue, exch, "#")
+    conn.close()
+    rc = rowcast_factory("ro", extra="[sink]\ntype = amqp\n[amqp]\nport = %d\nexchange = %s\n" % (port, exch))
+    conf = open(rc.conf).read().replace("[sink]\ntype = amqp\n", "")
+    conf = conf.replace("[checkpoint]", "[sink]\ntype = amqp\n[checkpoint]", 1)
+    open(rc.conf, "w").write(conf)
+    rc.start()
+    n = 3000
+    w = writer(sql, table, n)
+    time.sleep(2)
+    services = os.path.join(TOP, "scripts", "services")
+    subprocess.run([services, "stop", "rabbitmq"], check=True, capture_output=True)
+    time.sleep(OUTAGE_S)
+    assert rc.p.poll() is None, "rowcast exited during the outage"
+    subprocess.run([services, "start", "rabbitmq"], check=True, capture_output=True)
+    assert w.wait(300) == 0
+    got = []
+    deadline = time.time() + 180
+    while time.time() < deadline and len({m["after"]["id"] for m in got}) < n:
+        try:
+            conn = pika.BlockingConnection(params)
+            ch = conn.channel()
+            while True:
+                mf, props, body = ch.basic_get(queue, auto_ack=True)
+                if mf is None:
+                    break
+                got.append(json.loads(body))
+            conn.close()
+        except pika.exceptions.AMQPError:
+            pass
+        time.sleep(1)
+    check(got, n)
+    assert rc.stop() == 0
