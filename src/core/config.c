@@ -44,6 +44,12 @@ const struct opt_def config_options[] = {
 	  "Seconds to wait for the database connection." },
 	{ "source", "start_position", OPT_STR, F(src_start), "current", 0, 0, 0, NULL,
 	  "Where to start when there is no checkpoint: current, earliest, or a GTID state (0-1-42,1-1-7)." },
+	{ "source", "reconnect_min_ms", OPT_INT, F(src_reconnect_min_ms), "500", OPT_RELOAD, 10, 600000, NULL,
+	  "First delay before reconnecting to the database; doubles after each failure, with jitter." },
+	{ "source", "reconnect_max_ms", OPT_INT, F(src_reconnect_max_ms), "30000", OPT_RELOAD, 100, 3600000, NULL,
+	  "Longest delay between reconnection attempts." },
+	{ "source", "net_write_timeout", OPT_INT, F(src_net_write_timeout_s), "3600", 0, 10, 31536000, NULL,
+	  "Seconds the server may wait to send to rowcast (a slow broker pauses reading) before it drops the stream; set for rowcast's session only." },
 	{ "source", "on_statement_dml", OPT_ENUM, F(src_on_statement_dml), "stop", 0, 0, 0,
 	  "stop|warn", "What a statement-based INSERT/UPDATE/DELETE in the binlog does." },
 

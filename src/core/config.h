@@ -96,6 +96,9 @@ struct rc_config {
 	char *src_start;		/* raw start_position text */
 	int src_start_kind;		/* START_* parsed from src_start */
 	int src_on_statement_dml;	/* STMT_* */
+	int src_reconnect_min_ms;	/* first reconnect delay */
+	int src_reconnect_max_ms;	/* longest reconnect delay */
+	int src_net_write_timeout_s;	/* server's send timeout for our session */
 
 	/* [checkpoint] */
 	char *ckpt_path;		/* the checkpoint file */

@@ -413,7 +413,8 @@ static void *reader_main(void *arg)
 	struct rc *rc = arg;
 	struct reader *r = &rc->rd;
 	char err[1024];
-	unsigned backoff = 500;
+	unsigned backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	bool first = true;
 	bool ever_streamed = false;	/* a failure before this ends the run */
 
@@ -426,11 +427,17 @@ static void *reader_main(void *arg)
 		if (!first) {
 			atomic_fetch_add(&rc->m->reconnects_source, 1);
 			reader_resume_point(r);
-			log_info("%s: reconnecting in %u ms from %s", rc->src->peer, backoff,
+			/* exponential back-off with +-25 % jitter, so replicas
+			 * of a restarted server do not all come back at once */
+			unsigned wait = backoff - backoff / 4 + (unsigned)(rand_r(&seed) %
+					(backoff / 2 + 1));
+
+			log_info("%s: reconnecting in %u ms from %s", rc->src->peer, wait,
 				 r->from.state[0] ? r->from.state : "the oldest binlog");
-			if (!reader_sleep(rc, backoff))
+			if (!reader_sleep(rc, wait))
 				break;
-			backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+			backoff = backoff * 2 > (unsigned)rc->cfg->src_reconnect_max_ms ?
+				  (unsigned)rc->cfg->src_reconnect_max_ms : backoff * 2;
 		}
 		first = false;
 		if (!rc->src->ops->connect(rc->src, &fatal, err, sizeof(err)) ||
@@ -450,7 +457,7 @@ static void *reader_main(void *arg)
 			 r->from.state[0] ? "GTID state " : "", r->from.state[0] ? r->from.state :
 			 "the oldest binlog");
 		while (rc->src->ops->next(rc->src, &ev, &len, &fatal, err, sizeof(err))) {
-			backoff = 500;
+			backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
 			if (!decoder_feed(rc->dec, ev, len, err, sizeof(err))) {
 				if (err[0]) {
 					atomic_fetch_add(&rc->m->decode_errors, 1);

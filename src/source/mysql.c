@@ -33,6 +33,8 @@ struct msrc {
 	char version[128];		/* SELECT VERSION() */
 	bool checksum;			/* the server writes CRC32 */
 	atomic_int interrupted;		/* interrupt() was called: stay down */
+	bool warned_image;		/* the row image warning was given */
+	bool warned_fk;			/* the foreign-key cascade warnings were given */
 };
 
 static void set_err(struct msrc *m, const char *what, char *err, size_t errlen)
@@ -65,6 +67,118 @@ static bool query_value(struct msrc *m, const char *sql, char *out, size_t outle
 	snprintf(out, outlen, "%s", row[0] ? row[0] : "");
 	mysql_free_result(res);
 	return true;
+}
+
+/* The grants rowcast needs, each named when missing. */
+static bool check_grants(struct msrc *m, bool *fatal, char *err, size_t errlen)
+{
+	static const char *const need[] = { "REPLICATION SLAVE", "REPLICATION CLIENT", "SELECT" };
+	struct rc_buf all = { 0 };
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool ok = true;
+
+	if (mysql_query(m->db, "SHOW GRANTS") || !(res = mysql_store_result(m->db)))
+		return true;	/* no verdict */
+	while ((row = mysql_fetch_row(res)))
+		if (row[0]) {
+			buf_puts(&all, row[0]);
+			buf_putc(&all, '\n');
+		}
+	mysql_free_result(res);
+	if (all.data && !strstr(all.data, "ALL PRIVILEGES ON *.*") &&
+	    !strstr(all.data, "ALL PRIVILEGES ON `*`.`*`")) {
+		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+			/* MariaDB 10.5+ also spells the first two as REPLICA and
+			 * BINLOG MONITOR */
+			if (strstr(all.data, need[i]) ||
+			    (i == 0 && strstr(all.data, "REPLICATION REPLICA")) ||
+			    (i == 1 && strstr(all.data, "BINLOG MONITOR")))
+				continue;
+			snprintf(err, errlen,
+				 "%s: user '%s' lacks the %s privilege (GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO ...)",
+				 m->base.peer, m->base.cfg->src_user, need[i]);
+			*fatal = true;
+			ok = false;
+			break;
+		}
+	}
+	buf_free(&all);
+	return ok;
+}
+
+/* Another replica registered with our server id would have its stream
+ * cut whenever we connect, and ours whenever it does. */
+static bool check_server_id(struct msrc *m, bool *fatal, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool ok = true;
+
+	if (mysql_query(m->db, "SHOW SLAVE HOSTS") || !(res = mysql_store_result(m->db)))
+		return true;
+	while ((row = mysql_fetch_row(res))) {
+		/* Server_id, Host, Port, Master_id */
+		if (!row[0] || (unsigned)strtoul(row[0], NULL, 10) !=
+				       (unsigned)m->base.cfg->src_server_id)
+			continue;
+		if (row[1] && !strcmp(row[1], "rowcast"))
+			continue;	/* our own previous connection */
+		snprintf(err, errlen,
+			 "%s: server_id %u is already used by another replica (host %s, port %s); give rowcast a unique [source] server_id",
+			 m->base.peer, (unsigned)m->base.cfg->src_server_id, row[1] ? row[1] : "?",
+			 row[2] ? row[2] : "?");
+		*fatal = true;
+		ok = false;
+		break;
+	}
+	mysql_free_result(res);
+	return ok;
+}
+
+/*
+ * Rows changed by InnoDB foreign-key cascades are not in the binlog.  The
+ * rules are read from SHOW CREATE TABLE of the tables KEY_COLUMN_USAGE
+ * names: REFERENTIAL_CONSTRAINTS shows nothing to a user with SELECT only.
+ */
+static void warn_fk_cascades(struct msrc *m)
+{
+	static const char *const rules[] = {
+		"ON DELETE CASCADE", "ON DELETE SET NULL", "ON DELETE SET DEFAULT",
+		"ON UPDATE CASCADE", "ON UPDATE SET NULL", "ON UPDATE SET DEFAULT",
+	};
+	MYSQL_RES *res, *cr;
+	MYSQL_ROW row, crow;
+	char q[1200];
+
+	if (mysql_query(m->db,
+			"SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE "
+			"WHERE REFERENCED_TABLE_NAME IS NOT NULL") ||
+	    !(res = mysql_store_result(m->db)))
+		return;
+	while ((row = mysql_fetch_row(res))) {
+		char found[200] = "";
+
+		if (!row[0] || !row[1] || strchr(row[0], '`') || strchr(row[1], '`'))
+			continue;
+		snprintf(q, sizeof(q), "SHOW CREATE TABLE `%s`.`%s`", row[0], row[1]);
+		if (mysql_query(m->db, q) || !(cr = mysql_store_result(m->db)))
+			continue;
+		if ((crow = mysql_fetch_row(cr)) && crow[1]) {
+			for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+				if (!strstr(crow[1], rules[i]))
+					continue;
+				if (found[0])
+					strncat(found, ", ", sizeof(found) - strlen(found) - 1);
+				strncat(found, rules[i], sizeof(found) - strlen(found) - 1);
+			}
+		}
+		mysql_free_result(cr);
+		if (found[0])
+			log_warn("%s: table %s.%s changes through foreign keys (%s): the rows a cascade changes are not in the binlog and are not published",
+				 m->base.peer, row[0], row[1], found);
+	}
+	mysql_free_result(res);
 }
 
 static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
@@ -128,6 +242,21 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 			 s->peer, val);
 		*fatal = true;
 		return false;
+	}
+	if (!query_value(m, "SELECT @@GLOBAL.binlog_row_image", val, sizeof(val), err, errlen))
+		return false;
+	if (strcasecmp(val, "FULL") && !m->warned_image) {
+		/* MINIMAL and NOBLOB images are decoded, but consumers see
+		 * only the logged columns */
+		log_warn("%s: binlog_row_image is %s: before and after images hold only the columns the server logs",
+			 s->peer, val);
+		m->warned_image = true;
+	}
+	if (!check_grants(m, fatal, err, errlen) || !check_server_id(m, fatal, err, errlen))
+		return false;
+	if (!m->warned_fk) {
+		warn_fk_cascades(m);
+		m->warned_fk = true;
 	}
 	if (!query_value(m, "SELECT @@GLOBAL.binlog_checksum", val, sizeof(val), err, errlen))
 		return false;
@@ -282,8 +411,9 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
 		       "@mariadb_slave_capability = 4, @slave_connect_state = '%s', "
 		       "@slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0, "
-		       "@master_heartbeat_period = %llu",
-		   esc, (unsigned long long)c->src_heartbeat_s * 1000000000ULL);
+		       "@master_heartbeat_period = %llu, @@session.net_write_timeout = %d",
+		   esc, (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
+		   c->src_net_write_timeout_s);
 	free(esc);
 	if (mysql_query(m->db, q.data)) {
 		set_err(m, "cannot set up the replica session", err, errlen);
