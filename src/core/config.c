@@ -43,7 +43,9 @@ const struct opt_def config_options[] = {
 	{ "source", "connect_timeout", OPT_INT, F(src_connect_timeout_s), "10", 0, 1, 3600, NULL,
 	  "Seconds to wait for the database connection." },
 	{ "source", "start_position", OPT_STR, F(src_start), "current", 0, 0, 0, NULL,
-	  "Where to start when there is no checkpoint: current, earliest, or a GTID state (0-1-42,1-1-7)." },
+	  "Where to start when there is no checkpoint: current, earliest, a GTID state (0-1-42,1-1-7), or FILE:OFFSET with position_mode = file." },
+	{ "source", "position_mode", OPT_ENUM, F(src_position_mode), "gtid", 0, 0, 0, "gtid|file",
+	  "Resume by GTID state, or by binlog file and offset (servers without GTIDs)." },
 	{ "source", "reconnect_min_ms", OPT_INT, F(src_reconnect_min_ms), "500", OPT_RELOAD, 10, 600000, NULL,
 	  "First delay before reconnecting to the database; doubles after each failure, with jitter." },
 	{ "source", "reconnect_max_ms", OPT_INT, F(src_reconnect_max_ms), "30000", OPT_RELOAD, 100, 3600000, NULL,
@@ -582,11 +584,14 @@ static void check_whole(struct parse_ctx *pc)
 		c->src_start_kind = START_CURRENT;
 	else if (!strcmp(c->src_start, "earliest"))
 		c->src_start_kind = START_EARLIEST;
-	else if (c->src_start[0] && gtid_text_ok(c->src_start))
-		c->src_start_kind = START_GTID;
+	else if (c->src_start[0] && (c->src_position_mode == POS_FILE ?
+				     strchr(c->src_start, ':') != NULL : gtid_text_ok(c->src_start)))
+		c->src_start_kind = START_GTID;	/* an explicit position */
 	else {
 		opt_find("source", "start_position", &idx);
 		cfg_error(pc, pc->set_at[idx],
+			  c->src_position_mode == POS_FILE ?
+			  "[source] start_position: expected current, earliest or FILE:OFFSET, got '%s'" :
 			  "[source] start_position: expected current, earliest or a GTID state, got '%s'",
 			  c->src_start);
 	}

@@ -39,6 +39,7 @@ struct q_entry {
 	struct rc_buf headers;		/* Q_ROW: extra headers, "key\0value\0" pairs */
 	uint32_t nheaders;		/* how many pairs */
 	char gtid[128];			/* the transaction's GTID, "" if none */
+	char trxkey[300];		/* the transaction: its GTID, else FILE:OFFSET */
 	char db[256];			/* Q_ROW: database name */
 	char table[256];		/* Q_ROW: table name */
 	uint8_t op;			/* Q_ROW: OP_* (0-2 as enum dec_op) */

@@ -33,7 +33,9 @@
 /* The reader thread's view: what it has handed to the queue. */
 struct reader {
 	struct gtid_state read;		/* state after the last commit read */
-	char cur_gtid[128];		/* transaction being read, "" between */
+	char read_file[256];		/* binlog file after the last commit read */
+	uint64_t read_pos;		/* and the offset there */
+	char cur_gtid[300];		/* key of the transaction being read, "" between */
 	uint64_t cur_rows;		/* its rows handed over so far */
 	struct resume_point from;	/* where the next (re)connect starts */
 	uint64_t skip_rows;		/* rows of the current trx to skip */
@@ -72,7 +74,7 @@ struct rc {
 	struct gtid_state acked;	/* after the last fully acked trx */
 	char acked_file[256];		/* binlog file of that point */
 	uint64_t acked_offset;		/* offset after it */
-	char part_gtid[128];		/* trx partly acknowledged, "" if none */
+	char part_gtid[300];		/* trx partly acknowledged (its key), "" if none */
 	uint64_t part_next;		/* its next row index not acked */
 	bool dirty;			/* acked moved since the last write */
 	double last_write;		/* ev_now of the last checkpoint write */
@@ -159,12 +161,23 @@ static void take_pending_router(struct rc *rc)
 	}
 }
 
+/* What names a transaction across restarts: its GTID, else FILE:OFFSET. */
+static void trx_key(struct rc *rc, const struct dec_trx *trx, char *out, size_t len)
+{
+	if (trx->gtid[0])
+		snprintf(out, len, "%s", trx->gtid);
+	else
+		snprintf(out, len, "%s:%llu", decoder_file(rc->dec),
+			 (unsigned long long)trx->start_offset);
+}
+
 /* Fill the common fields of a message entry and hand it over. */
 static void push_message(struct rc *rc, struct q_entry *e, const struct dec_trx *trx,
 			 uint64_t index, uint8_t op, void *mt)
 {
 	e->kind = Q_ROW;
 	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
+	snprintf(e->trxkey, sizeof(e->trxkey), "%s", rc->rd.cur_gtid);
 	e->op = op;
 	e->mt = mt;
 	e->index = index;
@@ -180,10 +193,10 @@ static bool on_begin(void *ctx, const struct dec_trx *trx)
 	struct q_entry *e;
 
 	take_pending_router(rc);
-	snprintf(r->cur_gtid, sizeof(r->cur_gtid), "%s", trx->gtid);
+	trx_key(rc, trx, r->cur_gtid, sizeof(r->cur_gtid));
 	r->cur_rows = 0;
 	r->skip_rows = 0;
-	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, trx->gtid)) {
+	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, r->cur_gtid)) {
 		r->skip_rows = r->from.skip_rows;
 		r->cur_rows = r->from.skip_rows;
 	}
@@ -284,13 +297,15 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 	queue_push(&rc->q);
 	if (trx->gtid[0])
 		gtid_state_apply_text(&r->read, trx->gtid);
-	r->cur_gtid[0] = '\0';
-	r->cur_rows = 0;
-	r->skip_rows = 0;
-	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, trx->gtid)) {
+	snprintf(r->read_file, sizeof(r->read_file), "%s", file);
+	r->read_pos = next;
+	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, r->cur_gtid)) {
 		free(r->from.skip_gtid);
 		r->from.skip_gtid = NULL;
 	}
+	r->cur_gtid[0] = '\0';
+	r->cur_rows = 0;
+	r->skip_rows = 0;
 	ev_async_send(rc->loop, &rc->wake);
 	return true;
 }
@@ -389,10 +404,13 @@ static bool reader_closed(struct rc *rc)
 }
 
 /* Resume from what was read: the state, and the trx in progress. */
-static void reader_resume_point(struct reader *r)
+static void reader_resume_point(struct rc *rc, struct reader *r)
 {
 	buf_reset(&r->scratch);
-	gtid_state_format(&r->read, &r->scratch);
+	if (rc->cfg->src_position_mode == POS_FILE)
+		buf_printf(&r->scratch, "%s:%llu", r->read_file, (unsigned long long)r->read_pos);
+	else
+		gtid_state_format(&r->read, &r->scratch);
 	free(r->from.state);
 	r->from.state = strdup(r->scratch.data ? r->scratch.data : "");
 	if (!r->from.state)
@@ -426,7 +444,7 @@ static void *reader_main(void *arg)
 
 		if (!first) {
 			atomic_fetch_add(&rc->m->reconnects_source, 1);
-			reader_resume_point(r);
+			reader_resume_point(rc, r);
 			/* exponential back-off with +-25 % jitter, so replicas
 			 * of a restarted server do not all come back at once */
 			unsigned wait = backoff - backoff / 4 + (unsigned)(rand_r(&seed) %
@@ -454,8 +472,9 @@ static void *reader_main(void *arg)
 		atomic_store(&rc->m->clock_offset_ms, rc->src->clock_offset_ms);
 		atomic_store(&rc->m->source_connected, 1);
 		log_info("%s: streaming from %s%s", rc->src->peer,
-			 r->from.state[0] ? "GTID state " : "", r->from.state[0] ? r->from.state :
-			 "the oldest binlog");
+			 rc->cfg->src_position_mode == POS_FILE ? "binlog position " :
+			 r->from.state[0] ? "GTID state " : "",
+			 r->from.state[0] ? r->from.state : "the oldest binlog");
 		while (rc->src->ops->next(rc->src, &ev, &len, &fatal, err, sizeof(err))) {
 			backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
 			if (!decoder_feed(rc->dec, ev, len, err, sizeof(err))) {
@@ -495,6 +514,8 @@ static bool write_checkpoint(struct rc *rc)
 
 	gtid_state_format(&rc->acked, &b);
 	ckpt_set(rc->ckpt, "source", "flavour", "mariadb");
+	ckpt_set(rc->ckpt, "source", "mode",
+		 rc->cfg->src_position_mode == POS_FILE ? "file" : "gtid");
 	ckpt_set(rc->ckpt, "source", "gtid_state", b.data ? b.data : "");
 	if (rc->acked_file[0]) {
 		ckpt_set(rc->ckpt, "source", "file", rc->acked_file);
@@ -559,7 +580,7 @@ static void drain_acks(struct rc *rc)
 				atomic_fetch_add(&mt->acked[e->op], 1);
 			atomic_fetch_sub(&rc->m->inflight, 1);
 			atomic_fetch_sub(&rc->m->inflight_bytes, e->payload.len);
-			snprintf(rc->part_gtid, sizeof(rc->part_gtid), "%s", e->gtid);
+			snprintf(rc->part_gtid, sizeof(rc->part_gtid), "%s", e->trxkey);
 			rc->part_next = e->index + 1;
 		} else if (e->kind == Q_COMMIT) {
 			if (e->gtid[0])
@@ -783,24 +804,64 @@ void rc_stop(struct rc *rc)
 	ev_async_send(rc->loop, &rc->wake);
 }
 
+/* Split "FILE:OFFSET" into the acknowledged position. */
+static bool parse_filepos(struct rc *rc, const char *text, char *err, size_t errlen)
+{
+	const char *colon = strrchr(text, ':');
+	char *end;
+	unsigned long long off;
+
+	if (!colon || colon == text || (size_t)(colon - text) >= sizeof(rc->acked_file)) {
+		snprintf(err, errlen, "'%s' is not FILE:OFFSET", text);
+		return false;
+	}
+	off = strtoull(colon + 1, &end, 10);
+	if (*end || off < 4) {
+		snprintf(err, errlen, "'%s' is not FILE:OFFSET (offset 4 or more)", text);
+		return false;
+	}
+	snprintf(rc->acked_file, sizeof(rc->acked_file), "%.*s", (int)(colon - text), text);
+	rc->acked_offset = off;
+	return true;
+}
+
 /* Decide where to start: the checkpoint, else the configured position. */
 static bool resolve_start(struct rc *rc)
 {
+	bool filemode = rc->cfg->src_position_mode == POS_FILE;
 	const char *state = ckpt_get(rc->ckpt, "source", "gtid_state");
 	const char *pg = ckpt_get(rc->ckpt, "progress", "gtid");
 	const char *pn = ckpt_get(rc->ckpt, "progress", "next_row");
 	const char *fl = ckpt_get(rc->ckpt, "source", "flavour");
-	char err[1024];
+	const char *mode = ckpt_get(rc->ckpt, "source", "mode");
+	const char *file = ckpt_get(rc->ckpt, "source", "file");
+	const char *off = ckpt_get(rc->ckpt, "source", "offset");
+	char err[1024], text[600];
 	char *pos = NULL;
 	bool fatal;
 
 	if (ckpt_exists(rc->ckpt)) {
-		if (!state || (fl && strcmp(fl, "mariadb"))) {
+		if ((fl && strcmp(fl, "mariadb")) ||
+		    (mode && strcmp(mode, filemode ? "file" : "gtid"))) {
+			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
+				  "checkpoint is of another kind (flavour %s, mode %s) than this source (mariadb, %s)",
+				  fl ? fl : "?", mode ? mode : "gtid", filemode ? "file" : "gtid");
+			return false;
+		}
+		if (filemode) {
+			snprintf(text, sizeof(text), "%s:%s", file ? file : "", off ? off : "");
+			if (!file || !off || !parse_filepos(rc, text, err, sizeof(err))) {
+				set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
+					  "checkpoint has no binlog position ([source] file, offset)");
+				return false;
+			}
+			state = text;
+		} else if (!state) {
 			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
 				  "checkpoint has no MariaDB GTID state ([source] gtid_state)");
 			return false;
 		}
-		if (!gtid_state_parse(&rc->acked, state, err, sizeof(err))) {
+		if (state[0] && !filemode && !gtid_state_parse(&rc->acked, state, err, sizeof(err))) {
 			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt), "gtid_state: %s", err);
 			return false;
 		}
@@ -828,7 +889,10 @@ static bool resolve_start(struct rc *rc)
 			}
 			rc->src->ops->disconnect(rc->src);
 		}
-		if (!gtid_state_parse(&rc->acked, pos, err, sizeof(err))) {
+		if (!pos)
+			log_oom();
+		if (filemode ? !parse_filepos(rc, pos, err, sizeof(err)) :
+			       !gtid_state_parse(&rc->acked, pos, err, sizeof(err))) {
 			set_error(rc, RC_ERR_CONFIG, rc->cfg->path, "start_position: %s", err);
 			free(pos);
 			return false;
@@ -847,6 +911,8 @@ static bool resolve_start(struct rc *rc)
 	if (!rc->rd.from.state)
 		log_oom();
 	gtid_state_copy(&rc->rd.read, &rc->acked);
+	snprintf(rc->rd.read_file, sizeof(rc->rd.read_file), "%s", rc->acked_file);
+	rc->rd.read_pos = rc->acked_offset;
 	return true;
 }
 

@@ -279,7 +279,26 @@ static bool m_position(struct source *s, int start_kind, char **out, char *err, 
 	struct msrc *m = (struct msrc *)s;
 	char val[4096];
 
-	if (start_kind == START_EARLIEST) {
+	if (s->cfg->src_position_mode == POS_FILE) {
+		MYSQL_RES *res;
+		MYSQL_ROW row;
+		const char *q = start_kind == START_EARLIEST ? "SHOW BINARY LOGS" : "SHOW MASTER STATUS";
+
+		if (mysql_query(m->db, q) || !(res = mysql_store_result(m->db))) {
+			snprintf(err, errlen, "%s: %s: %s", s->peer, q, mysql_error(m->db));
+			return false;
+		}
+		row = mysql_fetch_row(res);
+		if (!row || !row[0] || !row[1]) {
+			snprintf(err, errlen, "%s: %s: no binlog (is log_bin on?)", s->peer, q);
+			mysql_free_result(res);
+			return false;
+		}
+		snprintf(val, sizeof(val), "%s:%s", row[0],
+			 start_kind == START_EARLIEST ? "4" : row[1]);
+		mysql_free_result(res);
+		*out = strdup(val);
+	} else if (start_kind == START_EARLIEST) {
 		*out = strdup("");
 	} else {
 		if (!query_value(m, "SELECT @@GLOBAL.gtid_binlog_pos", val, sizeof(val), err, errlen))
@@ -397,24 +416,43 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	struct msrc *m = (struct msrc *)s;
 	const struct rc_config *c = s->cfg;
 	struct rc_buf q = { 0 };
+	bool filemode = c->src_position_mode == POS_FILE;
+	char file[512];
+	uint64_t pos = 4;
 	char *esc;
 	bool ok = false;
 	int r;
 
 	*fatal = false;
-	if (!check_position(m, from->state, fatal, err, errlen))
-		return false;
-	esc = malloc(strlen(from->state) * 2 + 1);
-	if (!esc)
-		log_oom();
-	mysql_real_escape_string(m->db, esc, from->state, (unsigned long)strlen(from->state));
-	buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
-		       "@mariadb_slave_capability = 4, @slave_connect_state = '%s', "
-		       "@slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0, "
-		       "@master_heartbeat_period = %llu, @@session.net_write_timeout = %d",
-		   esc, (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
-		   c->src_net_write_timeout_s);
-	free(esc);
+	if (filemode) {
+		const char *colon = strrchr(from->state, ':');
+
+		if (!colon || colon == from->state) {
+			snprintf(err, errlen, "%s: '%s' is not FILE:OFFSET", s->peer, from->state);
+			*fatal = true;
+			return false;
+		}
+		snprintf(file, sizeof(file), "%.*s", (int)(colon - from->state), from->state);
+		pos = strtoull(colon + 1, NULL, 10);
+		buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+			       "@master_heartbeat_period = %llu, @@session.net_write_timeout = %d",
+			   (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
+			   c->src_net_write_timeout_s);
+	} else {
+		if (!check_position(m, from->state, fatal, err, errlen))
+			return false;
+		esc = malloc(strlen(from->state) * 2 + 1);
+		if (!esc)
+			log_oom();
+		mysql_real_escape_string(m->db, esc, from->state, (unsigned long)strlen(from->state));
+		buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+			       "@mariadb_slave_capability = 4, @slave_connect_state = '%s', "
+			       "@slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0, "
+			       "@master_heartbeat_period = %llu, @@session.net_write_timeout = %d",
+			   esc, (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
+			   c->src_net_write_timeout_s);
+		free(esc);
+	}
 	if (mysql_query(m->db, q.data)) {
 		set_err(m, "cannot set up the replica session", err, errlen);
 		goto out;
@@ -435,10 +473,13 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	}
 
 	buf_reset(&q);
-	put_le(&q, 4, 4);		/* position: the GTID state decides */
+	put_le(&q, filemode ? pos : 4, 4);	/* GTID mode: the state decides */
 	put_le(&q, 0, 2);		/* flags: block at the end of the log */
 	put_le(&q, (uint64_t)(unsigned)c->src_server_id, 4);
-	/* file name: empty, GTID mode */
+	if (filemode) {
+		buf_puts(&q, file);
+		decoder_set_file(dec, file, pos);
+	}
 	r = m->db->methods->db_command(m->db, COM_BINLOG_DUMP_CMD, q.data, q.len, 1, NULL);
 	if (r) {
 		set_err(m, "COM_BINLOG_DUMP failed", err, errlen);
