@@ -150,6 +150,13 @@ const struct opt_def config_options[] = {
 	{ "filter", "drop_columns", OPT_STR, F(flt_drop_columns), "", OPT_RELOAD, 0, 0, NULL,
 	  "db.table.column globs of columns never published (secrets), comma separated." },
 
+	{ "filter", "hidden_columns", OPT_BOOL, F(flt_hidden), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Publish MariaDB's hidden DB_ROW_HASH_n columns (of long UNIQUE keys)." },
+	{ "filter", "sequences", OPT_BOOL, F(flt_sequences), "false", OPT_RELOAD, 0, 0, NULL,
+	  "Publish the rows of MariaDB SEQUENCE tables (NEXTVAL bookkeeping)." },
+	{ "filter", "versioning_history", OPT_BOOL, F(flt_history), "false", OPT_RELOAD, 0, 0, NULL,
+	  "System-versioned tables: publish history rows as the server logs them (inserts of old versions); by default they are left out and a row moved to history is a delete." },
+
 	{ "routing", "unmatched", OPT_ENUM, F(rt_unmatched), "publish", OPT_RELOAD, 0, 0, "publish|drop",
 	  "A row no [route] matches: publish it to the default topic, or drop it." },
 	{ "routing", "envelope", OPT_ENUM, F(rt_envelope), "native", OPT_RELOAD, 0, 0,

@@ -64,6 +64,9 @@ struct rc_config {
 	char *flt_exclude;		/* db.table globs never published */
 	char *flt_ops;			/* operations published */
 	char *flt_drop_columns;		/* db.table.column globs never published */
+	bool flt_hidden;		/* publish MariaDB's hidden DB_ROW_HASH_n columns */
+	bool flt_sequences;		/* publish rows of MariaDB SEQUENCE tables */
+	bool flt_history;		/* publish history rows of system-versioned tables */
 
 	/* [routing] */
 	int rt_unmatched;		/* UNMATCHED_* */

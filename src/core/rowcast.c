@@ -229,6 +229,13 @@ static bool unpublishable(struct rc *rc, const char *why)
 	return false;
 }
 
+/* The operation a routed message stands for (the router may turn a row
+ * moved to history into a delete); outbox events keep the row's. */
+static uint8_t p_op(const struct q_entry *e, const struct dec_row *row)
+{
+	return e->op <= OP_DELETE ? e->op : (uint8_t)row->op;
+}
+
 static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
 {
 	struct rc *rc = ctx;
@@ -255,6 +262,7 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *r
 	e = queue_reserve(&rc->q);
 	if (!e)
 		return false;
+	e->op = (uint8_t)row->op;
 	switch (router_row(rc->router, plan, trx, decoder_file(rc->dec), decoder_offset(rc->dec),
 			   row, e, err, sizeof(err))) {
 	case ROUTE_SKIP:
@@ -268,7 +276,7 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *r
 	snprintf(e->table, sizeof(e->table), "%s", t->name);
 	if (router_markers(rc->router))
 		router_marker_count(rc->router, t->db, t->name);
-	push_message(rc, e, trx, row->index, (uint8_t)row->op, mt);
+	push_message(rc, e, trx, row->index, p_op(e, row), mt);
 	return true;
 }
 

@@ -88,6 +88,7 @@ struct table_plan {
 	int *hdr_col;			/* outbox header columns */
 	int nhdr;
 	uint8_t *state[2];		/* shadow image states */
+	int row_end;			/* system-versioned: the row_end column, or -1 */
 	void *metrics;			/* the caller's counters */
 	struct dec_image img[2];	/* shadow images (point into the real ones) */
 };
@@ -377,6 +378,43 @@ static int col_index(const struct dec_table *t, const char *name)
 	return -1;
 }
 
+/* A MariaDB SEQUENCE table: its eight bookkeeping columns, by name when
+ * the server logs names, else by their types. */
+static bool is_sequence(const struct dec_table *t)
+{
+	static const char *const names[8] = {
+		"next_not_cached_value", "minimum_value", "maximum_value", "start_value",
+		"increment", "cache_size", "cycle_option", "cycle_count",
+	};
+	static const uint8_t types[8] = {
+		COLT_LONGLONG, COLT_LONGLONG, COLT_LONGLONG, COLT_LONGLONG,
+		COLT_LONGLONG, COLT_LONGLONG, COLT_TINY, COLT_LONGLONG,
+	};
+
+	if (t->ncols != 8)
+		return false;
+	for (int i = 0; i < 8; i++) {
+		if (t->cols[i].type != types[i])
+			return false;
+		if (t->names_logged && strcmp(t->cols[i].name, names[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Is the row_end value (a TIMESTAMP text) the "still current" maximum? */
+static bool row_is_current(const struct dec_image *im, int re)
+{
+	const char *v;
+
+	if (im->state[re] != DEC_VALUE)
+		return true;
+	v = im->text.data + im->off[re];
+	/* 2038 before MariaDB 11.5, 2106 after */
+	return !strncmp(v, "\"2038-01-19 03:14:07.999999", 27) ||
+	       !strncmp(v, "\"2106-02-07 06:28:15.999999", 27);
+}
+
 struct table_plan *router_plan(struct router *r, struct dec_table *t)
 {
 	struct table_plan *p = calloc(1, sizeof(*p));
@@ -395,6 +433,7 @@ struct table_plan *router_plan(struct router *r, struct dec_table *t)
 	memcpy(p->shadow.cols, t->cols, t->ncols * sizeof(*t->cols));
 	p->shadow.user = NULL;
 	p->router_id = r->id;
+	p->row_end = -1;
 
 	for (int i = 0; i < r->noutboxes; i++) {
 		const struct outbox *ob = &r->outboxes[i];
@@ -414,9 +453,17 @@ struct table_plan *router_plan(struct router *r, struct dec_table *t)
 			p->hdr_col[p->nhdr++] = col_index(t, ob->headers.g[k]);
 		return p;
 	}
-	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name)) {
+	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name) ||
+	    (!r->cfg->flt_sequences && is_sequence(t))) {
 		p->skip = true;
 		return p;
+	}
+	if (!r->cfg->flt_history) {
+		int rs = col_index(t, "row_start"), re = col_index(t, "row_end");
+
+		if (rs >= 0 && re >= 0 && (t->cols[re].type == COLT_TIMESTAMP2 ||
+					   t->cols[re].type == COLT_TIMESTAMP))
+			p->row_end = re;
 	}
 	for (int i = 0; i < r->nroutes; i++) {
 		if (globs_match(&r->routes[i].match, name)) {
@@ -430,7 +477,8 @@ struct table_plan *router_plan(struct router *r, struct dec_table *t)
 		p->skip = true;
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		snprintf(cname, sizeof(cname), "%s.%s", name, t->cols[i].name);
-		p->keep[i] = !globs_match(&r->drop_cols, cname);
+		p->keep[i] = !globs_match(&r->drop_cols, cname) &&
+			     (r->cfg->flt_hidden || strncmp(t->cols[i].name, "DB_ROW_HASH_", 12));
 		if (p->route && p->route->keep.n && !globs_match(&p->route->keep, t->cols[i].name))
 			p->keep[i] = 0;
 		if (!p->route)
@@ -662,13 +710,24 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	native_event_id(&e->id, trx, file, row->index);
 	if (p->outbox)
 		return outbox_row(r, p, trx, file, row, e, err, errlen);
-	if (p->skip || !(r->ops & (1u << row->op)) || (rt && !(rt->ops & (1u << row->op))))
+	if (p->row_end >= 0) {
+		/* system versioning: an old version inserted into history is not
+		 * a new row, and a current row moved to history is a delete */
+		if (row->op == DEC_INSERT && !row_is_current(row->after, p->row_end))
+			return ROUTE_SKIP;
+		if (row->op == DEC_UPDATE && row_is_current(row->before, p->row_end) &&
+		    !row_is_current(row->after, p->row_end)) {
+			view.op = DEC_DELETE;
+			view.after = NULL;
+		}
+	}
+	if (p->skip || !(r->ops & (1u << view.op)) || (rt && !(rt->ops & (1u << view.op))))
 		return ROUTE_SKIP;
 
 	/* the rows as the route shows them: kept columns, new names */
 	view.table = &p->shadow;
 	for (int k = 0; k < 2; k++) {
-		const struct dec_image *src = k ? row->after : row->before;
+		const struct dec_image *src = k ? view.after : view.before;
 
 		if (!src)
 			continue;
@@ -683,7 +742,7 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	}
 
 	if (rt && rt->topic.n) {
-		if (!render(r, &rt->topic, trx, row->table, row, e, NULL, true, &e->topic, why,
+		if (!render(r, &rt->topic, trx, row->table, &view, e, NULL, true, &e->topic, why,
 			    sizeof(why))) {
 			snprintf(err, errlen, "route %s: topic: %s", rt->cfg->name, why);
 			return ROUTE_ERROR;
@@ -694,7 +753,7 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	r->env.kind = (enum envelope_kind)(rt ? rt->envelope : r->cfg->rt_envelope);
 	r->env.event_type = NULL;
 	if (rt && rt->event_type.n) {
-		if (!render(r, &rt->event_type, trx, row->table, row, e, NULL, false, &r->scratch,
+		if (!render(r, &rt->event_type, trx, row->table, &view, e, NULL, false, &r->scratch,
 			    why, sizeof(why))) {
 			snprintf(err, errlen, "route %s: event_type: %s", rt->cfg->name, why);
 			return ROUTE_ERROR;
@@ -702,6 +761,7 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 		headers_add(e, "event_type", r->scratch.data, r->scratch.len);
 		r->env.event_type = e->headers.data + e->headers.len - r->scratch.len - 1;
 	}
+	e->op = (uint8_t)view.op;
 	envelope_format(&e->payload, &r->env, trx, file, offset, &view);
 	if (r->env.event_type && r->env.kind == ENV_NATIVE && e->payload.len > 1) {
 		/* the native message names the event type too */
@@ -711,7 +771,7 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 		buf_putc(&e->payload, '}');
 	}
 	if (rt && rt->key.n) {
-		if (!render(r, &rt->key, trx, row->table, row, e, NULL, false, &r->scratch, why,
+		if (!render(r, &rt->key, trx, row->table, &view, e, NULL, false, &r->scratch, why,
 			    sizeof(why))) {
 			snprintf(err, errlen, "route %s: key: %s", rt->cfg->name, why);
 			return ROUTE_ERROR;
