@@ -411,6 +411,25 @@ static bool reader_closed(struct rc *rc)
 	return c;
 }
 
+/* A failure that repeats (the database down for a while) is logged the
+ * first time and then at 2, 4, 8, ... repetitions with the count, not once
+ * per retry; true when this one is to be logged. */
+struct repeat_log {
+	char last[1024];	/* the last message */
+	unsigned count;		/* how often in a row */
+};
+
+static bool repeat_should_log(struct repeat_log *rl, const char *msg)
+{
+	if (strcmp(rl->last, msg)) {
+		snprintf(rl->last, sizeof(rl->last), "%s", msg);
+		rl->count = 1;
+		return true;
+	}
+	rl->count++;
+	return (rl->count & (rl->count - 1)) == 0;	/* a power of two */
+}
+
 /* Resume from what was read: the state, and the trx in progress. */
 static void reader_resume_point(struct rc *rc, struct reader *r)
 {
@@ -441,6 +460,7 @@ static void *reader_main(void *arg)
 	char err[1024];
 	unsigned backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
 	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	struct repeat_log rl = { "", 0 };
 	bool first = true;
 	bool ever_streamed = false;	/* a failure before this ends the run */
 
@@ -458,8 +478,9 @@ static void *reader_main(void *arg)
 			unsigned wait = backoff - backoff / 4 + (unsigned)(rand_r(&seed) %
 					(backoff / 2 + 1));
 
-			log_info("%s: reconnecting in %u ms from %s", rc->src->peer, wait,
-				 r->from.state[0] ? r->from.state : "the oldest binlog");
+			if (rl.count <= 1)
+				log_info("%s: reconnecting in %u ms from %s", rc->src->peer, wait,
+					 r->from.state[0] ? r->from.state : "the oldest binlog");
 			if (!reader_sleep(rc, wait))
 				break;
 			backoff = backoff * 2 > (unsigned)rc->cfg->src_reconnect_max_ms ?
@@ -473,9 +494,19 @@ static void *reader_main(void *arg)
 				reader_fail(rc, fatal ? RC_ERR_SOURCE_FATAL : RC_ERR_SOURCE, err);
 				break;
 			}
-			log_warn("%s", err);
+			if (repeat_should_log(&rl, err)) {
+				if (rl.count > 1)
+					log_warn("%s (%u times in a row; still retrying)", err, rl.count);
+				else
+					log_warn("%s", err);
+			}
 			continue;
 		}
+		if (rl.count > 1)
+			log_info("%s: connected again after %u failed attempts", rc->src->peer,
+				 rl.count - 1);
+		rl.last[0] = '\0';
+		rl.count = 0;
 		ever_streamed = true;
 		atomic_store(&rc->m->clock_offset_ms, rc->src->clock_offset_ms);
 		atomic_store(&rc->m->source_connected, 1);

@@ -163,3 +163,62 @@ def test_packaged_config(root, tmp_path):
     p = run_bin(root, "check-config", "-c", str(conf))
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.strip() == "%s: ok" % conf
+
+
+def test_packaged_binary_serves_metrics(root, tmp_path, svc, sql):
+    """The unpacked program with the packaged config, adapted to the test
+    servers: rows written move its /metrics counters."""
+    import socket
+    import time
+    import urllib.request
+    import uuid
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    table = "pkg_" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+    packaged = (root / "etc/rowcast/rowcast.conf").read_text()
+    settings = {
+        ("source", "port"): svc["ROWCAST_MARIADB_PORT"], ("source", "user"): "rowcast",
+        ("source", "password"): "rowcast", ("source", "server_id"): "4343",
+        ("checkpoint", "path"): str(tmp_path / "checkpoint"),
+        ("mqtt", "uri"): "tcp://127.0.0.1:%s" % svc["ROWCAST_MQTT_PORT"],
+        ("mqtt", "topic_prefix"): "pkg", ("metrics", "listen"): "127.0.0.1:%d" % port,
+    }
+    out, section = [], ""
+    for line in packaged.splitlines():
+        m = re.match(r"^\[(\w+)\]$", line)
+        if m:
+            section = m.group(1)
+        m = re.match(r"^#(\w+) = ", line)
+        if m and (section, m.group(1)) in settings:
+            line = "%s = %s" % (m.group(1), settings[(section, m.group(1))])
+        out.append(line)
+    conf = tmp_path / "rowcast.conf"
+    conf.write_text("\n".join(out) + "\n")
+    p = subprocess.Popen([str(root / "usr/bin/rowcast"), "-c", str(conf)],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        url = "http://127.0.0.1:%d/metrics" % port
+        text = ""
+        for _ in range(100):
+            try:
+                text = urllib.request.urlopen(url, timeout=2).read().decode()
+                if "rowcast_source_connected 1" in text:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        sql.run("".join("INSERT INTO %s VALUES (%d);" % (table, i) for i in range(25)))
+        want = 'rowcast_events_acked_total{db="rctest",table="%s",op="insert"} 25' % table
+        for _ in range(100):
+            text = urllib.request.urlopen(url, timeout=2).read().decode()
+            if want in text:
+                break
+            time.sleep(0.1)
+        assert want in text, text
+    finally:
+        p.send_signal(15)
+        assert p.wait(30) == 0, p.stderr.read()

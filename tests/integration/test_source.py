@@ -154,3 +154,28 @@ def test_purged_binlogs_stop_with_76(sql, rowcast_factory, subscriber_factory):
     want = "the first missing GTID is 0-%s-%d" % (d0[1], int(d0[2]) + 1)
     assert "binlogs the checkpoint needs were purged: " + want in last, last
     assert open(rc.ckpt).read() == before
+
+
+def test_repeating_error_logged_with_count(sql, subscriber_factory, rowcast_factory):
+    table = "rep_" + uuid.uuid4().hex[:8]
+    prefix = "it/" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+    sub = subscriber_factory(prefix + "/#")
+    rc = rowcast_factory(prefix)
+    conf = open(rc.conf).read().replace(
+        "[checkpoint]", "reconnect_min_ms = 100\nreconnect_max_ms = 400\n[checkpoint]", 1)
+    open(rc.conf, "w").write(conf)
+    rc.start()
+    services("stop", "mariadb")
+    time.sleep(12)
+    services("start", "mariadb")
+    sql.run("INSERT INTO %s VALUES (1)" % table)
+    assert len(sub.wait_for(1, timeout=30)) == 1
+    log = open(rc.log).read()
+    fails = [l for l in log.splitlines() if "cannot connect" in l]
+    attempts = int(re.search(r"connected again after (\d+) failed attempts", log).group(1))
+    assert attempts >= 10, attempts
+    # logged at the 1st, 2nd, 4th, 8th ... failure, not once per retry
+    assert len(fails) <= attempts.bit_length() + 1, (len(fails), attempts)
+    assert "times in a row; still retrying" in log
+    assert rc.stop() == 0
