@@ -53,7 +53,8 @@ struct outbox_cfg {
 	bool publish_deletes;		/* deletes too */
 };
 
-enum envelope_cfg { ENVC_NATIVE = 0, ENVC_DEBEZIUM = 1, ENVC_MAXWELL = 2, ENVC_CLOUDEVENTS = 3 };
+enum envelope_cfg { ENVC_NATIVE = 0, ENVC_DEBEZIUM = 1, ENVC_MAXWELL = 2, ENVC_CLOUDEVENTS = 3,
+		   ENVC_CLOUDEVENTS_BINARY = 4 };
 enum unmatched_policy { UNMATCHED_PUBLISH = 0, UNMATCHED_DROP = 1 };
 
 struct rc_config {

@@ -38,6 +38,8 @@ struct q_entry {
 	struct rc_buf id;		/* Q_ROW: event id */
 	struct rc_buf headers;		/* Q_ROW: extra headers, "key\0value\0" pairs */
 	uint32_t nheaders;		/* how many pairs */
+	uint8_t routed_topic;		/* topic set by a route or outbox template
+					   (the AMQP sink uses it as routing key) */
 	char gtid[128];			/* the transaction's GTID, "" if none */
 	char trxkey[300];		/* the transaction: its GTID, else FILE:OFFSET */
 	char db[256];			/* Q_ROW: database name */

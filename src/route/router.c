@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "route/envelope.h"
@@ -75,6 +76,7 @@ struct router {
 	int ncnt, capcnt;
 	uint64_t trx_events;
 	struct envelope_opts env;	/* shared envelope settings */
+	bool escape;			/* percent-escape topic values (MQTT) */
 };
 
 struct table_plan {
@@ -320,6 +322,7 @@ struct router *router_new(const struct rc_config *cfg, const char *prefix, char 
 	}
 	tpl_compile(cfg->rt_markers_topic, &r->markers_topic);
 	tpl_compile(cfg->rt_ddl_topic, &r->ddl_topic);
+	r->escape = cfg->sink_kind == SINK_MQTT;
 	r->env.server_name = r->prefix;
 	r->env.source_uri = cfg->rt_source_uri;
 	r->env.server_id = (uint32_t)cfg->src_server_id;
@@ -666,8 +669,9 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 	/* the event id is the message id */
 	buf_reset(&e->id);
 	plain_value(row, p->outbox_col[0], &e->id);
-	if (!render(r, &ob->topic, trx, &p->shadow, row, e, p->outbox_col, true, &e->topic, why,
-		    sizeof(why))) {
+	e->routed_topic = 1;
+	if (!render(r, &ob->topic, trx, &p->shadow, row, e, p->outbox_col, r->escape, &e->topic,
+		    why, sizeof(why))) {
 		snprintf(err, errlen, "outbox %s: topic: %s", oc->name, why);
 		return ROUTE_ERROR;
 	}
@@ -696,12 +700,41 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 	return ROUTE_PUBLISH;
 }
 
+/* CloudEvents binary mode: the attributes as headers (MQTT 5 user
+ * properties, AMQP headers); the payload is the event data. */
+static void cloudevents_headers(struct router *r, const struct dec_trx *trx,
+				const struct dec_row *row, struct q_entry *e)
+{
+	char t[64], type[600], subject[600];
+	time_t sec = (time_t)(trx->ts_ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(t + n, sizeof(t) - n, ".%03uZ", (unsigned)(trx->ts_ms % 1000));
+	if (r->env.event_type)
+		snprintf(type, sizeof(type), "%s", r->env.event_type);
+	else
+		snprintf(type, sizeof(type), "rowcast.%s.%s.%s", row->table->db, row->table->name,
+			 OPS[row->op]);
+	snprintf(subject, sizeof(subject), "%s.%s", row->table->db, row->table->name);
+	headers_add(e, "specversion", "1.0", 3);
+	headers_add(e, "id", e->id.data, e->id.len);
+	headers_add(e, "source", r->cfg->rt_source_uri, strlen(r->cfg->rt_source_uri));
+	headers_add(e, "type", type, strlen(type));
+	headers_add(e, "subject", subject, strlen(subject));
+	headers_add(e, "time", t, strlen(t));
+	headers_add(e, "datacontenttype", "application/json", 16);
+}
+
 enum route_result router_row(struct router *r, struct table_plan *p, const struct dec_trx *trx,
 			     const char *file, uint64_t offset, const struct dec_row *row,
 			     struct q_entry *e, char *err, size_t errlen)
 {
 	const struct route *rt = p->route;
 	struct dec_row view = *row;
+	bool binary_ce;
 	char why[300];
 
 	buf_reset(&e->headers);
@@ -741,8 +774,9 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 			view.before = &p->img[0];
 	}
 
+	e->routed_topic = rt && rt->topic.n;
 	if (rt && rt->topic.n) {
-		if (!render(r, &rt->topic, trx, row->table, &view, e, NULL, true, &e->topic, why,
+		if (!render(r, &rt->topic, trx, row->table, &view, e, NULL, r->escape, &e->topic, why,
 			    sizeof(why))) {
 			snprintf(err, errlen, "route %s: topic: %s", rt->cfg->name, why);
 			return ROUTE_ERROR;
@@ -750,7 +784,12 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	} else {
 		native_topic(&e->topic, r->prefix, row->table->db, row->table->name);
 	}
-	r->env.kind = (enum envelope_kind)(rt ? rt->envelope : r->cfg->rt_envelope);
+	{
+		int k = rt ? rt->envelope : r->cfg->rt_envelope;
+
+		binary_ce = k == ENVC_CLOUDEVENTS_BINARY;
+		r->env.kind = binary_ce ? ENV_NATIVE : (enum envelope_kind)k;
+	}
 	r->env.event_type = NULL;
 	if (rt && rt->event_type.n) {
 		if (!render(r, &rt->event_type, trx, row->table, &view, e, NULL, false, &r->scratch,
@@ -763,6 +802,8 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	}
 	e->op = (uint8_t)view.op;
 	envelope_format(&e->payload, &r->env, trx, file, offset, &view);
+	if (binary_ce)
+		cloudevents_headers(r, trx, row, e);
 	if (r->env.event_type && r->env.kind == ENV_NATIVE && e->payload.len > 1) {
 		/* the native message names the event type too */
 		e->payload.len--;

@@ -51,6 +51,7 @@
 #define AM_CHANNEL 1
 #define AM_FRAME_MAX 131072
 #define AM_KEY_MAX 255			/* AMQP short string */
+#define AM_MAX_HEADERS 32		/* route/outbox headers carried at most */
 #define AM_BATCH 256			/* publishes between two reads */
 #define AM_IDLE_MS 200			/* longest wait without servicing heartbeats */
 #define AM_CONNECT_S 10			/* TCP (and TLS) connect timeout */
@@ -131,11 +132,10 @@ static void fail(struct am_state *st, const char *msg)
 
 static const char *op_name(uint8_t op)
 {
-	switch (op) {
-	case 0: return "insert";
-	case 1: return "update";
-	case 2: return "delete";
-	}
+	static const char *const names[] = OP_NAMES;
+
+	if (op < sizeof(names) / sizeof(names[0]))
+		return names[op];
 	return "unknown";
 }
 
@@ -510,12 +510,24 @@ static enum am_res publish_one(struct am_state *st, struct q_entry *e, char *err
 	const struct rc_config *c = st->sink->cfg;
 	char key[AM_KEY_MAX + 1];
 	size_t klen;
-	amqp_table_entry_t h[4];
+	amqp_table_entry_t h[4 + AM_MAX_HEADERS];
+	uint32_t nh = 4;
+	const char *hp = e->headers.data;
 	amqp_basic_properties_t p;
 	struct am_rec *rec;
 	int rc;
 
-	if (!render_key(c->amqp_routing_key, e, key, &klen)) {
+	if (e->routed_topic) {
+		/* a route or outbox template made the routing key */
+		klen = e->topic.len;
+		if (klen > AM_KEY_MAX) {
+			set_error(st, "amqp: message %s cannot be published: its routing key from a route template is %zu bytes, over %d",
+				  entry_id(e), klen, AM_KEY_MAX);
+			sink_refuse(st->sink, e);
+			return AM_OK;
+		}
+		memcpy(key, e->topic.data, klen);
+	} else if (!render_key(c->amqp_routing_key, e, key, &klen)) {
 		set_error(st, "amqp: message %s cannot be published: its routing key (template '%s', db '%s', table '%s') is longer than %d bytes",
 			  entry_id(e), c->amqp_routing_key, e->db, e->table, AM_KEY_MAX);
 		sink_refuse(st->sink, e);
@@ -533,6 +545,17 @@ static enum am_res publish_one(struct am_state *st, struct q_entry *e, char *err
 	h[3].key = amqp_cstring_bytes("op");
 	h[3].value.kind = AMQP_FIELD_KIND_UTF8;
 	h[3].value.value.bytes = amqp_cstring_bytes(op_name(e->op));
+	/* route and outbox headers: key, event type, outbox columns,
+	 * CloudEvents attributes */
+	for (uint32_t i = 0; i < e->nheaders && nh < 4 + AM_MAX_HEADERS; i++) {
+		const char *v = hp + strlen(hp) + 1;
+
+		h[nh].key = amqp_cstring_bytes(hp);
+		h[nh].value.kind = AMQP_FIELD_KIND_UTF8;
+		h[nh].value.value.bytes = amqp_cstring_bytes(v);
+		nh++;
+		hp = v + strlen(v) + 1;
+	}
 
 	memset(&p, 0, sizeof(p));
 	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
@@ -541,7 +564,7 @@ static enum am_res publish_one(struct am_state *st, struct q_entry *e, char *err
 	p.delivery_mode = c->amqp_persistent ? AMQP_DELIVERY_PERSISTENT : AMQP_DELIVERY_NONPERSISTENT;
 	p.message_id.bytes = e->id.data;
 	p.message_id.len = e->id.len;
-	p.headers.num_entries = 4;
+	p.headers.num_entries = (int)nh;
 	p.headers.entries = h;
 
 	/* recorded first: if the write fails, it is sent again after the

@@ -8,6 +8,8 @@ import subprocess
 import time
 import uuid
 
+import pytest
+
 from conftest import TOP
 
 
@@ -146,3 +148,66 @@ def test_unknown_placeholder_is_a_config_error(rowcast_factory):
     lines = [l for l in p.stderr.splitlines() if " error: " in l]
     assert len(lines) == 1
     assert lines[0].endswith("rowcast.conf:18: [route r] topic: unknown placeholder {nope} in template 'a/{nope}/b'"), lines
+
+
+def test_cloudevents_binary_mode(svc, sql, rowcast_factory, tmp_path):
+    t = uuid.uuid4().hex[:6]
+    prefix = "ce" + t
+    sql.run("CREATE TABLE ce_%s (id INT PRIMARY KEY, v VARCHAR(5))" % t)
+    sub = Sub5(int(svc["ROWCAST_MQTT_PORT"]), prefix + "/#", str(tmp_path / "sub.txt"))
+    rc = rowcast_factory(prefix, extra="[routing]\nenvelope = cloudevents-binary\n"
+                                       "source_uri = rowcast://test\n")
+    rc.start()
+    sql.run("INSERT INTO ce_%s VALUES (1, 'a')" % t)
+    msgs = sub.wait(1)
+    sub.close()
+    assert rc.stop() == 0
+    topic, props, payload = msgs[0]
+    data = json.loads(payload)
+    assert data["after"] == {"id": 1, "v": "a"}            # the event data, as is
+    assert props["specversion"] == "1.0" and props["id"] == data["id"]
+    assert props["source"] == "rowcast://test"
+    assert props["type"] == "rowcast.rctest.ce_%s.insert" % t
+    assert props["subject"] == "rctest.ce_%s" % t
+    assert props["time"].endswith("Z") and "T" in props["time"]
+
+
+def test_amqp_route_routing_key_and_key_header(svc, sql, rowcast_factory):
+    pika = pytest.importorskip("pika", reason="python3-pika is not installed")
+    if subprocess.run([os.path.join(TOP, "scripts", "services"), "status", "rabbitmq"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("rabbitmq is not running (scripts/test starts it)")
+    t = uuid.uuid4().hex[:6]
+    port = int(svc["ROWCAST_AMQP_PORT"])
+    exch, queue = "rk_" + t, "rkq_" + t
+    params = pika.ConnectionParameters("127.0.0.1", port,
+                                       credentials=pika.PlainCredentials("guest", "guest"))
+    conn = pika.BlockingConnection(params)
+    ch = conn.channel()
+    ch.exchange_declare(exch, "topic", durable=True)
+    ch.queue_declare(queue, durable=True)
+    ch.queue_bind(queue, exch, "orders.#")
+    conn.close()
+    sql.run("CREATE TABLE rk_%s (id INT PRIMARY KEY, status VARCHAR(8))" % t)
+    rc = rowcast_factory("rk", extra="[route o]\nmatch = rctest.rk_%s\n"
+                                     "topic = orders.{op}.{col:status}\nkey = {pk}\n" % t)
+    conf = open(rc.conf).read().replace(
+        "[checkpoint]", "[sink]\ntype = amqp\n[amqp]\nport = %d\nexchange = %s\n[checkpoint]"
+        % (port, exch), 1)
+    open(rc.conf, "w").write(conf)
+    rc.start()
+    sql.run("INSERT INTO rk_%s VALUES (7, 'new/x')" % t)
+    got = None
+    for _ in range(50):
+        conn = pika.BlockingConnection(params)
+        mf, props, body = conn.channel().basic_get(queue, auto_ack=True)
+        conn.close()
+        if mf:
+            got = (mf.routing_key, props.headers, json.loads(body))
+            break
+        time.sleep(0.2)
+    assert rc.stop() == 0
+    assert got, "no message"
+    # AMQP routing keys are not MQTT topics: values go in as they are
+    assert got[0] == "orders.insert.new/x"
+    assert got[1]["key"] == "7" and got[1]["table"] == "rk_" + t
