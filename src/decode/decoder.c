@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "decode/charset.h"
+#include "decode/gtid_tagged.h"
 #include "decode/internal.h"
 
 struct decoder *decoder_new(const struct dec_callbacks *cb)
@@ -523,10 +524,20 @@ static bool parse_mysql_gtid(struct decoder *d, uint8_t type, const uint8_t *hdr
 
 	memset(&d->trx, 0, sizeof(d->trx));
 	if (type == EV_GTID_TAGGED) {
-		/* serialized with a field-based codec; GTID text is decoded
-		 * once the codec is supported */
-		snprintf(err, errlen, "GTID_TAGGED is not supported yet");
-		return false;
+		/* MySQL 8.3+: the same facts in the serialization codec */
+		struct gtid_tagged g;
+
+		if (!gtid_tagged_parse(b, n, &g, err, errlen))
+			return false;
+		gtid_tagged_text(&g, d->trx.gtid, sizeof(d->trx.gtid));
+		d->trx.seq = g.gno;
+		d->trx.ts_ms = g.immediate_commit_ts ? g.immediate_commit_ts / 1000 :
+						       le_get(hdr, 4) * 1000;
+		if (!begin(d, hdr))
+			return false;
+		d->in_begin = false;
+		d->gtid_expects_begin = true;
+		return true;
 	}
 	if (!rd_u8(&r, &flags) || r.n < 16)
 		goto trunc;

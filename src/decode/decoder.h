@@ -79,7 +79,7 @@ enum { DEC_ABSENT = 0, DEC_NULL = 1, DEC_VALUE = 2 };
 
 /* The transaction being read. */
 struct dec_trx {
-	char gtid[128];			/* "0-1-42" or "uuid:n"; "" when none */
+	char gtid[128];			/* "0-1-42", "uuid:n" or "uuid:tag:n"; "" when none */
 	uint32_t domain;		/* MariaDB domain id */
 	uint32_t server_id;		/* MariaDB server id of the GTID */
 	uint64_t seq;			/* MariaDB seq_no or MySQL gno */
