@@ -12,9 +12,9 @@
 #include <syslog.h>
 #include <time.h>
 
-int log_threshold = LOG_INFO;
-static int log_dest = LOG_TO_STDERR;
-static bool log_stamp = true;
+atomic_int log_threshold = LOG_INFO;
+static atomic_int log_dest = LOG_TO_STDERR;
+static atomic_bool log_stamp = true;
 static void (*log_hook)(int, const char *, void *);
 static void *log_hook_ctx;
 

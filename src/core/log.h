@@ -8,6 +8,7 @@
 #ifndef RC_CORE_LOG_H
 #define RC_CORE_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 enum log_level {
@@ -21,7 +22,8 @@ enum log_level {
 #define LOG_TO_STDERR 1
 #define LOG_TO_SYSLOG 2
 
-extern int log_threshold;
+/* Read by every thread, changed by a reload: atomic. */
+extern atomic_int log_threshold;
 
 void log_setup(int level, int destinations, const char *ident);
 /* Parse "error|warning|info|debug"; false when unknown. */
@@ -37,7 +39,7 @@ void log_write(int level, const char *pos, const char *fmt, ...)
 
 #define log_at(lvl, pos, ...)                                   \
 	do {                                                    \
-		if ((lvl) <= log_threshold)                     \
+		if ((lvl) <= atomic_load_explicit(&log_threshold, memory_order_relaxed)) \
 			log_write((lvl), (pos), __VA_ARGS__);   \
 	} while (0)
 

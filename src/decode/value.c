@@ -162,7 +162,14 @@ void value_put_double(struct rc_buf *out, double d)
 		buf_append(out, "null", 4);
 		return;
 	}
-	for (int prec = 1; prec <= 17; prec++) {
+	/*
+	 * The shortest decimal that reads back as d.  A double is exact to
+	 * under 1.2e-16 relative, so when a decimal of 15 or fewer digits reads
+	 * back as d, %.15g prints exactly it (trailing zeros dropped): start
+	 * there, and only values that need 16 or 17 digits take more tries.
+	 */
+	/* subnormals carry fewer bits: they may have shorter forms */
+	for (int prec = fpclassify(d) == FP_SUBNORMAL ? 1 : 15; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
 		if (strtod(tmp, NULL) == d)
 			break;
@@ -178,7 +185,9 @@ void value_put_float(struct rc_buf *out, float f)
 		buf_append(out, "null", 4);
 		return;
 	}
-	for (int prec = 1; prec <= 9; prec++) {
+	/* as for doubles: 6 digits (FLT_DIG) always print the shortest
+	 * decimal of that length, when one reads back */
+	for (int prec = fpclassify(f) == FP_SUBNORMAL ? 1 : 6; prec <= 9; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
 		if (strtof(tmp, NULL) == f)
 			break;
