@@ -198,6 +198,17 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
 	mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
 	mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (c->src_ssl_mode != SSLM_DISABLED) {
+		my_bool on = 1;
+
+		mysql_ssl_set(db, c->src_ssl_key[0] ? c->src_ssl_key : NULL,
+			      c->src_ssl_cert[0] ? c->src_ssl_cert : NULL,
+			      c->src_ssl_ca[0] ? c->src_ssl_ca : NULL, NULL, NULL);
+		if (c->src_ssl_mode >= SSLM_REQUIRED)
+			mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
+		if (c->src_ssl_mode >= SSLM_VERIFY_CA)
+			mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+	}
 	if (!mysql_real_connect(db, c->src_socket[0] ? NULL : c->src_host, c->src_user,
 				c->src_password, NULL, (unsigned)c->src_port,
 				c->src_socket[0] ? c->src_socket : NULL, 0)) {
