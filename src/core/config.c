@@ -28,6 +28,8 @@ const struct opt_def config_options[] = {
 	  "Database server host name or address." },
 	{ "source", "port", OPT_INT, F(src_port), "3306", 0, 1, 65535, NULL,
 	  "Database server TCP port." },
+	{ "source", "hosts", OPT_STR, F(src_hosts), "", 0, 0, 0, NULL,
+	  "Servers of one GTID topology, host:port comma separated; when set it replaces host and port, and rowcast moves to the next one that answers when its server is gone." },
 	{ "source", "socket", OPT_STR, F(src_socket), "", 0, 0, 0, NULL,
 	  "Unix socket of the database server; when set, host and port are not used." },
 	{ "source", "user", OPT_STR, F(src_user), "", OPT_REQUIRED, 0, 0, NULL,

@@ -92,6 +92,7 @@ struct rc_config {
 
 	/* [source] */
 	char *src_host;			/* database host name or address */
+	char *src_hosts;		/* host:port list of one GTID topology, or "" */
 	int src_port;			/* TCP port */
 	char *src_socket;		/* Unix socket; wins over host when set */
 	char *src_user;			/* replication user */

@@ -34,6 +34,10 @@ struct msrc {
 	bool checksum;			/* the server writes CRC32 */
 	atomic_int interrupted;		/* interrupt() was called: stay down */
 	bool warned_image;		/* the row image warning was given */
+	char **host;			/* [source] hosts, or host */
+	int *port;			/* their ports */
+	int nhosts;			/* how many */
+	int cur;			/* the one that served last */
 	bool warned_fk;			/* the foreign-key cascade warnings were given */
 };
 
@@ -191,35 +195,55 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 	MYSQL *db;
 
 	*fatal = false;
-	db = mysql_init(NULL);
-	if (!db)
-		log_oom();
-	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
-	mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-	mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (c->src_ssl_mode != SSLM_DISABLED) {
-		my_bool on = 1;
+	db = NULL;
+	/* with several hosts (one GTID topology), the first that answers,
+	 * starting with the one that served last */
+	for (int i = 0; i < m->nhosts && !db; i++) {
+		int k = (m->cur + i) % m->nhosts;
+		unsigned code;
 
-		mysql_ssl_set(db, c->src_ssl_key[0] ? c->src_ssl_key : NULL,
-			      c->src_ssl_cert[0] ? c->src_ssl_cert : NULL,
-			      c->src_ssl_ca[0] ? c->src_ssl_ca : NULL, NULL, NULL);
-		if (c->src_ssl_mode >= SSLM_REQUIRED)
-			mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
-		if (c->src_ssl_mode >= SSLM_VERIFY_CA)
-			mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
-	}
-	if (!mysql_real_connect(db, c->src_socket[0] ? NULL : c->src_host, c->src_user,
-				c->src_password, NULL, (unsigned)c->src_port,
-				c->src_socket[0] ? c->src_socket : NULL, 0)) {
-		unsigned code = mysql_errno(db);
+		db = mysql_init(NULL);
+		if (!db)
+			log_oom();
+		mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+		mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+		mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+		mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+		if (c->src_ssl_mode != SSLM_DISABLED) {
+			my_bool on = 1;
 
+			mysql_ssl_set(db, c->src_ssl_key[0] ? c->src_ssl_key : NULL,
+				      c->src_ssl_cert[0] ? c->src_ssl_cert : NULL,
+				      c->src_ssl_ca[0] ? c->src_ssl_ca : NULL, NULL, NULL);
+			if (c->src_ssl_mode >= SSLM_REQUIRED)
+				mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
+			if (c->src_ssl_mode >= SSLM_VERIFY_CA)
+				mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+		}
+		if (c->src_socket[0])
+			snprintf(s->peer, sizeof(s->peer), "%s", c->src_socket);
+		else
+			snprintf(s->peer, sizeof(s->peer), "%s:%d", m->host[k], m->port[k]);
+		if (mysql_real_connect(db, c->src_socket[0] ? NULL : m->host[k], c->src_user,
+				       c->src_password, NULL, (unsigned)m->port[k],
+				       c->src_socket[0] ? c->src_socket : NULL, 0)) {
+			if (k != m->cur && m->nhosts > 1)
+				log_warn("%s: the database moved here (hosts list)", s->peer);
+			m->cur = k;
+			break;
+		}
+		code = mysql_errno(db);
 		snprintf(err, errlen, "%s: cannot connect: %s", s->peer, mysql_error(db));
-		/* wrong credentials or missing grants will not fix themselves */
-		*fatal = code == 1045 || code == 1044;
 		mysql_close(db);
-		return false;
+		db = NULL;
+		/* wrong credentials or missing grants will not fix themselves */
+		if (code == 1045 || code == 1044) {
+			*fatal = true;
+			return false;
+		}
 	}
+	if (!db)
+		return false;
 	pthread_mutex_lock(&m->mu);
 	m->db = db;
 	pthread_mutex_unlock(&m->mu);
@@ -347,6 +371,7 @@ static bool check_position(struct msrc *m, const char *state, bool *fatal, char 
 			   size_t errlen)
 {
 	struct gtid_state want = { 0 }, oldest = { 0 }, have = { 0 };
+	struct rc_buf shown = { 0 };
 	char val[8192], file[512], msg[256];
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
@@ -354,9 +379,18 @@ static bool check_position(struct msrc *m, const char *state, bool *fatal, char 
 
 	if (!state[0] || !gtid_state_parse(&want, state, msg, sizeof(msg)))
 		goto out;
-	if (!query_value(m, "SELECT @@GLOBAL.gtid_binlog_state", val, sizeof(val), err, errlen) ||
-	    !gtid_state_parse(&have, val, msg, sizeof(msg)))
+	/* the domains this server knows: written here or replicated to it */
+	if (!query_value(m, "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_pos, ''), "
+			    "NULLIF(@@GLOBAL.gtid_slave_pos, ''))", val, sizeof(val), err, errlen))
 		goto out;	/* no verdict: let the server decide */
+	for (char *tok = strtok(val, ","); tok; tok = strtok(NULL, ",")) {
+		struct maria_gtid g;
+
+		if (gtid_parse_one(tok, strlen(tok), &g))
+			gtid_state_apply(&have, &g);
+	}
+	gtid_state_format(&have, &shown);
+	snprintf(val, sizeof(val), "%s", shown.data ? shown.data : "");
 	for (size_t i = 0; i < want.n; i++) {
 		bool known = false;
 
@@ -418,6 +452,7 @@ out:
 	gtid_state_free(&want);
 	gtid_state_free(&have);
 	gtid_state_free(&oldest);
+	buf_free(&shown);
 	return ok;
 }
 
@@ -577,6 +612,10 @@ static void m_free(struct source *s)
 		return;
 	m_disconnect(s);
 	pthread_mutex_destroy(&m->mu);
+	for (int i = 0; i < m->nhosts; i++)
+		free(m->host[i]);
+	free(m->host);
+	free(m->port);
 	free(m);
 }
 
@@ -599,10 +638,44 @@ struct source *source_mysql_new(const struct rc_config *cfg)
 		log_oom();
 	m->base.ops = &mysql_ops;
 	m->base.cfg = cfg;
+	/* "a:3306, b:3306, c" (port defaults to [source] port), or host */
+	{
+		const char *p = cfg->src_hosts[0] ? cfg->src_hosts : cfg->src_host;
+
+		while (*p) {
+			const char *comma = strchr(p, ',');
+			size_t n = comma ? (size_t)(comma - p) : strlen(p);
+			char one[300], *colon;
+
+			while (n && *p == ' ') {
+				p++;
+				n--;
+			}
+			snprintf(one, sizeof(one), "%.*s", (int)n, p);
+			one[strcspn(one, " ")] = '\0';
+			if (one[0]) {
+				m->host = realloc(m->host, (size_t)(m->nhosts + 1) * sizeof(char *));
+				m->port = realloc(m->port, (size_t)(m->nhosts + 1) * sizeof(int));
+				if (!m->host || !m->port)
+					log_oom();
+				colon = strrchr(one, ':');
+				m->port[m->nhosts] = colon ? atoi(colon + 1) : cfg->src_port;
+				if (colon)
+					*colon = '\0';
+				m->host[m->nhosts] = strdup(one);
+				if (!m->host[m->nhosts])
+					log_oom();
+				m->nhosts++;
+			}
+			if (!comma)
+				break;
+			p = comma + 1;
+		}
+	}
 	if (cfg->src_socket[0])
 		snprintf(m->base.peer, sizeof(m->base.peer), "%s", cfg->src_socket);
 	else
-		snprintf(m->base.peer, sizeof(m->base.peer), "%s:%d", cfg->src_host, cfg->src_port);
+		snprintf(m->base.peer, sizeof(m->base.peer), "%s:%d", m->host[0], m->port[0]);
 	pthread_mutex_init(&m->mu, NULL);
 	return &m->base;
 }
