@@ -52,6 +52,8 @@ struct q_entry *queue_reserve(struct queue *q)
 	pthread_mutex_unlock(&q->mu);
 	atomic_store(&e->acked, 0);
 	atomic_store(&e->failed, 0);
+	e->trxkey[0] = '\0';
+	e->xa_op = 0;
 	return e;
 }
 

@@ -50,6 +50,9 @@ struct q_entry {
 	uint64_t next_offset;		/* Q_COMMIT: offset after the trx */
 	char file[256];			/* Q_COMMIT: binlog file */
 	int fail_status;		/* Q_FAIL: rc_status */
+	char xa_op;			/* Q_COMMIT: '+' a prepared XA is pending,
+					   '-' its outcome came, 0 neither */
+	char xa_rec[700];		/* "XID\tFILE:OFFSET\tKEY" of that XA */
 	void *owner;			/* the sink that took it (for callbacks) */
 	void *mt;			/* Q_ROW: its table's metrics counters */
 };

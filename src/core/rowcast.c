@@ -40,6 +40,9 @@ struct reader {
 	struct resume_point from;	/* where the next (re)connect starts */
 	uint64_t skip_rows;		/* rows of the current trx to skip */
 	struct rc_buf scratch;		/* state text */
+	char (*xa)[700];		/* prepared XA groups pending:
+					   "XID\tFILE:OFFSET\tKEY" */
+	int nxa, capxa;
 };
 
 struct rc {
@@ -77,6 +80,8 @@ struct rc {
 	char part_gtid[300];		/* trx partly acknowledged (its key), "" if none */
 	uint64_t part_next;		/* its next row index not acked */
 	bool dirty;			/* acked moved since the last write */
+	char (*acked_xa)[700];		/* prepared XA pending, as acknowledged */
+	int nacked_xa, capacked_xa;
 	double last_write;		/* ev_now of the last checkpoint write */
 
 	enum rc_status result;		/* what rc_run returns */
@@ -177,7 +182,8 @@ static void push_message(struct rc *rc, struct q_entry *e, const struct dec_trx 
 {
 	e->kind = Q_ROW;
 	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
-	snprintf(e->trxkey, sizeof(e->trxkey), "%s", rc->rd.cur_gtid);
+	if (!e->trxkey[0])
+		snprintf(e->trxkey, sizeof(e->trxkey), "%s", rc->rd.cur_gtid);
 	e->op = op;
 	e->mt = mt;
 	e->index = index;
@@ -236,10 +242,11 @@ static uint8_t p_op(const struct q_entry *e, const struct dec_row *row)
 	return e->op <= OP_DELETE ? e->op : (uint8_t)row->op;
 }
 
-static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+/* Route a row change and hand its message over.  key names its
+ * transaction (for the checkpoint); dec is the decoder it came from. */
+static bool publish_row(struct rc *rc, struct decoder *dec, const char *key,
+			const struct dec_trx *trx, const struct dec_row *row, uint64_t skip)
 {
-	struct rc *rc = ctx;
-	struct reader *r = &rc->rd;
 	struct dec_table *t = (struct dec_table *)row->table;
 	struct table_plan *plan = t->user;
 	struct metrics_table *mt;
@@ -255,16 +262,15 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *r
 		router_plan_set_metrics(plan, metrics_table(rc->m, t->db, t->name));
 	}
 	mt = router_plan_metrics(plan);
-	if (row->index < r->skip_rows)
+	if (row->index < skip)
 		return true;	/* handed over before a reconnect or restart */
 	atomic_fetch_add(&mt->read[row->op], 1);
-	r->cur_rows = row->index + 1;
 	e = queue_reserve(&rc->q);
 	if (!e)
 		return false;
 	e->op = (uint8_t)row->op;
-	switch (router_row(rc->router, plan, trx, decoder_file(rc->dec), decoder_offset(rc->dec),
-			   row, e, err, sizeof(err))) {
+	switch (router_row(rc->router, plan, trx, decoder_file(dec), decoder_offset(dec), row, e,
+			   err, sizeof(err))) {
 	case ROUTE_SKIP:
 		return true;	/* the reserved entry stays free */
 	case ROUTE_ERROR:
@@ -276,8 +282,145 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *r
 	snprintf(e->table, sizeof(e->table), "%s", t->name);
 	if (router_markers(rc->router))
 		router_marker_count(rc->router, t->db, t->name);
+	snprintf(e->trxkey, sizeof(e->trxkey), "%s", key);
 	push_message(rc, e, trx, row->index, p_op(e, row), mt);
 	return true;
+}
+
+static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+{
+	struct rc *rc = ctx;
+	struct reader *r = &rc->rd;
+
+	if (trx->xa_held)
+		return true;	/* an XA PREPARE group: published when committed */
+	if (!publish_row(rc, rc->dec, r->cur_gtid, trx, row, r->skip_rows))
+		return false;
+	if (row->index >= r->skip_rows)
+		r->cur_rows = row->index + 1;
+	return true;
+}
+
+/* ---- XA: rows of a prepared transaction are published at its commit ---- */
+
+struct xa_replay {
+	struct rc *rc;			/* the instance */
+	struct decoder *dec;		/* the replay decoder */
+	const char *key;		/* the prepared group's key (its GTID) */
+	uint64_t skip;			/* rows already handed over */
+	bool began, done;		/* saw its start, and its end */
+};
+
+static bool xr_begin(void *ctx, const struct dec_trx *trx)
+{
+	struct xa_replay *x = ctx;
+
+	(void)trx;
+	if (x->began) {
+		x->done = true;	/* past the group: stop */
+		return false;
+	}
+	x->began = true;
+	return true;
+}
+
+static bool xr_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+{
+	struct xa_replay *x = ctx;
+
+	return publish_row(x->rc, x->dec, x->key, trx, row, x->skip);
+}
+
+static bool xr_commit(void *ctx, const struct dec_trx *trx, const char *file, uint64_t next)
+{
+	struct xa_replay *x = ctx;
+
+	(void)trx;
+	(void)file;
+	(void)next;
+	x->done = true;
+	return false;	/* the group is over: stop reading */
+}
+
+/*
+ * Read the prepared group again at FILE:OFFSET through a second connection
+ * and publish its rows: nothing of it was kept in memory while it was
+ * pending, however long that was.
+ */
+static bool xa_replay(struct rc *rc, const char *rec)
+{
+	char xid[700], where[700], key[700], err[1024];
+	struct xa_replay x = { 0 };
+	struct dec_callbacks cb = { xr_begin, xr_row, xr_commit, NULL, &x, table_gone };
+	struct resume_point from = { 0 };
+	struct source *src;
+	const uint8_t *ev;
+	size_t len;
+	bool fatal = false, ok = false;
+
+	if (sscanf(rec, "%699[^\t]\t%699[^\t]\t%699[^\t]", xid, where, key) != 3)
+		return false;
+	x.rc = rc;
+	x.key = key;
+	if (rc->rd.from.skip_gtid && !strcmp(rc->rd.from.skip_gtid, key))
+		x.skip = rc->rd.from.skip_rows;
+	x.dec = decoder_new(&cb);
+	src = source_mysql_new(rc->cfg);
+	/* a server ends the stream of a replica whose id connects again:
+	 * the re-read registers as server_id + 1 */
+	src->server_id = (uint32_t)rc->cfg->src_server_id + 1;
+	from.state = where;
+	from.file_mode = true;
+	if (!src->ops->connect(src, &fatal, err, sizeof(err)) ||
+	    !src->ops->start(src, &from, x.dec, &fatal, err, sizeof(err))) {
+		reader_fail(rc, RC_ERR_SOURCE, err);
+		goto out;
+	}
+	while (!x.done && src->ops->next(src, &ev, &len, &fatal, err, sizeof(err))) {
+		if (!decoder_feed(x.dec, ev, len, err, sizeof(err)) && err[0]) {
+			reader_fail(rc, RC_ERR_DECODE, err);
+			goto out;
+		}
+	}
+	ok = x.done;
+	if (!ok)
+		reader_fail(rc, RC_ERR_SOURCE, "XA: the prepared transaction could not be read again");
+out:
+	src->ops->free(src);
+	decoder_free(x.dec);
+	return ok;
+}
+
+static int xa_find(struct reader *r, const char *xid)
+{
+	size_t n = strlen(xid);
+
+	for (int i = 0; i < r->nxa; i++)
+		if (!strncmp(r->xa[i], xid, n) && r->xa[i][n] == '\t')
+			return i;
+	return -1;
+}
+
+static void xa_list_add(char (**list)[700], int *n, int *cap, const char *rec)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		*list = realloc(*list, (size_t)*cap * sizeof(**list));
+		if (!*list)
+			log_oom();
+	}
+	snprintf((*list)[(*n)++], sizeof((*list)[0]), "%s", rec);
+}
+
+static void xa_list_remove(char (*list)[700], int *n, const char *rec)
+{
+	for (int i = 0; i < *n; i++) {
+		if (strcmp(list[i], rec))
+			continue;
+		memmove(&list[i], &list[i + 1], (size_t)(*n - i - 1) * sizeof(list[0]));
+		(*n)--;
+		return;
+	}
 }
 
 static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, uint64_t next)
@@ -293,10 +436,43 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 		e->db[0] = e->table[0] = '\0';
 		push_message(rc, e, trx, trx->nrows, OP_MARKER, NULL);
 	}
+	char rec[700];
+	char xa_op = 0;
+
+	rec[0] = '\0';
+	if (trx->xa_prepare && trx->xa_held) {
+		/* the end of an XA PREPARE group */
+		snprintf(rec, sizeof(rec), "%s\t%s:%llu\t%s", trx->xid, file,
+			 (unsigned long long)trx->start_offset, r->cur_gtid);
+		if (trx->xa_one_phase) {
+			if (!xa_replay(rc, rec))	/* committed at once */
+				return false;
+			rec[0] = '\0';
+		} else {
+			xa_list_add(&r->xa, &r->nxa, &r->capxa, rec);
+			xa_op = '+';
+		}
+	} else if (trx->xa_outcome && trx->xid[0]) {
+		int i = xa_find(r, trx->xid);
+
+		if (i < 0) {
+			log_warn("%s:%llu: XA %s of %s, prepared before rowcast's start position: its rows are not published",
+				 file, (unsigned long long)trx->start_offset,
+				 trx->xa_outcome == 1 ? "COMMIT" : "ROLLBACK", trx->xid);
+		} else {
+			snprintf(rec, sizeof(rec), "%s", r->xa[i]);
+			if (trx->xa_outcome == 1 && !xa_replay(rc, rec))
+				return false;
+			xa_list_remove(r->xa, &r->nxa, rec);
+			xa_op = '-';
+		}
+	}
 	e = queue_reserve(&rc->q);
 	if (!e)
 		return false;
 	e->kind = Q_COMMIT;
+	e->xa_op = xa_op;
+	snprintf(e->xa_rec, sizeof(e->xa_rec), "%s", rec);
 	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
 	snprintf(e->file, sizeof(e->file), "%s", file);
 	e->next_offset = next;
@@ -561,6 +737,15 @@ static bool write_checkpoint(struct rc *rc)
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)rc->acked_offset);
 		ckpt_set(rc->ckpt, "source", "offset", num);
 	}
+	/* prepared XA transactions still waiting for their outcome: their
+	 * rows are read again from the binlog when it comes */
+	ckpt_clear_section(rc->ckpt, "xa");
+	for (int i = 0; i < rc->nacked_xa; i++) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "pending.%d", i + 1);
+		ckpt_set(rc->ckpt, "xa", k, rc->acked_xa[i]);
+	}
 	ckpt_clear_section(rc->ckpt, "progress");
 	if (rc->part_gtid[0]) {
 		ckpt_set(rc->ckpt, "progress", "gtid", rc->part_gtid);
@@ -622,6 +807,10 @@ static void drain_acks(struct rc *rc)
 			snprintf(rc->part_gtid, sizeof(rc->part_gtid), "%s", e->trxkey);
 			rc->part_next = e->index + 1;
 		} else if (e->kind == Q_COMMIT) {
+			if (e->xa_op == '+')
+				xa_list_add(&rc->acked_xa, &rc->nacked_xa, &rc->capacked_xa, e->xa_rec);
+			else if (e->xa_op == '-')
+				xa_list_remove(rc->acked_xa, &rc->nacked_xa, e->xa_rec);
 			if (e->gtid[0])
 				gtid_state_apply_text(&rc->acked, e->gtid);
 			snprintf(rc->acked_file, sizeof(rc->acked_file), "%s", e->file);
@@ -949,6 +1138,16 @@ static bool resolve_start(struct rc *rc)
 	}
 	if (!rc->rd.from.state)
 		log_oom();
+	for (int i = 1;; i++) {
+		char k[32];
+		const char *v;
+
+		snprintf(k, sizeof(k), "pending.%d", i);
+		if (!(v = ckpt_get(rc->ckpt, "xa", k)))
+			break;
+		xa_list_add(&rc->acked_xa, &rc->nacked_xa, &rc->capacked_xa, v);
+		xa_list_add(&rc->rd.xa, &rc->rd.nxa, &rc->rd.capxa, v);
+	}
 	gtid_state_copy(&rc->rd.read, &rc->acked);
 	snprintf(rc->rd.read_file, sizeof(rc->rd.read_file), "%s", rc->acked_file);
 	rc->rd.read_pos = rc->acked_offset;
@@ -1064,6 +1263,8 @@ void rc_free(struct rc *rc)
 	free(rc->rd.from.state);
 	free(rc->rd.from.skip_gtid);
 	buf_free(&rc->rd.scratch);
+	free(rc->rd.xa);
+	free(rc->acked_xa);
 	buf_free(&rc->topic_prefix);
 	if (rc->loop)
 		ev_loop_destroy(rc->loop);

@@ -250,6 +250,10 @@ static bool commit(struct decoder *d, const uint8_t *hdr)
 		ok = d->cb.on_commit(d->cb.ctx, &d->trx, d->file, d->next_offset);
 	d->trx.active = false;
 	d->trx.xa_prepare = false;
+	d->trx.xa_held = false;
+	d->trx.xa_one_phase = false;
+	d->trx.xa_outcome = 0;
+	d->trx.xid[0] = '\0';
 	d->trx.gtid[0] = '\0';
 	d->in_begin = false;
 	d->gtid_expects_begin = false;
@@ -427,6 +431,8 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, con
 	if (word_is(s, slen, "BEGIN") || word_is(s, slen, "XA START")) {
 		if (!d->trx.active && !begin(d, hdr))
 			return false;
+		if (word_is(s, slen, "XA START"))
+			d->trx.xa_held = true;
 		d->in_begin = true;
 		d->gtid_expects_begin = false;
 		if (d->cb.on_event && !d->cb.on_event(d->cb.ctx, &d->trx, &info))
@@ -442,6 +448,22 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, con
 			return true;
 		if (!d->trx.active)
 			return true;
+		if (word_is(s, slen, "XA COMMIT") || word_is(s, slen, "XA ROLLBACK")) {
+			/* the outcome of a prepared transaction: its XID as the
+			 * statement names it, which is how XA_PREPARE names it */
+			size_t skip = word_is(s, slen, "XA COMMIT") ? 9 : 11;
+			size_t k = skip, e;
+
+			while (k < slen && isspace((unsigned char)s[k]))
+				k++;
+			e = slen;
+			while (e > k && (isspace((unsigned char)s[e - 1]) || s[e - 1] == ';'))
+				e--;
+			d->trx.xa_outcome = skip == 9 ? 1 : 2;
+			snprintf(d->trx.xid, sizeof(d->trx.xid), "%.*s", (int)(e - k), s + k);
+			if (word_is(s + k, e - k, "ONE PHASE") || strstr(d->trx.xid, "ONE PHASE"))
+				d->trx.xa_outcome = 0;	/* not a prepared one */
+		}
 		return commit(d, hdr);
 	}
 	if (word_is(s, slen, "XA PREPARE")) {	/* MariaDB: the prepared group ends */
@@ -490,6 +512,7 @@ static bool parse_maria_gtid(struct decoder *d, const uint8_t *hdr, const uint8_
 	d->trx.domain = (uint32_t)domain;
 	d->trx.server_id = (uint32_t)le_get(hdr + 5, 4);
 	d->trx.standalone = flags & 0x01;
+	d->trx.xa_held = flags & 0x40;	/* FL_PREPARED_XA: an XA START group */
 	d->trx.ts_ms = le_get(hdr, 4) * 1000;
 	snprintf(d->trx.gtid, sizeof(d->trx.gtid), "%" PRIu32 "-%" PRIu32 "-%" PRIu64,
 		 d->trx.domain, d->trx.server_id, seq);
@@ -563,6 +586,35 @@ static bool parse_mysql_gtid(struct decoder *d, uint8_t type, const uint8_t *hdr
 trunc:
 	snprintf(err, errlen, "GTID event truncated");
 	return false;
+}
+
+/* XA_PREPARE: one_phase (1), formatID (4), gtrid and bqual lengths (4
+ * each), their bytes; the XID in the X'..',X'..',fmt form of the XA
+ * statements. */
+static bool xa_prepare_xid(const uint8_t *b, size_t n, struct dec_trx *trx)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	struct rd r = { b, n };
+	uint8_t one;
+	uint64_t fmt, gl, bl;
+	size_t k = 0;
+
+	if (!rd_u8(&r, &one) || !rd_le(&r, 4, &fmt) || !rd_le(&r, 4, &gl) || !rd_le(&r, 4, &bl) ||
+	    gl > 64 || bl > 64 || r.n < gl + bl)
+		return false;
+	trx->xa_one_phase = one;
+	k += (size_t)snprintf(trx->xid + k, sizeof(trx->xid) - k, "X'");
+	for (uint64_t i = 0; i < gl; i++) {
+		trx->xid[k++] = hx[r.p[i] >> 4];
+		trx->xid[k++] = hx[r.p[i] & 15];
+	}
+	k += (size_t)snprintf(trx->xid + k, sizeof(trx->xid) - k, "',X'");
+	for (uint64_t i = 0; i < bl; i++) {
+		trx->xid[k++] = hx[r.p[gl + i] >> 4];
+		trx->xid[k++] = hx[r.p[gl + i] & 15];
+	}
+	snprintf(trx->xid + k, sizeof(trx->xid) - k, "',%llu", (unsigned long long)(int32_t)fmt);
+	return true;
 }
 
 static bool report(struct decoder *d, uint8_t type, uint32_t size)
@@ -675,9 +727,13 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 		if (ok && d->trx.active)
 			ok = commit(d, ev);
 		break;
-	case EV_XA_PREPARE:	/* MySQL: the prepared group ends here */
+	case EV_XA_PREPARE:	/* the prepared group ends here */
 		ok = report(d, type, size);
 		if (ok && d->trx.active) {
+			if (!xa_prepare_xid(body, blen, &d->trx)) {
+				snprintf(why, sizeof(why), "XA_PREPARE body is malformed");
+				goto fail;
+			}
 			d->trx.xa_prepare = true;
 			ok = commit(d, ev);
 		}

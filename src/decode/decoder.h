@@ -89,6 +89,11 @@ struct dec_trx {
 	bool active;			/* between its start and its commit */
 	bool standalone;		/* MariaDB FL_STANDALONE (one statement) */
 	bool xa_prepare;		/* ended by XA PREPARE: its outcome comes later */
+	bool xa_held;			/* a group of an XA transaction: its rows are
+					   not committed yet when they are read */
+	bool xa_one_phase;		/* XA_PREPARE said one phase: committed */
+	uint8_t xa_outcome;		/* XA COMMIT (1) or XA ROLLBACK (2) group */
+	char xid[300];			/* X'gtrid',X'bqual',format as servers print it */
 };
 
 /* A row change handed to the consumer; valid during the callback. */

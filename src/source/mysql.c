@@ -462,7 +462,7 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	struct msrc *m = (struct msrc *)s;
 	const struct rc_config *c = s->cfg;
 	struct rc_buf q = { 0 };
-	bool filemode = c->src_position_mode == POS_FILE;
+	bool filemode = c->src_position_mode == POS_FILE || from->file_mode;
 	char file[512];
 	uint64_t pos = 4;
 	char *esc;
@@ -480,7 +480,11 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 		}
 		snprintf(file, sizeof(file), "%.*s", (int)(colon - from->state), from->state);
 		pos = strtoull(colon + 1, NULL, 10);
+		/* capability 4: rowcast reads GTID events as they are (without
+		 * it the server rewrites them for old replicas, and fails on XA
+		 * ones) */
 		buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+			       "@mariadb_slave_capability = 4, "
 			       "@master_heartbeat_period = %llu, @@session.net_write_timeout = %d",
 			   (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
 			   c->src_net_write_timeout_s);
@@ -505,7 +509,7 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	}
 
 	buf_reset(&q);
-	put_le(&q, (uint64_t)(unsigned)c->src_server_id, 4);
+	put_le(&q, s->server_id, 4);
 	put_str8(&q, "rowcast");
 	put_str8(&q, "");
 	put_str8(&q, "");
@@ -521,7 +525,7 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	buf_reset(&q);
 	put_le(&q, filemode ? pos : 4, 4);	/* GTID mode: the state decides */
 	put_le(&q, 0, 2);		/* flags: block at the end of the log */
-	put_le(&q, (uint64_t)(unsigned)c->src_server_id, 4);
+	put_le(&q, s->server_id, 4);
 	if (filemode) {
 		buf_puts(&q, file);
 		decoder_set_file(dec, file, pos);
@@ -638,6 +642,7 @@ struct source *source_mysql_new(const struct rc_config *cfg)
 		log_oom();
 	m->base.ops = &mysql_ops;
 	m->base.cfg = cfg;
+	m->base.server_id = (uint32_t)cfg->src_server_id;
 	/* "a:3306, b:3306, c" (port defaults to [source] port), or host */
 	{
 		const char *p = cfg->src_hosts[0] ? cfg->src_hosts : cfg->src_host;

@@ -21,6 +21,7 @@ struct resume_point {
 	char *state;		/* source position text, e.g. a GTID state */
 	char *skip_gtid;	/* transaction partly done, or NULL */
 	uint64_t skip_rows;	/* its row changes with index < this are done */
+	bool file_mode;		/* state is FILE:OFFSET whatever the config says */
 };
 
 struct source;
@@ -52,6 +53,8 @@ struct source {
 	int64_t clock_offset_ms;	/* server clock minus ours, at connect */
 	char server_uuid[64];		/* the server's identity (for the checkpoint) */
 	char flavour[16];		/* "mariadb" or "mysql" */
+	uint32_t server_id;		/* the id it registers with ([source] server_id,
+					   or another for a second connection) */
 };
 
 /* The MySQL/MariaDB replica source. */
