@@ -800,6 +800,12 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 		headers_add(e, "event_type", r->scratch.data, r->scratch.len);
 		r->env.event_type = e->headers.data + e->headers.len - r->scratch.len - 1;
 	}
+	if (r->escape && e->topic.len > 65535) {
+		/* MQTT topics are 16-bit length-prefixed strings */
+		snprintf(err, errlen, "the topic for %s.%s is %zu bytes, over MQTT's 65535",
+			 row->table->db, row->table->name, e->topic.len);
+		return ROUTE_ERROR;
+	}
 	e->op = (uint8_t)view.op;
 	envelope_format(&e->payload, &r->env, trx, file, offset, &view);
 	if (binary_ce)
