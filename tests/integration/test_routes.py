@@ -211,3 +211,17 @@ def test_amqp_route_routing_key_and_key_header(svc, sql, rowcast_factory):
     # AMQP routing keys are not MQTT topics: values go in as they are
     assert got[0] == "orders.insert.new/x"
     assert got[1]["key"] == "7" and got[1]["table"] == "rk_" + t
+
+
+def test_outbox_row_missing_a_column(sql, rowcast_factory):
+    t = uuid.uuid4().hex[:6]
+    sql.run("CREATE TABLE ob_%s (id VARCHAR(10) PRIMARY KEY, aggregatetype VARCHAR(10), "
+            "aggregateid VARCHAR(10), type VARCHAR(10), payload TEXT NULL)" % t)
+    rc = rowcast_factory("obm", extra="[outbox o]\ntable = rctest.ob_%s\n" % t)
+    rc.start()
+    sql.run("INSERT INTO ob_%s VALUES ('e1', 'Order', '1', 'Placed', NULL)" % t)
+    gtid = sql.value("SELECT @@gtid_binlog_pos").split(",")[0]
+    assert rc.p.wait(20) == 75
+    last = open(rc.log).read().strip().splitlines()[-1]
+    assert last == ("rowcast: outbox o: table rctest.ob_%s column 'payload' is NULL in the row "
+                    "of GTID %s" % (t, gtid)), last
