@@ -28,11 +28,12 @@
 #include "rowcast/rowcast.h"
 #include "sink/sink.h"
 #include "source/gtid.h"
+#include "source/position.h"
 #include "source/source.h"
 
 /* The reader thread's view: what it has handed to the queue. */
 struct reader {
-	struct gtid_state read;		/* state after the last commit read */
+	struct position read;		/* GTID position after the last commit read */
 	char read_file[256];		/* binlog file after the last commit read */
 	uint64_t read_pos;		/* and the offset there */
 	char cur_gtid[300];		/* key of the transaction being read, "" between */
@@ -74,7 +75,7 @@ struct rc {
 	struct rc_buf topic_prefix;	/* scratch */
 
 	/* acknowledged position, loop thread only */
-	struct gtid_state acked;	/* after the last fully acked trx */
+	struct position acked;		/* after the last fully acked trx */
 	char acked_file[256];		/* binlog file of that point */
 	uint64_t acked_offset;		/* offset after it */
 	char part_gtid[300];		/* trx partly acknowledged (its key), "" if none */
@@ -480,7 +481,7 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 	e->ts_ms = trx->ts_ms;
 	queue_push(&rc->q);
 	if (trx->gtid[0])
-		gtid_state_apply_text(&r->read, trx->gtid);
+		position_apply(&r->read, trx->gtid);
 	snprintf(r->read_file, sizeof(r->read_file), "%s", file);
 	r->read_pos = next;
 	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, r->cur_gtid)) {
@@ -613,7 +614,7 @@ static void reader_resume_point(struct rc *rc, struct reader *r)
 	if (rc->cfg->src_position_mode == POS_FILE)
 		buf_printf(&r->scratch, "%s:%llu", r->read_file, (unsigned long long)r->read_pos);
 	else
-		gtid_state_format(&r->read, &r->scratch);
+		position_format(&r->read, &r->scratch);
 	free(r->from.state);
 	r->from.state = strdup(r->scratch.data ? r->scratch.data : "");
 	if (!r->from.state)
@@ -683,6 +684,16 @@ static void *reader_main(void *arg)
 				 rl.count - 1);
 		rl.last[0] = '\0';
 		rl.count = 0;
+		if (rc->cfg->src_position_mode == POS_GTID && rc->src->flavour[0] &&
+		    !strcmp(rc->src->flavour, "mysql") != rc->rd.read.mysql) {
+			snprintf(err, sizeof(err),
+				 "%s: the server is %s but the checkpoint's position is %s's: a checkpoint of another server?",
+				 rc->src->peer, rc->src->flavour,
+				 rc->rd.read.mysql ? "MySQL" : "MariaDB");
+			rc->src->ops->disconnect(rc->src);
+			reader_fail(rc, RC_ERR_CHECKPOINT, err);
+			break;
+		}
 		ever_streamed = true;
 		atomic_store(&rc->m->clock_offset_ms, rc->src->clock_offset_ms);
 		atomic_store(&rc->m->source_connected, 1);
@@ -727,8 +738,8 @@ static bool write_checkpoint(struct rc *rc)
 	char err[512], num[32];
 	bool ok;
 
-	gtid_state_format(&rc->acked, &b);
-	ckpt_set(rc->ckpt, "source", "flavour", "mariadb");
+	position_format(&rc->acked, &b);
+	ckpt_set(rc->ckpt, "source", "flavour", rc->acked.mysql ? "mysql" : "mariadb");
 	ckpt_set(rc->ckpt, "source", "mode",
 		 rc->cfg->src_position_mode == POS_FILE ? "file" : "gtid");
 	ckpt_set(rc->ckpt, "source", "gtid_state", b.data ? b.data : "");
@@ -812,7 +823,7 @@ static void drain_acks(struct rc *rc)
 			else if (e->xa_op == '-')
 				xa_list_remove(rc->acked_xa, &rc->nacked_xa, e->xa_rec);
 			if (e->gtid[0])
-				gtid_state_apply_text(&rc->acked, e->gtid);
+				position_apply(&rc->acked, e->gtid);
 			snprintf(rc->acked_file, sizeof(rc->acked_file), "%s", e->file);
 			rc->acked_offset = e->next_offset;
 			rc->part_gtid[0] = '\0';
@@ -1069,13 +1080,14 @@ static bool resolve_start(struct rc *rc)
 	bool fatal;
 
 	if (ckpt_exists(rc->ckpt)) {
-		if ((fl && strcmp(fl, "mariadb")) ||
+		if ((fl && strcmp(fl, "mariadb") && strcmp(fl, "mysql")) ||
 		    (mode && strcmp(mode, filemode ? "file" : "gtid"))) {
 			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
-				  "checkpoint is of another kind (flavour %s, mode %s) than this source (mariadb, %s)",
+				  "checkpoint is of another kind (flavour %s, mode %s) than this source (mode %s)",
 				  fl ? fl : "?", mode ? mode : "gtid", filemode ? "file" : "gtid");
 			return false;
 		}
+		rc->acked.mysql = fl && !strcmp(fl, "mysql");
 		if (filemode) {
 			snprintf(text, sizeof(text), "%s:%s", file ? file : "", off ? off : "");
 			if (!file || !off || !parse_filepos(rc, text, err, sizeof(err))) {
@@ -1089,7 +1101,8 @@ static bool resolve_start(struct rc *rc)
 				  "checkpoint has no MariaDB GTID state ([source] gtid_state)");
 			return false;
 		}
-		if (state[0] && !filemode && !gtid_state_parse(&rc->acked, state, err, sizeof(err))) {
+		if (state[0] && !filemode &&
+		    !position_parse(&rc->acked, rc->acked.mysql, state, err, sizeof(err))) {
 			set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt), "gtid_state: %s", err);
 			return false;
 		}
@@ -1120,7 +1133,9 @@ static bool resolve_start(struct rc *rc)
 		if (!pos)
 			log_oom();
 		if (filemode ? !parse_filepos(rc, pos, err, sizeof(err)) :
-			       !gtid_state_parse(&rc->acked, pos, err, sizeof(err))) {
+			       !position_parse(&rc->acked, rc->src->flavour[0] ?
+					       !strcmp(rc->src->flavour, "mysql") :
+					       position_text_is_mysql(pos), pos, err, sizeof(err))) {
 			set_error(rc, RC_ERR_CONFIG, rc->cfg->path, "start_position: %s", err);
 			free(pos);
 			return false;
@@ -1148,7 +1163,7 @@ static bool resolve_start(struct rc *rc)
 		xa_list_add(&rc->acked_xa, &rc->nacked_xa, &rc->capacked_xa, v);
 		xa_list_add(&rc->rd.xa, &rc->rd.nxa, &rc->rd.capxa, v);
 	}
-	gtid_state_copy(&rc->rd.read, &rc->acked);
+	position_copy(&rc->rd.read, &rc->acked);
 	snprintf(rc->rd.read_file, sizeof(rc->rd.read_file), "%s", rc->acked_file);
 	rc->rd.read_pos = rc->acked_offset;
 	return true;
@@ -1258,8 +1273,8 @@ void rc_free(struct rc *rc)
 	if (rc->q.e)
 		queue_destroy(&rc->q);
 	ckpt_close(rc->ckpt);
-	gtid_state_free(&rc->acked);
-	gtid_state_free(&rc->rd.read);
+	position_free(&rc->acked);
+	position_free(&rc->rd.read);
 	free(rc->rd.from.state);
 	free(rc->rd.from.skip_gtid);
 	buf_free(&rc->rd.scratch);

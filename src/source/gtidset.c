@@ -333,6 +333,39 @@ bool gtid_set_contains(const struct gtid_set *s, const char *uuid, const char *t
 
 /* Decimal at *p (digits only) into *v; *range false when above
  * GTID_GNO_MAX or zero.  False when there is no digit. */
+uint64_t gtid_set_first_missing(const struct gtid_set *s, const char *uuid, const char *tag,
+				uint64_t first, uint64_t last)
+{
+	uint8_t u[16];
+	char t[GTID_TAG_MAX + 1];
+	bool found;
+	const struct gtid_sid *d;
+	uint64_t g = first;
+
+	if (!uuid || strnlen(uuid, 37) != 36 || !uuid_parse(uuid, u))
+		return first;
+	if (!tag)
+		tag = "";
+	if (!tag_norm(tag, strnlen(tag, GTID_TAG_MAX + 1), t))
+		return first;
+	{
+		size_t i = sid_find(s, u, t, &found);
+
+		if (!found)
+			return first;
+		d = &s->v[i];
+	}
+	/* intervals are sorted, disjoint and half-open [start, end) */
+	for (size_t i = 0; i < d->n && g <= last; i++) {
+		if (d->iv[i].end <= g)
+			continue;
+		if (d->iv[i].start > g)
+			return g;
+		g = d->iv[i].end;
+	}
+	return g <= last ? g : 0;
+}
+
 static bool gno_parse(const char **p, uint64_t *v, bool *range)
 {
 	const char *q = *p;

@@ -63,6 +63,11 @@ void gtid_set_format(const struct gtid_set *s, struct rc_buf *out);
  * stored as 0x01 << 56 | n_sids << 8 | 0x01 and every SID carries its tag
  * (one byte 2 * length, then the characters) between uuid and n_intervals.
  */
+/* The first GNO of [first, last] that s lacks for uuid (and tag), or 0
+ * when s has them all. */
+uint64_t gtid_set_first_missing(const struct gtid_set *s, const char *uuid, const char *tag,
+				uint64_t first, uint64_t last);
+
 size_t gtid_set_encoded_size(const struct gtid_set *s);
 void gtid_set_encode(const struct gtid_set *s, struct rc_buf *out);
 /* Decode that encoding (a PREVIOUS_GTIDS_LOG_EVENT body without checksum),

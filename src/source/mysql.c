@@ -20,10 +20,12 @@
 #include "core/log.h"
 #include "decode/decoder.h"
 #include "source/gtid.h"
+#include "source/gtidset.h"
 #include "source/source.h"
 
 #define COM_REGISTER_SLAVE_CMD 0x15
 #define COM_BINLOG_DUMP_CMD 0x12
+#define COM_BINLOG_DUMP_GTID_CMD 0x1e
 
 struct msrc {
 	struct source base;		/* must be first */
@@ -256,11 +258,17 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 	if (!query_value(m, "SELECT VERSION()", m->version, sizeof(m->version), err, errlen))
 		return false;
 	m->mariadb = strstr(m->version, "MariaDB") != NULL;
-	if (!m->mariadb) {
-		snprintf(err, errlen, "%s: server %s is MySQL; this build streams from MariaDB only",
-			 s->peer, m->version);
-		*fatal = true;
-		return false;
+	if (!m->mariadb && c->src_position_mode == POS_GTID) {
+		/* MySQL streams by GTID only with gtid_mode = ON */
+		if (!query_value(m, "SELECT @@GLOBAL.gtid_mode", val, sizeof(val), err, errlen))
+			return false;
+		if (strcasecmp(val, "ON")) {
+			snprintf(err, errlen,
+				 "%s: gtid_mode is %s; rowcast's position_mode = gtid needs ON (or use position_mode = file)",
+				 s->peer, val);
+			*fatal = true;
+			return false;
+		}
 	}
 	if (!query_value(m, "SELECT @@GLOBAL.binlog_format", val, sizeof(val), err, errlen))
 		return false;
@@ -335,6 +343,10 @@ static bool m_position(struct source *s, int start_kind, char **out, char *err, 
 		*out = strdup(val);
 	} else if (start_kind == START_EARLIEST) {
 		*out = strdup("");
+	} else if (!m->mariadb) {
+		if (!query_value(m, "SELECT @@GLOBAL.gtid_executed", val, sizeof(val), err, errlen))
+			return false;
+		*out = strdup(val);
 	} else {
 		if (!query_value(m, "SELECT @@GLOBAL.gtid_binlog_pos", val, sizeof(val), err, errlen))
 			return false;
@@ -456,6 +468,63 @@ out:
 	return ok;
 }
 
+/*
+ * MySQL: every GTID the server has purged must be in the resume set, or
+ * the server cannot send what lies between; name the first that is not.
+ */
+static bool check_position_mysql(struct msrc *m, const char *state, bool *fatal, char *err,
+				 size_t errlen)
+{
+	struct gtid_set *want = gtid_set_new(), *purged = gtid_set_new();
+	struct rc_buf text = { 0 };
+	char val[65536], msg[256];
+	bool ok = true;
+
+	if (!gtid_set_parse(want, state, msg, sizeof(msg)) ||
+	    !query_value(m, "SELECT @@GLOBAL.gtid_purged", val, sizeof(val), err, errlen) ||
+	    !gtid_set_parse(purged, val, msg, sizeof(msg)))
+		goto out;	/* no verdict: the server decides */
+	/* walk the purged set's text: uuid[:tag]:a-b,... */
+	gtid_set_format(purged, &text);
+	for (char *sid = strtok(text.data ? text.data : (char *)"", ","); sid && ok;
+	     sid = strtok(NULL, ",")) {
+		char uuid[40] = "", tag[40] = "";
+		char *p = strchr(sid, ':'), *q;
+
+		if (!p || p - sid > 36)
+			continue;
+		snprintf(uuid, sizeof(uuid), "%.*s", (int)(p - sid), sid);
+		for (q = p + 1; q && *q && ok; q = strchr(q, ':') ? strchr(q, ':') + 1 : NULL) {
+			unsigned long long a, b;
+
+			if (!(*q >= '0' && *q <= '9')) {
+				snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(q, ":"), q);
+				continue;
+			}
+			b = a = strtoull(q, &p, 10);
+			if (*p == '-')
+				b = strtoull(p + 1, NULL, 10);
+			{
+				unsigned long long g = gtid_set_first_missing(
+					want, uuid, tag[0] ? tag : NULL, a, b);
+
+				if (!g)
+					continue;
+				snprintf(err, errlen,
+					 "%s: binlogs the checkpoint needs were purged: the first missing GTID is %s:%s%s%llu (gtid_purged is %s)",
+					 m->base.peer, uuid, tag, tag[0] ? ":" : "", g, val);
+				*fatal = true;
+				ok = false;
+			}
+		}
+	}
+out:
+	buf_free(&text);
+	gtid_set_free(want);
+	gtid_set_free(purged);
+	return ok;
+}
+
 static bool m_start(struct source *s, const struct resume_point *from, struct decoder *dec,
 		    bool *fatal, char *err, size_t errlen)
 {
@@ -486,6 +555,16 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 		buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
 			       "@mariadb_slave_capability = 4, "
 			       "@master_heartbeat_period = %llu, @@session.net_write_timeout = %d",
+			   (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
+			   c->src_net_write_timeout_s);
+	} else if (!m->mariadb) {
+		if (!check_position_mysql(m, from->state, fatal, err, errlen))
+			return false;
+		buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+			       "@source_binlog_checksum = @@global.binlog_checksum, "
+			       "@master_heartbeat_period = %llu, @source_heartbeat_period = %llu, "
+			       "@@session.net_write_timeout = %d",
+			   (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
 			   (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
 			   c->src_net_write_timeout_s);
 	} else {
@@ -523,6 +602,26 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 	}
 
 	buf_reset(&q);
+	if (!filemode && !m->mariadb) {
+		/* MySQL: COM_BINLOG_DUMP_GTID with the executed set */
+		struct gtid_set *set = gtid_set_new();
+
+		if (!gtid_set_parse(set, from->state, err, errlen)) {
+			gtid_set_free(set);
+			*fatal = true;
+			goto out;
+		}
+		gtid_dump_request(set, s->server_id, "", 4, GTID_DUMP_THROUGH_GTID, &q);
+		gtid_set_free(set);
+		r = m->db->methods->db_command(m->db, COM_BINLOG_DUMP_GTID_CMD, q.data, q.len, 1, NULL);
+		if (r) {
+			set_err(m, "COM_BINLOG_DUMP_GTID failed", err, errlen);
+			goto out;
+		}
+		decoder_expect_checksum(dec, m->checksum);
+		ok = true;
+		goto out;
+	}
 	put_le(&q, filemode ? pos : 4, 4);	/* GTID mode: the state decides */
 	put_le(&q, 0, 2);		/* flags: block at the end of the log */
 	put_le(&q, s->server_id, 4);

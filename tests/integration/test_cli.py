@@ -37,3 +37,14 @@ def test_help_version_check_config(rowcast_factory):
     assert run(rc, "--version").stdout.startswith("rowcast ")
     p = run(rc, "check-config", "-c", rc.conf)
     assert p.returncode == 0 and p.stdout.strip().endswith(": ok")
+
+
+def test_checkpoint_of_a_mysql_server_is_refused(sql, rowcast_factory):
+    import zlib
+    rc = rowcast_factory("it/cli")
+    body = ("# test\n[rowcast]\nformat = 1\n\n[source]\nflavour = mysql\nmode = gtid\n"
+            "gtid_state = 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5\n")
+    open(rc.ckpt, "w").write(body + "\n[checksum]\ncrc32 = %08x\n" % zlib.crc32(body.encode()))
+    p = run(rc, "-c", rc.conf)
+    assert p.returncode == 76, p.stderr
+    assert "the server is mariadb but the checkpoint's position is MySQL's" in p.stderr

@@ -551,9 +551,28 @@ static void test_previous_gtids_fixture(void **state)
 	gtid_set_free(s);
 }
 
+static void test_first_missing(void **state)
+{
+	struct gtid_set *s = gtid_set_new();
+	char err[256];
+	const char *u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+	(void)state;
+	assert_true(gtid_set_parse(s, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:8-10", err,
+				   sizeof(err)));
+	assert_int_equal(gtid_set_first_missing(s, u, NULL, 1, 5), 0);
+	assert_int_equal(gtid_set_first_missing(s, u, NULL, 1, 9), 6);
+	assert_int_equal(gtid_set_first_missing(s, u, NULL, 8, 12), 11);
+	assert_int_equal(gtid_set_first_missing(s, u, "tg", 1, 2), 1);
+	assert_int_equal(gtid_set_first_missing(s, "4e11fa47-71ca-11e1-9e33-c80aa9429562", NULL,
+						3, 4), 3);
+	gtid_set_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_missing),
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_add),
