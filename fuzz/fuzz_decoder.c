@@ -102,7 +102,9 @@ static uint32_t le32(const uint8_t *p)
 static void run(const uint8_t *data, size_t size, bool crc)
 {
 	static const uint8_t magic[4] = { 0xfe, 'b', 'i', 'n' };
-	static const struct dec_callbacks cb = { fz_begin, fz_row, fz_commit, fz_event, &fz, NULL };
+	static const struct dec_callbacks cb = { .on_begin = fz_begin, .on_row = fz_row,
+						 .on_commit = fz_commit, .on_event = fz_event,
+						 .ctx = &fz };
 	struct dec_callbacks c = cb;
 	size_t pos = 0;
 	uint64_t off = 4;

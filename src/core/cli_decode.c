@@ -169,7 +169,8 @@ int cli_decode(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dec_cli c = { 0 };
-	struct dec_callbacks cb = { NULL, cli_row, cli_commit, cli_event, &c, NULL };
+	struct dec_callbacks cb = { .on_row = cli_row, .on_commit = cli_commit,
+				     .on_event = cli_event, .ctx = &c };
 	uint64_t start = 0;
 	int opt, rc = 0;
 

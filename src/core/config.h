@@ -18,6 +18,7 @@ enum sink_kind { SINK_MQTT = 0, SINK_STDOUT = 1, SINK_AMQP = 2, SINK_FILE = 3 };
 enum mqtt_version { MQTT_V5 = 0, MQTT_V311 = 1 };
 enum start_kind { START_CURRENT = 0, START_EARLIEST = 1, START_GTID = 2 };
 enum position_mode { POS_GTID = 0, POS_FILE = 1 };
+enum column_names { COLNAMES_BINLOG = 0, COLNAMES_INFO_SCHEMA = 1 };
 enum ssl_mode { SSLM_DISABLED = 0, SSLM_PREFERRED = 1, SSLM_REQUIRED = 2, SSLM_VERIFY_CA = 3,
 		SSLM_VERIFY_IDENTITY = 4 };
 enum stmt_policy { STMT_STOP = 0, STMT_WARN = 1 };
@@ -105,6 +106,7 @@ struct rc_config {
 	int src_start_kind;		/* START_* parsed from src_start */
 	int src_on_statement_dml;	/* STMT_* */
 	int src_position_mode;		/* POS_GTID or POS_FILE */
+	int src_column_names;		/* COLNAMES_* */
 	int src_ssl_mode;		/* SSL_* */
 	char *src_ssl_ca;		/* CA certificates for the server's certificate */
 	char *src_ssl_cert;		/* client certificate */

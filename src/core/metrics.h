@@ -24,6 +24,7 @@ struct metrics_table {
 	atomic_uint_fast64_t published[3]; /* handed to the sink */
 	atomic_uint_fast64_t acked[3];	/* acknowledged by the broker */
 	atomic_uint_fast64_t bytes;	/* payload bytes published */
+	atomic_int unnamed_warned;	/* "no column names" was logged */
 	struct metrics_table *next;	/* registry chain (private) */
 };
 

@@ -224,6 +224,31 @@ static void table_gone(void *ctx, struct dec_table *t)
 	t->user = NULL;
 }
 
+/* A table map without column names: information_schema names them when
+ * configured; otherwise positional names, with a warning once per table. */
+static bool table_unnamed(void *ctx, struct dec_table *t)
+{
+	struct rc *rc = ctx;
+	char err[1024];
+
+	if (rc->cfg->src_column_names == COLNAMES_INFO_SCHEMA) {
+		if (!rc->src->ops->describe(rc->src, t->db, t->name, &rc->rd.scratch, err,
+					    sizeof(err)) ||
+		    !decoder_table_describe(t, rc->rd.scratch.data ? rc->rd.scratch.data : "",
+					    err, sizeof(err))) {
+			reader_fail(rc, RC_ERR_SOURCE_FATAL, err);
+			return false;
+		}
+		return true;
+	}
+	if (!metrics_table(rc->m, t->db, t->name)->unnamed_warned) {
+		metrics_table(rc->m, t->db, t->name)->unnamed_warned = 1;
+		log_warn("table %s.%s: the binlog has no column names (binlog_row_metadata below FULL): columns are named @1, @2, ...",
+			 t->db, t->name);
+	}
+	return true;
+}
+
 /* A message that can never be published: stop before it, or skip it. */
 static bool unpublishable(struct rc *rc, const char *why)
 {
@@ -352,7 +377,9 @@ static bool xa_replay(struct rc *rc, const char *rec)
 {
 	char xid[700], where[700], key[700], err[1024];
 	struct xa_replay x = { 0 };
-	struct dec_callbacks cb = { xr_begin, xr_row, xr_commit, NULL, &x, table_gone };
+	struct dec_callbacks cb = { .on_begin = xr_begin, .on_row = xr_row,
+				     .on_commit = xr_commit, .ctx = &x,
+				     .table_gone = table_gone, .table_unnamed = table_unnamed };
 	struct resume_point from = { 0 };
 	struct source *src;
 	const uint8_t *ev;
@@ -1171,7 +1198,9 @@ static bool resolve_start(struct rc *rc)
 
 enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 {
-	struct dec_callbacks cb = { on_begin, on_row, on_commit, on_event, rc, table_gone };
+	struct dec_callbacks cb = { .on_begin = on_begin, .on_row = on_row,
+				     .on_commit = on_commit, .on_event = on_event, .ctx = rc,
+				     .table_gone = table_gone, .table_unnamed = table_unnamed };
 	char msg[1024];
 
 	rc->result = RC_OK;

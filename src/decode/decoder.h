@@ -134,6 +134,10 @@ struct dec_callbacks {
 	/* a table map with a non-NULL user is dropped or parsed anew: free
 	 * what user points to (optional) */
 	void (*table_gone)(void *ctx, struct dec_table *t);
+	/* a table map without column names (binlog_row_metadata below FULL):
+	 * the consumer may name the columns with decoder_table_describe();
+	 * false stops the feed (optional) */
+	bool (*table_unnamed)(void *ctx, struct dec_table *t);
 };
 
 struct decoder *decoder_new(const struct dec_callbacks *cb);
@@ -155,6 +159,15 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 /* Tell the decoder whether the stream's events carry a CRC32 before its
  * FORMAT_DESCRIPTION arrives (the replica protocol sends a ROTATE first). */
 void decoder_expect_checksum(struct decoder *d, bool crc32);
+/*
+ * Name the columns of a table map from a description, one line per column
+ * in table order: "name<TAB>column type<TAB>key", as information_schema
+ * COLUMNS gives COLUMN_NAME, COLUMN_TYPE and COLUMN_KEY ("enum('a','b')"
+ * gives ENUM members, "PRI" the primary key).  false with err when the
+ * number of columns differs from the map's.
+ */
+bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, size_t errlen);
+
 /* Whether events carry a CRC32 (known after the FORMAT_DESCRIPTION). */
 bool decoder_has_checksum(const struct decoder *d);
 /* Server version text from the FORMAT_DESCRIPTION, "" before it. */

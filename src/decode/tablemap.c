@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "decode/charset.h"
@@ -446,8 +447,133 @@ bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph
 		table_reset(d, t);
 		return false;
 	}
+	if (!t->names_logged && d->cb.table_unnamed && !d->cb.table_unnamed(d->cb.ctx, t)) {
+		if (errlen && err[0] == '\0')
+			snprintf(err, errlen, "table %s.%s: no column names", t->db, t->name);
+		table_reset(d, t);
+		return false;
+	}
 	buf_append(&t->raw, body, n);
 	d->active[slot] = true;
+	return true;
+}
+
+/* The members of "enum('a','b''c')" or "set(...)" appended to out as
+ * NUL-terminated strings; their count. */
+static uint32_t type_members(const char *type, struct rc_buf *out)
+{
+	const char *p = strchr(type, '(');
+	uint32_t n = 0;
+
+	if (!p)
+		return 0;
+	for (p++; *p == '\'';) {
+		for (p++; *p; p++) {
+			if (*p == '\'' && p[1] == '\'') {
+				buf_putc(out, '\'');
+				p++;
+			} else if (*p == '\'') {
+				break;
+			} else {
+				buf_putc(out, *p);
+			}
+		}
+		buf_putc(out, '\0');
+		n++;
+		if (*p)
+			p++;
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
+bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, size_t errlen)
+{
+	struct rc_buf names = { 0 }, members = { 0 };
+	uint32_t *noff, *mcount, ncols = 0;
+	const char *p;
+
+	noff = calloc(t->ncols + 1, sizeof(uint32_t));
+	mcount = calloc(t->ncols + 1, sizeof(uint32_t));
+	if (!noff || !mcount)
+		log_oom();
+	for (p = lines; *p; ) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[2048], *tab1, *tab2;
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		p += len + (nl ? 1 : 0);
+		if (!line[0])
+			continue;
+		if (ncols >= t->ncols) {
+			ncols++;
+			continue;
+		}
+		tab1 = strchr(line, '\t');
+		tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+		if (tab1)
+			*tab1 = '\0';
+		if (tab2)
+			*tab2 = '\0';
+		noff[ncols] = (uint32_t)names.len;
+		buf_append(&names, line, strlen(line) + 1);
+		if (tab1 && (!strncasecmp(tab1 + 1, "enum(", 5) || !strncasecmp(tab1 + 1, "set(", 4)))
+			mcount[ncols] = type_members(tab1 + 1, &members);
+		if (tab2 && !strcmp(tab2 + 1, "PRI")) {
+			t->pk = realloc(t->pk, (t->npk + 1) * sizeof(uint32_t));
+			if (!t->pk)
+				log_oom();
+			t->pk[t->npk++] = ncols;
+		}
+		ncols++;
+	}
+	if (ncols != t->ncols) {
+		snprintf(err, errlen,
+			 "table %s.%s has %u columns in information_schema and %u in the binlog (changed while rowcast was down?)",
+			 t->db, t->name, ncols, t->ncols);
+		free(noff);
+		free(mcount);
+		buf_free(&names);
+		buf_free(&members);
+		return false;
+	}
+	/* the names replace the positional ones: a new strings buffer */
+	buf_reset(&t->strings);
+	buf_append(&t->strings, names.data, names.len);
+	{
+		size_t mbase = t->strings.len;
+		const char *m;
+
+		buf_append(&t->strings, members.data ? members.data : "", members.len);
+		m = t->strings.data + mbase;
+		for (uint32_t i = 0; i < t->ncols; i++) {
+			struct dec_column *c = &t->cols[i];
+
+			c->name = t->strings.data + noff[i];
+			c->name_len = (uint32_t)strlen(c->name);
+			if (!mcount[i] || (c->real_type != COLT_ENUM && c->real_type != COLT_SET))
+				continue;
+			free((void *)c->members);
+			free((void *)c->member_lens);
+			c->members = malloc(mcount[i] * sizeof(char *));
+			c->member_lens = malloc(mcount[i] * sizeof(uint32_t));
+			if (!c->members || !c->member_lens)
+				log_oom();
+			c->n_members = mcount[i];
+			for (uint32_t k = 0; k < mcount[i]; k++) {
+				((const char **)c->members)[k] = m;
+				((uint32_t *)c->member_lens)[k] = (uint32_t)strlen(m);
+				m += strlen(m) + 1;
+			}
+		}
+	}
+	t->names_logged = true;
+	free(noff);
+	free(mcount);
+	buf_free(&names);
+	buf_free(&members);
 	return true;
 }
 

@@ -36,6 +36,8 @@ struct msrc {
 	bool checksum;			/* the server writes CRC32 */
 	atomic_int interrupted;		/* interrupt() was called: stay down */
 	bool warned_image;		/* the row image warning was given */
+	bool warned_names;		/* the information_schema warning was given */
+	MYSQL *meta;			/* second connection for describe() */
 	char **host;			/* [source] hosts, or host */
 	int *port;			/* their ports */
 	int nhosts;			/* how many */
@@ -279,12 +281,17 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 	}
 	if (!query_value(m, "SELECT @@GLOBAL.binlog_row_metadata", val, sizeof(val), err, errlen))
 		return false;
-	if (strcasecmp(val, "FULL")) {
+	if (strcasecmp(val, "FULL") && c->src_column_names == COLNAMES_BINLOG) {
 		snprintf(err, errlen,
-			 "%s: binlog_row_metadata is %s; rowcast needs FULL (SET GLOBAL binlog_row_metadata=FULL)",
+			 "%s: binlog_row_metadata is %s; rowcast needs FULL (SET GLOBAL binlog_row_metadata=FULL), or [source] column_names = information_schema",
 			 s->peer, val);
 		*fatal = true;
 		return false;
+	}
+	if (strcasecmp(val, "FULL") && !m->warned_names) {
+		log_warn("%s: binlog_row_metadata is %s: column names come from information_schema; a table changed while rowcast is down is described as it is now",
+			 s->peer, val);
+		m->warned_names = true;
 	}
 	if (!query_value(m, "SELECT @@GLOBAL.binlog_row_image", val, sizeof(val), err, errlen))
 		return false;
@@ -679,6 +686,62 @@ static bool m_next(struct source *s, const uint8_t **ev, size_t *len, bool *fata
 	return true;
 }
 
+static bool m_describe(struct source *s, const char *db, const char *table, struct rc_buf *out,
+		       char *err, size_t errlen)
+{
+	struct msrc *m = (struct msrc *)s;
+	const struct rc_config *c = s->cfg;
+	char edb[600], etab[600], q[1500];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (!m->meta) {
+		unsigned timeout = (unsigned)c->src_connect_timeout_s;
+
+		m->meta = mysql_init(NULL);
+		if (!m->meta)
+			log_oom();
+		mysql_options(m->meta, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+		mysql_options(m->meta, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+		if (c->src_ssl_mode != SSLM_DISABLED)
+			mysql_ssl_set(m->meta, c->src_ssl_key[0] ? c->src_ssl_key : NULL,
+				      c->src_ssl_cert[0] ? c->src_ssl_cert : NULL,
+				      c->src_ssl_ca[0] ? c->src_ssl_ca : NULL, NULL, NULL);
+		if (!mysql_real_connect(m->meta, c->src_socket[0] ? NULL : m->host[m->cur],
+					c->src_user, c->src_password, NULL,
+					(unsigned)m->port[m->cur],
+					c->src_socket[0] ? c->src_socket : NULL, 0)) {
+			snprintf(err, errlen, "%s: information_schema: %s", s->peer,
+				 mysql_error(m->meta));
+			mysql_close(m->meta);
+			m->meta = NULL;
+			return false;
+		}
+	}
+	if (strlen(db) > 256 || strlen(table) > 256) {
+		snprintf(err, errlen, "names too long");
+		return false;
+	}
+	mysql_real_escape_string(m->meta, edb, db, (unsigned long)strlen(db));
+	mysql_real_escape_string(m->meta, etab, table, (unsigned long)strlen(table));
+	snprintf(q, sizeof(q),
+		 "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+		 "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+		 edb, etab);
+	if (mysql_query(m->meta, q) || !(res = mysql_store_result(m->meta))) {
+		snprintf(err, errlen, "%s: information_schema: %s", s->peer, mysql_error(m->meta));
+		mysql_close(m->meta);
+		m->meta = NULL;
+		return false;
+	}
+	buf_reset(out);
+	while ((row = mysql_fetch_row(res)))
+		buf_printf(out, "%s\t%s\t%s\n", row[0] ? row[0] : "", row[1] ? row[1] : "",
+			   row[2] ? row[2] : "");
+	mysql_free_result(res);
+	return true;
+}
+
 static void m_interrupt(struct source *s)
 {
 	struct msrc *m = (struct msrc *)s;
@@ -714,6 +777,8 @@ static void m_free(struct source *s)
 	if (!s)
 		return;
 	m_disconnect(s);
+	if (m->meta)
+		mysql_close(m->meta);
 	pthread_mutex_destroy(&m->mu);
 	for (int i = 0; i < m->nhosts; i++)
 		free(m->host[i]);
@@ -728,6 +793,7 @@ static const struct source_ops mysql_ops = {
 	.position = m_position,
 	.start = m_start,
 	.next = m_next,
+	.describe = m_describe,
 	.interrupt = m_interrupt,
 	.disconnect = m_disconnect,
 	.free = m_free,

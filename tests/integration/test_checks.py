@@ -61,3 +61,24 @@ def test_foreign_key_cascade_warning(sql, rowcast_factory):
         assert rc.stop() == 0
     finally:
         sql.run("DROP TABLE chi_%s; DROP TABLE par_%s;" % (t, t))
+
+
+def test_column_names_from_information_schema(sql, rowcast_factory, subscriber_factory):
+    t = uuid.uuid4().hex[:6]
+    prefix = "it/" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE isn_%s (id INT PRIMARY KEY, st ENUM('new','it''s'), s SET('a','b'))" % t)
+    sub = subscriber_factory(prefix + "/#")
+    try:
+        sql.run("SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+        rc = rowcast_factory(prefix)
+        conf = open(rc.conf).read().replace(
+            "[checkpoint]", "column_names = information_schema\n[checkpoint]", 1)
+        open(rc.conf, "w").write(conf)
+        rc.start()
+        sql.run("INSERT INTO isn_%s VALUES (1, 'it''s', 'a,b')" % t)
+        msgs = [m for _, m in sub.wait_for(1)]
+        assert rc.stop() == 0
+        assert msgs[0]["after"] == {"id": 1, "st": "it's", "s": "a,b"}
+        assert "column names come from information_schema" in open(rc.log).read()
+    finally:
+        sql.run("SET GLOBAL binlog_row_metadata = 'FULL'")

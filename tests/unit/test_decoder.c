@@ -198,7 +198,7 @@ static bool feed_all(struct decoder *d, struct rc_buf *b, char *err, size_t errl
 static void test_rows_to_native(void **state)
 {
 	struct got g = { 0 };
-	struct dec_callbacks cb = { NULL, g_row, g_commit, NULL, &g, NULL };
+	struct dec_callbacks cb = { .on_row = g_row, .on_commit = g_commit, .ctx = &g };
 	struct rc_buf b = { 0 };
 	char err[512];
 
@@ -236,7 +236,7 @@ static void test_rows_to_native(void **state)
 static void test_crc_mismatch(void **state)
 {
 	struct got g = { 0 };
-	struct dec_callbacks cb = { NULL, g_row, g_commit, NULL, &g, NULL };
+	struct dec_callbacks cb = { .on_row = g_row, .on_commit = g_commit, .ctx = &g };
 	struct rc_buf b = { 0 };
 	char err[512];
 	size_t at;
@@ -257,7 +257,7 @@ static void test_crc_mismatch(void **state)
 static void test_truncated_rows(void **state)
 {
 	struct got g = { 0 };
-	struct dec_callbacks cb = { NULL, g_row, g_commit, NULL, &g, NULL };
+	struct dec_callbacks cb = { .on_row = g_row, .on_commit = g_commit, .ctx = &g };
 	struct rc_buf b = { 0 };
 	char err[512], want[200];
 	size_t s, rows_at;
@@ -284,7 +284,7 @@ static void test_truncated_rows(void **state)
 static void test_unknown_events(void **state)
 {
 	struct got g = { 0 };
-	struct dec_callbacks cb = { NULL, g_row, g_commit, NULL, &g, NULL };
+	struct dec_callbacks cb = { .on_row = g_row, .on_commit = g_commit, .ctx = &g };
 	struct rc_buf b = { 0 };
 	char err[512];
 	size_t s;
@@ -312,7 +312,7 @@ static void test_unknown_events(void **state)
 static void test_no_crash_on_damage(void **state)
 {
 	struct got g;
-	struct dec_callbacks cb = { NULL, g_row, g_commit, NULL, &g, NULL };
+	struct dec_callbacks cb = { .on_row = g_row, .on_commit = g_commit, .ctx = &g };
 	struct rc_buf b = { 0 };
 	char err[512];
 
