@@ -100,3 +100,57 @@ def test_tls_modes(tls_server, tmp_path):
     r = subprocess.run([bin_, "-c", conf], capture_output=True, text=True, timeout=30)
     assert r.returncode == 76, r.stderr
     assert "Access denied" in r.stderr and "s3cr3t" not in r.stderr
+
+
+def test_mqtt_over_tls(tmp_path, svc, sql, rowcast_factory):
+    """MQTT over TLS to a Mosquitto listener with a certificate of a test CA:
+    verified (with host name) it streams; with another CA it cannot connect."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    d = str(tmp_path)
+    make_ca(d, "ca")
+    make_ca(d, "otherca")
+    with open(os.path.join(d, "san.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+            "server.key", "-out", "server.csr", cwd=d)
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem", cwd=d)
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    conf = os.path.join(d, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\ncafile %s/ca.pem\n"
+                "certfile %s/server.pem\nkeyfile %s/server.key\nuser root\n" % (port, d, d, d))
+    broker = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        table = "tm_" + uuid.uuid4().hex[:6]
+        sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "--cafile",
+                                os.path.join(d, "ca.pem"), "-t", "tls/#", "-C", "1", "-W", "20"],
+                               stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        rc = rowcast_factory("tls")
+        import re
+        text = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = ssl://127.0.0.1:%d\nca_file = %s/ca.pem"
+                      % (port, d), open(rc.conf).read())
+        open(rc.conf, "w").write(text)
+        rc.start()
+        sql.run("INSERT INTO %s VALUES (1)" % table)
+        out, _ = sub.communicate(timeout=30)
+        assert '"table":"%s"' % table in out
+        assert rc.stop() == 0
+        # a broker certificate from another CA: the first connection fails
+        open(rc.conf, "w").write(text.replace("%s/ca.pem" % d, "%s/otherca.pem" % d))
+        os.unlink(rc.ckpt)
+        p = subprocess.run([rc.bin, "-c", rc.conf], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 75, p.stderr
+        assert "mqtt: cannot connect to ssl://127.0.0.1:%d" % port in p.stderr
+    finally:
+        broker.terminate()
+        broker.wait(10)
