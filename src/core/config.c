@@ -253,6 +253,7 @@ struct parse_ctx {
 	const char *path;		/* its name, for messages */
 	int line;			/* line of the current key */
 	int next_line;			/* line the next read starts */
+	bool mid_line;			/* the last piece read did not end a line */
 	int *set_at;			/* per option: line it was set on, 0 = not */
 	int errors;			/* bad lines so far */
 	struct rc_error *err;		/* first error goes here */
@@ -415,10 +416,15 @@ static char *reader(char *str, int num, void *stream)
 	struct parse_ctx *pc = stream;
 	char *r = fgets(str, num, pc->fp);
 
+	bool starts_line;
+
 	pc->line = pc->next_line;
+	/* inih reads a long line in several pieces: judge only its start */
+	starts_line = !pc->mid_line;
+	pc->mid_line = r && !strchr(r, '\n');
 	if (r && strchr(r, '\n'))
 		pc->next_line++;
-	if (r && !line_looks_valid(r))
+	if (r && starts_line && !line_looks_valid(r))
 		cfg_error(pc, pc->line, "syntax error: expected [section] or key = value");
 	return r;
 }

@@ -214,7 +214,13 @@ def test_rabbitmq_outage(svc, sql, rowcast_factory, tmp_path):
     subprocess.run([services, "stop", "rabbitmq"], check=True, capture_output=True)
     time.sleep(OUTAGE_S)
     assert rc.p.poll() is None, "rowcast exited during the outage"
-    subprocess.run([services, "start", "rabbitmq"], check=True, capture_output=True)
+    for attempt in range(3):
+        # a node just stopped may still hold its name for a moment
+        if subprocess.run([services, "start", "rabbitmq"], capture_output=True).returncode == 0:
+            break
+        time.sleep(3)
+    else:
+        raise AssertionError("rabbitmq did not start again")
     assert w.wait(300) == 0
     got = []
     deadline = time.time() + 180

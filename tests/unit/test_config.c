@@ -76,6 +76,25 @@ static void test_values(void **state)
 	rc_config_free(c);
 }
 
+static void test_long_lines(void **state)
+{
+	char text[4096], longval[1001];
+	struct rc_config *c;
+	struct rc_error e;
+
+	(void)state;
+	memset(longval, 'p', 1000);
+	longval[1000] = '\0';
+	/* inih reads long lines in pieces: a long comment with no '=' in its
+	 * tail, and a long value, are fine */
+	snprintf(text, sizeof(text),
+		 "# %s and then the end of a long comment without an equals sign.\n" MIN
+		 "password = %s\n", longval, longval);
+	assert_int_equal(load(text, &c, &e), RC_OK);
+	assert_int_equal(strlen(c->src_password), 1000);
+	rc_config_free(c);
+}
+
 static void test_password_file(void **state)
 {
 	char pw[] = "/tmp/rowcast-test-pw-XXXXXX";
@@ -203,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal_and_defaults),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_password_file),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_every_error_reported),
