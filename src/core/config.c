@@ -105,6 +105,8 @@ const struct opt_def config_options[] = {
 	  "MQTT keep-alive interval, seconds." },
 	{ "mqtt", "version", OPT_ENUM, F(mqtt_version), "5", 0, 0, 0, "5|3.1.1",
 	  "MQTT protocol version; 5 carries the event id, GTID, db, table and op as user properties." },
+	{ "mqtt", "client", OPT_ENUM, F(mqtt_client), "paho", 0, 0, 0, "paho|mosquitto",
+	  "MQTT client library: paho (paho-mqtt-c, its own threads) or mosquitto (libmosquitto, driven from rowcast's event loop, about twice as fast here)." },
 	{ "mqtt", "status_topic", OPT_STR, F(mqtt_status_topic), "", 0, 0, 0, NULL,
 	  "Retained topic that says online while rowcast is connected and offline (last will) when not; empty for none." },
 	{ "mqtt", "ca_file", OPT_STR, F(mqtt_ca_file), "", 0, 0, 0, NULL,

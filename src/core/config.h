@@ -16,6 +16,7 @@
 
 enum sink_kind { SINK_MQTT = 0, SINK_STDOUT = 1, SINK_AMQP = 2, SINK_FILE = 3 };
 enum mqtt_version { MQTT_V5 = 0, MQTT_V311 = 1 };
+enum mqtt_client { MQTT_CLIENT_PAHO = 0, MQTT_CLIENT_MOSQUITTO = 1 };
 enum start_kind { START_CURRENT = 0, START_EARLIEST = 1, START_GTID = 2 };
 enum position_mode { POS_GTID = 0, POS_FILE = 1 };
 enum column_names { COLNAMES_BINLOG = 0, COLNAMES_INFO_SCHEMA = 1 };
@@ -137,6 +138,7 @@ struct rc_config {
 	int mqtt_qos;			/* 0, 1 or 2 */
 	int mqtt_keepalive_s;		/* keep-alive interval, seconds */
 	int mqtt_version;		/* MQTT_V5 or MQTT_V311 */
+	int mqtt_client;		/* MQTT_CLIENT_*: paho or mosquitto */
 	char *mqtt_status_topic;	/* retained online/offline; "" = none */
 	char *mqtt_ca_file;		/* TLS: CA certificates */
 	char *mqtt_cert_file;		/* TLS: client certificate */

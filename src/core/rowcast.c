@@ -724,6 +724,7 @@ static void *reader_main(void *arg)
 		ever_streamed = true;
 		atomic_store(&rc->m->clock_offset_ms, rc->src->clock_offset_ms);
 		atomic_store(&rc->m->source_connected, 1);
+		ev_async_send(rc->loop, &rc->wake);	/* READY may be due now */
 		log_info("%s: streaming from %s%s", rc->src->peer,
 			 rc->cfg->src_position_mode == POS_FILE ? "binlog position " :
 			 r->from.state[0] ? "GTID state " : "",

@@ -26,7 +26,8 @@ struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_asyn
 		s->ops = &sink_amqp_ops;
 		break;
 	default:
-		s->ops = &sink_mqtt_ops;
+		s->ops = cfg->mqtt_client == MQTT_CLIENT_MOSQUITTO ? &sink_mosq_ops :
+								     &sink_mqtt_ops;
 	}
 	return s;
 }

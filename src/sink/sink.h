@@ -65,5 +65,6 @@ void sink_free(struct sink *s);
 extern const struct sink_ops sink_mqtt_ops;
 extern const struct sink_ops sink_stdout_ops;	/* stdout, and type = file */
 extern const struct sink_ops sink_amqp_ops;
+extern const struct sink_ops sink_mosq_ops;	/* MQTT over libmosquitto */
 
 #endif
