@@ -16,12 +16,11 @@ import subprocess
 import time
 import uuid
 
-import pytest
 
+import test_torture as torture
 from conftest import Rowcast
 from test_outage import Broker, check, read_msgs, subscriber
 from test_pipeline import assert_same, make_batch
-from test_torture import workload
 
 MOSQ = "client = mosquitto\n"
 TORTURE_ROWS = 20000
@@ -211,54 +210,8 @@ def test_unreachable_broker_is_fatal(rowcast_factory):
 
 def run_torture(sql, subscriber_factory, rowcast_factory, sig, qos, rows, inflight=500):
     """tests/integration/test_torture.py's run_torture with client = mosquitto."""
-    table = "mt_" + uuid.uuid4().hex[:8]
-    prefix = "it/" + uuid.uuid4().hex[:8]
-    sql.run("CREATE TABLE %s (id INT PRIMARY KEY, v VARCHAR(16))" % table)
-    sub = subscriber_factory(prefix + "/#")
-    rc = rowcast_factory(prefix, extra=MOSQ)
-    conf = open(rc.conf).read().replace("qos = 1", "qos = %d" % qos)
-    conf = conf.replace("[mqtt]", "[sink]\nmax_inflight = %d\n[mqtt]" % inflight)
-    open(rc.conf, "w").write(conf)
-    rng = random.Random(17 + qos + (sig == signal.SIGKILL))
-    stmts = workload(table, rows, rng)
-    rc.start()
-    writer = subprocess.Popen(["mariadb", "--defaults-file=" + sql.cnf, "rctest"],
-                              stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    per_chunk = max(1, len(stmts) // (RESTARTS + 5))
-    kills = 0
-    for k in range(0, len(stmts), per_chunk):
-        writer.stdin.write("\n".join(stmts[k:k + per_chunk]) + "\n")
-        writer.stdin.flush()
-        if kills < RESTARTS:
-            time.sleep(rng.uniform(0.05, 0.35))
-            rc.p.send_signal(sig)
-            rc.p.wait(60)
-            if sig == signal.SIGTERM:
-                assert rc.p.returncode == 0, open(rc.log).read()[-2000:]
-            rc.logf.close()
-            kills += 1
-            rc.start()
-    writer.stdin.close()
-    assert writer.wait(120) == 0, writer.stderr.read()
-    msgs = sub.wait_for(rows, timeout=180)
-    time.sleep(1.5)
-    msgs = sub.messages()
-    assert rc.stop() == 0
-    seen = {}
-    dups = 0
-    for _, m in msgs:
-        if m["id"] in seen:
-            assert seen[m["id"]] == m, "a duplicate differs from its first copy: %s" % m["id"]
-            dups += 1
-        else:
-            seen[m["id"]] = m
-    got = sorted(m["after"]["id"] for m in seen.values())
-    missing = sorted(set(range(rows)) - set(got))
-    assert not missing, "%d lost, first %s" % (len(missing), missing[:5])
-    assert len(got) == rows
-    print("\nmosquitto %s qos %d: %d restarts, %d messages, %d duplicates" % (
-        signal.Signals(sig).name, qos, kills, len(msgs), dups))
-    return kills, dups
+    return torture.run_torture(sql, subscriber_factory, rowcast_factory, sig, qos,
+                               inflight=inflight, rows=rows, extra=MOSQ)
 
 
 def test_sigkill_torture(sql, subscriber_factory, rowcast_factory):

@@ -30,17 +30,18 @@ def workload(table, rows, rng):
     return out
 
 
-def run_torture(sql, subscriber_factory, rowcast_factory, sig, qos, inflight=500):
+def run_torture(sql, subscriber_factory, rowcast_factory, sig, qos, inflight=500, rows=ROWS,
+                extra=""):
     table = "tor_" + uuid.uuid4().hex[:8]
     prefix = "it/" + uuid.uuid4().hex[:8]
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY, v VARCHAR(16))" % table)
     sub = subscriber_factory(prefix + "/#")
-    rc = rowcast_factory(prefix, extra="")
+    rc = rowcast_factory(prefix, extra=extra)
     conf = open(rc.conf).read().replace("qos = 1", "qos = %d" % qos)
     conf = conf.replace("[mqtt]", "[sink]\nmax_inflight = %d\n[mqtt]" % inflight)
     open(rc.conf, "w").write(conf)
     rng = random.Random(7 + qos + (sig == signal.SIGKILL))
-    stmts = workload(table, ROWS, rng)
+    stmts = workload(table, rows, rng)
     rc.start()
     # write in the background, paced so that the restarts fall inside it
     writer = subprocess.Popen(["mariadb", "--defaults-file=" + sql.cnf, "rctest"],
@@ -61,7 +62,7 @@ def run_torture(sql, subscriber_factory, rowcast_factory, sig, qos, inflight=500
             rc.start()
     writer.stdin.close()
     assert writer.wait(120) == 0, writer.stderr.read()
-    msgs = sub.wait_for(ROWS, timeout=180)
+    msgs = sub.wait_for(rows, timeout=180)
     time.sleep(1.5)
     msgs = sub.messages()
     assert rc.stop() == 0
@@ -74,11 +75,12 @@ def run_torture(sql, subscriber_factory, rowcast_factory, sig, qos, inflight=500
         else:
             seen[m["id"]] = m
     got = sorted(m["after"]["id"] for m in seen.values())
-    missing = sorted(set(range(ROWS)) - set(got))
+    missing = sorted(set(range(rows)) - set(got))
     assert not missing, "%d lost, first %s" % (len(missing), missing[:5])
-    assert len(got) == ROWS
-    print("\n%s qos %d: %d restarts, %d messages, %d duplicates" % (
-        signal.Signals(sig).name, qos, kills, len(msgs), dups))
+    assert len(got) == rows
+    print("\n%s%s qos %d: %d restarts, %d messages, %d duplicates" % (
+        extra.strip() + " " if extra else "", signal.Signals(sig).name, qos, kills, len(msgs),
+        dups))
     return kills, dups
 
 
