@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "decode/value.h"
+#include "decode/internal.h"
 
 enum {
 	JT_SMALL_OBJECT = 0x00, JT_LARGE_OBJECT = 0x01,
@@ -58,15 +59,6 @@ static bool jfail(struct jctx *c, const char *fmt, ...)
 	vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
 	va_end(ap);
 	return false;
-}
-
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | p[n];
-	return v;
 }
 
 /* Variable-length length: 7 bits a byte, low first, at most 5 bytes. */
@@ -165,7 +157,7 @@ static bool put_opaque(struct jctx *c, const uint8_t *p, size_t n)
 		if (len != 8)
 			return jfail(c, "temporal opaque of %zu bytes, not 8",
 				     len);
-		put_packed(c, ftype, (int64_t)rd(p, 8));
+		put_packed(c, ftype, (int64_t)le_get(p, 8));
 		return true;
 	default:
 		buf_json_base64(c->out, p, len);
@@ -189,7 +181,7 @@ static bool put_scalar(struct jctx *c, uint8_t t, const uint8_t *p, size_t n)
 	if (n < size[t])
 		return jfail(c, "%s needs %u bytes, %zu left", type_name(t),
 			     size[t], n);
-	v = rd(p, size[t]);
+	v = le_get(p, size[t]);
 	switch (t) {
 	case JT_LITERAL:
 		if (v == JL_NULL)
@@ -237,8 +229,8 @@ static bool put_container(struct jctx *c, bool obj, bool large,
 	if (n < 2 * (size_t)w)
 		return jfail(c, "%s header needs %u bytes, %zu left", what,
 			     2 * w, n);
-	count = (size_t)rd(p, w);
-	size = (size_t)rd(p + w, w);
+	count = (size_t)le_get(p, w);
+	size = (size_t)le_get(p + w, w);
 	if (size > n)
 		return jfail(c, "%s of %zu bytes, %zu left", what, size, n);
 	keys = 2 * (size_t)w;
@@ -256,8 +248,8 @@ static bool put_container(struct jctx *c, bool obj, bool large,
 			buf_putc(c->out, ',');
 		if (obj) {
 			const uint8_t *k = p + keys + i * (w + 2);
-			size_t koff = (size_t)rd(k, w);
-			size_t klen = (size_t)rd(k + w, 2);
+			size_t koff = (size_t)le_get(k, w);
+			size_t klen = (size_t)le_get(k + w, 2);
 
 			if (koff > size || klen > size - koff)
 				return jfail(c, "key %zu at %zu+%zu outside object of %zu bytes",
@@ -272,7 +264,7 @@ static bool put_container(struct jctx *c, bool obj, bool large,
 			if (!put_scalar(c, t, e + 1, w))
 				return false;
 		} else {
-			size_t off = (size_t)rd(e + 1, w);
+			size_t off = (size_t)le_get(e + 1, w);
 
 			if (off >= size)
 				return jfail(c, "value %zu at offset %zu outside %s of %zu bytes",

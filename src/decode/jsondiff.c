@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "decode/jsonb.h"
+#include "decode/internal.h"
 
 enum {
 	JT_SMALL_OBJECT = 0x00, JT_LARGE_OBJECT = 0x01,
@@ -86,15 +87,6 @@ static bool dfail(struct jd_ctx *c, const char *fmt, ...)
 	vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
 	va_end(ap);
 	return false;
-}
-
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | p[n];
-	return v;
 }
 
 /* ---- tree ---- */
@@ -257,8 +249,8 @@ static struct jd_node *build_container(struct jd_ctx *c, bool obj, bool large,
 		dfail(c, "%s header needs %u bytes, %zu left", what, 2 * w, n);
 		return NULL;
 	}
-	count = (size_t)rd(p, w);
-	size = (size_t)rd(p + w, w);
+	count = (size_t)le_get(p, w);
+	size = (size_t)le_get(p + w, w);
 	if (size > n) {
 		dfail(c, "%s of %zu bytes, %zu left", what, size, n);
 		return NULL;
@@ -289,8 +281,8 @@ static struct jd_node *build_container(struct jd_ctx *c, bool obj, bool large,
 
 		if (obj) {
 			const uint8_t *k = p + keys + i * (w + 2);
-			size_t koff = (size_t)rd(k, w);
-			size_t klen = (size_t)rd(k + w, 2);
+			size_t koff = (size_t)le_get(k, w);
+			size_t klen = (size_t)le_get(k + w, 2);
 
 			if (koff > size || klen > size - koff) {
 				dfail(c, "key %zu at %zu+%zu outside object of %zu bytes",
@@ -306,7 +298,7 @@ static struct jd_node *build_container(struct jd_ctx *c, bool obj, bool large,
 		if (inl) {
 			m->val = build_scalar(c, t, e + 1, w);
 		} else {
-			size_t off = (size_t)rd(e + 1, w);
+			size_t off = (size_t)le_get(e + 1, w);
 
 			if (off >= size) {
 				dfail(c, "value %zu at offset %zu outside %s of %zu bytes",
@@ -665,7 +657,7 @@ static bool net_len(struct jd_ctx *c, const uint8_t *p, size_t n, size_t *i,
 	}
 	if (n - *i - 1 < w)
 		return dfail(c, "truncated %s length", what);
-	*v = rd(p + *i + 1, w);
+	*v = le_get(p + *i + 1, w);
 	*i += 1 + w;
 	return true;
 }

@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "decode/charset.h"
+#include "decode/internal.h"
 #include "decode/jsonb.h"
 
 static const uint32_t pow10_u32[10] = {
@@ -58,15 +59,6 @@ static bool short_input(char *err, size_t errlen, const char *name, int arg,
 			return short_input(err, errlen, (name), (arg),  \
 					   (size_t)(n), avail);         \
 	} while (0)
-
-static uint64_t rd_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | p[n];
-	return v;
-}
 
 static uint64_t rd_be(const uint8_t *p, unsigned n)
 {
@@ -425,7 +417,7 @@ static bool decode_enum_set(const struct dec_column *col, bool is_set,
 	if (is_set ? bytes < 1 || bytes > 8 : bytes < 1 || bytes > 2)
 		return fail(err, errlen, "%s: bad storage size %u", name, bytes);
 	NEED(bytes, name, -1);
-	v = rd_le(p, bytes);
+	v = le_get(p, bytes);
 	*used = bytes;
 	if (col->members == NULL) {
 		buf_put_u64(out, v);
@@ -463,7 +455,7 @@ static bool get_prefixed(const uint8_t *p, size_t avail, unsigned pfx,
 			 size_t errlen)
 {
 	NEED(pfx, name, -1);
-	*len = (size_t)rd_le(p, pfx);
+	*len = (size_t)le_get(p, pfx);
 	if (*len > avail - pfx)
 		return fail(err, errlen, "%s: needs %zu bytes, %zu left", name,
 			    *len + pfx, avail);
@@ -539,7 +531,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 	case COLT_SHORT:
 		NEED(2, "SMALLINT", -1);
 		*used = 2;
-		u = rd_le(p, 2);
+		u = le_get(p, 2);
 		if (col->is_unsigned)
 			buf_put_u64(out, u);
 		else
@@ -548,7 +540,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 	case COLT_INT24:
 		NEED(3, "MEDIUMINT", -1);
 		*used = 3;
-		u = rd_le(p, 3);
+		u = le_get(p, 3);
 		if (col->is_unsigned)
 			buf_put_u64(out, u);
 		else
@@ -557,7 +549,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 	case COLT_LONG:
 		NEED(4, "INT", -1);
 		*used = 4;
-		u = rd_le(p, 4);
+		u = le_get(p, 4);
 		if (col->is_unsigned)
 			buf_put_u64(out, u);
 		else
@@ -566,7 +558,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 	case COLT_LONGLONG:
 		NEED(8, "BIGINT", -1);
 		*used = 8;
-		u = rd_le(p, 8);
+		u = le_get(p, 8);
 		if (col->is_unsigned)
 			buf_put_u64(out, u);
 		else
@@ -588,7 +580,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 		float f;
 
 		NEED(4, "FLOAT", -1);
-		u = rd_le(p, 4);
+		u = le_get(p, 4);
 		{
 			uint32_t w = (uint32_t)u;
 
@@ -602,7 +594,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 		double d;
 
 		NEED(8, "DOUBLE", -1);
-		u = rd_le(p, 8);
+		u = le_get(p, 8);
 		memcpy(&d, &u, 8);
 		*used = 8;
 		value_put_double(out, d);
@@ -612,7 +604,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 	case COLT_NEWDATE:
 		NEED(3, "DATE", -1);
 		*used = 3;
-		u = rd_le(p, 3);
+		u = le_get(p, 3);
 		buf_putc(out, '"');
 		value_put_date(out, (unsigned)(u >> 9), (unsigned)(u >> 5) & 15,
 			       (unsigned)u & 31);
@@ -626,7 +618,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 				    "DATETIME: fractional (MariaDB 5.3) format unsupported");
 		NEED(8, "DATETIME", -1);
 		*used = 8;
-		u = rd_le(p, 8);
+		u = le_get(p, 8);
 		d = u / 1000000;
 		t = u % 1000000;
 		buf_putc(out, '"');
@@ -669,7 +661,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 		NEED(4, "TIMESTAMP", -1);
 		*used = 4;
 		buf_putc(out, '"');
-		put_timestamp(out, rd_le(p, 4), 0, 0);
+		put_timestamp(out, le_get(p, 4), 0, 0);
 		buf_putc(out, '"');
 		return true;
 	case COLT_TIMESTAMP2:
@@ -694,7 +686,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 				    "TIME: fractional (MariaDB 5.3) format unsupported");
 		NEED(3, "TIME", -1);
 		*used = 3;
-		u = rd_le(p, 3);
+		u = le_get(p, 3);
 		v = (int64_t)u - (u & 0x800000 ? 0x1000000 : 0);
 		a = v < 0 ? (uint64_t)-v : (uint64_t)v;
 		buf_putc(out, '"');
@@ -796,7 +788,7 @@ static bool decode(const struct dec_column *col, const uint8_t *p,
 					    len);
 			buf_putc(out, '[');
 			for (size_t i = 0; i < len; i += 4) {
-				uint32_t w = (uint32_t)rd_le(d + i, 4);
+				uint32_t w = (uint32_t)le_get(d + i, 4);
 				float f;
 
 				memcpy(&f, &w, 4);
