@@ -630,9 +630,18 @@ static bool wkt_point(struct rc_buf *out, struct wkb *r, bool le)
 	return true;
 }
 
-/* "(x y, x y, ...)" or "EMPTY" for n points. */
-static bool wkt_points(struct rc_buf *out, struct wkb *r, bool le)
+static bool wkt_geom(struct rc_buf *out, struct wkb *r, unsigned depth,
+		     uint32_t want, bool named);
+
+/*
+ * "(item, item, ...)" or "EMPTY": the body of every WKT type but POINT.
+ * The items of a LINESTRING (2) are points, of a POLYGON (3) rings of
+ * points, of a MULTI* (4..6) or GEOMETRYCOLLECTION (7) whole geometries.
+ */
+static bool wkt_list(struct rc_buf *out, struct wkb *r, bool le,
+		     unsigned depth, uint32_t type)
 {
+	static const size_t min_item[8] = { 0, 0, 16, 4, 5, 5, 5, 5 };
 	uint32_t n;
 
 	if (!wkb_u32(r, le, &n))
@@ -641,13 +650,22 @@ static bool wkt_points(struct rc_buf *out, struct wkb *r, bool le)
 		LIT(out, "EMPTY");
 		return true;
 	}
-	if (n > (r->end - r->pos) / 16)
+	if (n > (r->end - r->pos) / min_item[type])
 		return false;
 	buf_putc(out, '(');
 	for (uint32_t i = 0; i < n; i++) {
+		bool ok;
+
 		if (i)
 			LIT(out, ", ");
-		if (!wkt_point(out, r, le))
+		if (type == 2)
+			ok = wkt_point(out, r, le);
+		else if (type == 3)
+			ok = wkt_list(out, r, le, depth, 2);
+		else
+			ok = wkt_geom(out, r, depth + 1, type == 7 ? 0 : type - 3,
+				      type == 7);
+		if (!ok)
 			return false;
 	}
 	buf_putc(out, ')');
@@ -667,7 +685,7 @@ static const char *const wkt_names[8] = {
  */
 static bool wkt_geom(struct rc_buf *out, struct wkb *r, unsigned depth, uint32_t want, bool named)
 {
-	uint32_t type, n;
+	uint32_t type;
 	uint8_t order;
 	bool le;
 
@@ -701,44 +719,8 @@ static bool wkt_geom(struct rc_buf *out, struct wkb *r, unsigned depth, uint32_t
 		buf_putc(out, ')');
 		return true;
 	}
-	case 2:
-		return wkt_points(out, r, le);
-	case 3:
-		if (!wkb_u32(r, le, &n))
-			return false;
-		if (n == 0) {
-			LIT(out, "EMPTY");
-			return true;
-		}
-		if (n > (r->end - r->pos) / 4)
-			return false;
-		buf_putc(out, '(');
-		for (uint32_t i = 0; i < n; i++) {
-			if (i)
-				LIT(out, ", ");
-			if (!wkt_points(out, r, le))
-				return false;
-		}
-		buf_putc(out, ')');
-		return true;
 	default:
-		if (!wkb_u32(r, le, &n))
-			return false;
-		if (n == 0) {
-			LIT(out, "EMPTY");
-			return true;
-		}
-		if (n > (r->end - r->pos) / 5)
-			return false;
-		buf_putc(out, '(');
-		for (uint32_t i = 0; i < n; i++) {
-			if (i)
-				LIT(out, ", ");
-			if (!wkt_geom(out, r, depth + 1, type == 7 ? 0 : type - 3, type == 7))
-				return false;
-		}
-		buf_putc(out, ')');
-		return true;
+		return wkt_list(out, r, le, depth, type);
 	}
 }
 
