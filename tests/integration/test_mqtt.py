@@ -1,11 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""MQTT sink details a consumer relies on: MQTT 5 user properties and
-content type, the retained online/offline status topic (and the last will
-when rowcast dies), QoS 2, and MQTT 3.1.1."""
+"""MQTT sink details a consumer relies on, for both client libraries
+([mqtt] client = paho and mosquitto): MQTT 5 user properties and content
+type, the retained online/offline status topic (and the last will when
+rowcast dies), QoS 2, and MQTT 3.1.1."""
+import json
 import signal
 import subprocess
 import time
 import uuid
+
+import pytest
+
+CLIENTS = pytest.mark.parametrize("client", ["paho", "mosquitto"])
 
 
 def sub_lines(port, topic, fmt, n, timeout=20, version="mqttv5"):
@@ -15,43 +21,47 @@ def sub_lines(port, topic, fmt, n, timeout=20, version="mqttv5"):
     return p.stdout.splitlines()
 
 
-def test_v5_properties_and_status(svc, sql, rowcast_factory):
+@CLIENTS
+def test_v5_properties_and_status(svc, sql, rowcast_factory, client):
     port = int(svc["ROWCAST_MQTT_PORT"])
     table = "m5_" + uuid.uuid4().hex[:8]
     prefix = "it/" + uuid.uuid4().hex[:8]
     status = prefix + "/status"
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY, v VARCHAR(10))" % table)
-    rc = rowcast_factory(prefix, extra="status_topic = %s\n" % status)
+    rc = rowcast_factory(prefix, extra="client = %s\nstatus_topic = %s\n" % (client, status))
     # a subscriber in the background for the data
     p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-V", "mqttv5",
-                          "-q", "1", "-t", prefix + "/rctest/#", "-F", "%t|%C|%P|%p", "-C", "2",
+                          "-q", "1", "-t", prefix + "/rctest/#", "-F", "%t|%C|%P|%p", "-C", "3",
                           "-W", "30"], stdout=subprocess.PIPE, text=True)
     time.sleep(0.3)
     rc.start()
     assert sub_lines(port, status, "%p", 1) == ["online"]
-    sql.run("INSERT INTO %s VALUES (1, 'a'); UPDATE %s SET v = 'b' WHERE id = 1;" % (table, table))
+    sql.run("INSERT INTO %s VALUES (1, 'a'); UPDATE %s SET v = 'b' WHERE id = 1; "
+            "DELETE FROM %s WHERE id = 1;" % (table, table, table))
     out, _ = p.communicate(timeout=30)
     lines = out.splitlines()
-    assert len(lines) == 2, out
-    topic, ctype, props, payload = lines[0].split("|", 3)
-    assert topic == "%s/rctest/%s" % (prefix, table)
-    assert ctype == "application/json"
-    import json
-    m = json.loads(payload)
-    # mosquitto_sub prints each user property as key:value, space separated
-    assert "id:%s" % m["id"] in props
-    assert "gtid:%s" % m["gtid"] in props
-    assert "db:rctest" in props and "table:%s" % table in props and "op:insert" in props
-    assert "op:update" in lines[1]
+    assert len(lines) == 3, out
+    for line, op in zip(lines, ["insert", "update", "delete"]):
+        topic, ctype, props, payload = line.split("|", 3)
+        assert topic == "%s/rctest/%s" % (prefix, table)
+        assert ctype == "application/json"
+        m = json.loads(payload)
+        assert m["op"] == op
+        # mosquitto_sub prints each user property as key:value, space separated
+        assert "id:%s" % m["id"] in props
+        assert "gtid:%s" % m["gtid"] in props
+        assert "db:rctest" in props and "table:%s" % table in props
+        assert "op:%s" % op in props
     assert rc.stop() == 0
     assert sub_lines(port, status, "%p", 1) == ["offline"]
 
 
-def test_last_will_on_crash(svc, rowcast_factory):
+@CLIENTS
+def test_last_will_on_sigkill(svc, rowcast_factory, client):
     port = int(svc["ROWCAST_MQTT_PORT"])
     prefix = "it/" + uuid.uuid4().hex[:8]
     status = prefix + "/status"
-    rc = rowcast_factory(prefix, extra="status_topic = %s\n" % status)
+    rc = rowcast_factory(prefix, extra="client = %s\nstatus_topic = %s\n" % (client, status))
     rc.start()
     assert sub_lines(port, status, "%p", 1) == ["online"]
     rc.p.send_signal(signal.SIGKILL)
@@ -60,15 +70,16 @@ def test_last_will_on_crash(svc, rowcast_factory):
     while time.time() < deadline:
         if sub_lines(port, status, "%p", 1, timeout=2) == ["offline"]:
             return
-    raise AssertionError("no offline status after a crash")
+    raise AssertionError("no offline status after SIGKILL")
 
 
-def test_qos2_and_v311(svc, sql, subscriber_factory, rowcast_factory):
+@CLIENTS
+def test_qos2_and_v311(svc, sql, subscriber_factory, rowcast_factory, client):
     table = "q2_" + uuid.uuid4().hex[:8]
     prefix = "it/" + uuid.uuid4().hex[:8]
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
     sub = subscriber_factory(prefix + "/#")
-    rc = rowcast_factory(prefix, extra="version = 3.1.1\n")
+    rc = rowcast_factory(prefix, extra="client = %s\nversion = 3.1.1\n" % client)
     text = open(rc.conf).read().replace("qos = 1", "qos = 2")
     open(rc.conf, "w").write(text)
     rc.start()
