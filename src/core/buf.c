@@ -71,16 +71,36 @@ void buf_printf(struct rc_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+char *rc_digits_back(char *end, uint64_t v, unsigned width)
+{
+	char *p = end;
+
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
+	while ((unsigned)(end - p) < width)
+		*--p = '0';
+	return p;
+}
+
 void buf_put_u64(struct rc_buf *b, uint64_t v)
 {
-	char tmp[20];
-	int i = 20;
+	char tmp[20], *p = rc_digits_back(tmp + sizeof(tmp), v, 0);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	buf_append(b, tmp + i, (size_t)(20 - i));
+	buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void buf_put_i64(struct rc_buf *b, int64_t v)
@@ -124,55 +144,69 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* Bytes that go out as they are: printable ASCII but '"' and '\\'. */
+static const bool json_plain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	/* 0x80-0xff: UTF-8, checked apart */
+};
+
 void buf_json_str(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, run = 0;
+	size_t i = 0, start = 0;
 
+	/* plain bytes and valid UTF-8 sequences pile up in one run, copied
+	 * when something must be escaped or replaced, and at the end */
 	buf_reserve(b, n + 2);
-	buf_putc(b, '"');
+	b->data[b->len++] = '"';
 	while (i < n) {
 		unsigned char c = s[i];
+		size_t k;
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			run++;
+		if (json_plain[c]) {
 			i++;
 			continue;
 		}
-		buf_append(b, s + i - run, run);
-		run = 0;
-		if (c < 0x80) {
-			buf_putc(b, '\\');
-			switch (c) {
-			case '"': buf_putc(b, '"'); break;
-			case '\\': buf_putc(b, '\\'); break;
-			case '\n': buf_putc(b, 'n'); break;
-			case '\r': buf_putc(b, 'r'); break;
-			case '\t': buf_putc(b, 't'); break;
-			case '\b': buf_putc(b, 'b'); break;
-			case '\f': buf_putc(b, 'f'); break;
-			default:
-				buf_append(b, "u00", 3);
-				buf_putc(b, hex[c >> 4]);
-				buf_putc(b, hex[c & 15]);
-			}
-			i++;
-		} else {
-			size_t k = utf8_seq(s + i, n - i);
-
-			if (k == 0) {
-				buf_append(b, "\xef\xbf\xbd", 3);
-				if (bad)
-					(*bad)++;
-				i++;
-			} else {
-				buf_append(b, s + i, k);
-				i += k;
-			}
+		if (c >= 0x80 && (k = utf8_seq(s + i, n - i)) != 0) {
+			i += k;
+			continue;
 		}
+		buf_append(b, s + start, i - start);
+		if (c >= 0x80) {
+			buf_append(b, "\xef\xbf\xbd", 3);
+			if (bad)
+				(*bad)++;
+		} else {
+			char esc[6] = { '\\', 0 };
+			size_t len = 2;
+
+			switch (c) {
+			case '"': esc[1] = '"'; break;
+			case '\\': esc[1] = '\\'; break;
+			case '\n': esc[1] = 'n'; break;
+			case '\r': esc[1] = 'r'; break;
+			case '\t': esc[1] = 't'; break;
+			case '\b': esc[1] = 'b'; break;
+			case '\f': esc[1] = 'f'; break;
+			default:
+				memcpy(esc + 1, "u00", 3);
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 15];
+				len = 6;
+			}
+			buf_append(b, esc, len);
+		}
+		start = ++i;
 	}
-	buf_append(b, s + i - run, run);
+	buf_append(b, s + start, i - start);
 	buf_putc(b, '"');
 }
 

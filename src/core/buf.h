@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct rc_buf {
 	char *data;	/* bytes, always NUL-terminated when cap > 0 */
@@ -35,8 +36,8 @@ static inline void buf_append(struct rc_buf *b, const void *p, size_t n)
 {
 	if (b->len + n + 1 > b->cap)
 		buf_reserve(b, n);
-	for (size_t i = 0; i < n; i++)
-		b->data[b->len + i] = ((const char *)p)[i];
+	if (n)		/* p may be NULL when n is 0 */
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
 }
@@ -50,6 +51,9 @@ static inline void buf_putc(struct rc_buf *b, char c)
 }
 
 void buf_puts(struct rc_buf *b, const char *s);
+/* v in decimal, at least width digits (zeros in front), written so that it
+ * ends at end; returns its start.  Needs max(20, width) bytes before end. */
+char *rc_digits_back(char *end, uint64_t v, unsigned width);
 void buf_printf(struct rc_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct rc_buf *b, const char *fmt, va_list ap);

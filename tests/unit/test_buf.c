@@ -36,6 +36,8 @@ static void test_json_str(void **state)
 	check_str("\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", 3);
 	check_str("a\xe2\x82", 3, "\"a\xef\xbf\xbd\xef\xbf\xbd\"", 2);
 	check_str("", 0, "\"\"", 0);
+	/* runs of plain bytes and UTF-8 around escapes and replacements */
+	check_str("ab\x7f\xc3\xa9\"x\xffyz\n", 11, "\"ab\x7f\xc3\xa9\\\"x\xef\xbf\xbdyz\\n\"", 1);
 }
 
 static void test_base64(void **state)
@@ -66,7 +68,35 @@ static void test_integers(void **state)
 	buf_putc(&b, ' ');
 	buf_put_i64(&b, 0);
 	assert_string_equal(b.data, "18446744073709551615 -9223372036854775808 0");
+	buf_reset(&b);
+	for (uint64_t v = 1; v < 10000000000000000000ULL; v *= 10) {
+		buf_put_u64(&b, v - 1);
+		buf_putc(&b, ',');
+	}
+	assert_string_equal(b.data, "0,9,99,999,9999,99999,999999,9999999,99999999,999999999,"
+			    "9999999999,99999999999,999999999999,9999999999999,99999999999999,"
+			    "999999999999999,9999999999999999,99999999999999999,"
+			    "999999999999999999,");
 	buf_free(&b);
+}
+
+static void test_digits_back(void **state)
+{
+	char tmp[32], *end = tmp + sizeof(tmp), *p;
+
+	(void)state;
+	p = rc_digits_back(end, 7, 2);
+	assert_memory_equal(p, "07", 2);
+	assert_int_equal(end - p, 2);
+	p = rc_digits_back(end, 2026, 4);
+	assert_memory_equal(p, "2026", 4);
+	p = rc_digits_back(end, 123, 6);
+	assert_memory_equal(p, "000123", 6);
+	p = rc_digits_back(end, 0, 0);
+	assert_memory_equal(p, "0", 1);
+	assert_int_equal(end - p, 1);
+	p = rc_digits_back(end, 1050, 2);
+	assert_memory_equal(p, "1050", 4);
 }
 
 static void test_growth(void **state)
@@ -90,6 +120,7 @@ int main(void)
 		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_integers),
+		cmocka_unit_test(test_digits_back),
 		cmocka_unit_test(test_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
