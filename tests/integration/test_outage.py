@@ -20,6 +20,8 @@ from conftest import TOP
 
 OUTAGE_S = float(os.environ.get("ROWCAST_OUTAGE_S", "60"))
 FREEZE_S = float(os.environ.get("ROWCAST_FREEZE_S", "30"))
+# the default MQTT client library and the other one
+CLIENTS = pytest.mark.parametrize("client", ["mosquitto", "paho"])
 
 
 def free_port():
@@ -105,7 +107,8 @@ def check(msgs, n):
     assert order == sorted(order), "order per table not kept"
 
 
-def test_mosquitto_outage(sql, rowcast_factory, tmp_path):
+@CLIENTS
+def test_mosquitto_outage(client, sql, rowcast_factory, tmp_path):
     table = "mo_" + uuid.uuid4().hex[:8]
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
     broker = Broker(str(tmp_path))
@@ -113,7 +116,7 @@ def test_mosquitto_outage(sql, rowcast_factory, tmp_path):
         path = str(tmp_path / "sub.txt")
         sub, f = subscriber(broker.port, "out/#", path)
         time.sleep(0.5)
-        rc = rowcast_factory("out")
+        rc = rowcast_factory("out", extra="client = %s\n" % client)
         conf = open(rc.conf).read()
         import re
         conf = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:%d" % broker.port, conf)
@@ -138,7 +141,8 @@ def test_mosquitto_outage(sql, rowcast_factory, tmp_path):
         broker.close()
 
 
-def test_broker_frozen(sql, rowcast_factory, subscriber_factory, svc, tmp_path):
+@CLIENTS
+def test_broker_frozen(client, sql, rowcast_factory, subscriber_factory, svc, tmp_path):
     table = "fz_" + uuid.uuid4().hex[:8]
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
     broker = Broker(str(tmp_path))
@@ -147,7 +151,8 @@ def test_broker_frozen(sql, rowcast_factory, subscriber_factory, svc, tmp_path):
         path = str(tmp_path / "sub.txt")
         sub, f = subscriber(broker.port, "frz/#", path)
         time.sleep(0.5)
-        rc = rowcast_factory("frz", extra="[metrics]\nlisten = 127.0.0.1:%d\n" % port)
+        rc = rowcast_factory("frz", extra="client = %s\n[metrics]\nlisten = 127.0.0.1:%d\n"
+                             % (client, port))
         import re
         conf = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:%d" % broker.port,
                       open(rc.conf).read())

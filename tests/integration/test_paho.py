@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""The libmosquitto MQTT backend ([mqtt] client = mosquitto), driven from
-rowcast's event loop: the same promises as the paho backend.  Rows arrive
-exactly once and in order with their exact payloads; a SIGTERM mid-stream
-loses and repeats nothing; 30 SIGKILLs during a QoS 1 workload lose nothing
-and every duplicate equals its first copy; a broker restart under load (the
-client's own re-sends); an unreachable broker at start is a fatal error.
-test_mqtt.py runs its MQTT 5 properties, status topic, last will, QoS 2
-and 3.1.1 tests against both client libraries."""
+"""The paho MQTT backend ([mqtt] client = paho; every other MQTT test runs
+the default, libmosquitto): the same promises as the default backend.  Rows
+arrive exactly once and in order with their exact payloads; a SIGTERM
+mid-stream loses and repeats nothing; 30 SIGKILLs during a QoS 1 workload
+lose nothing and every duplicate equals its first copy; a broker restart
+under load (the client's own re-sends); an unreachable broker at start is a
+fatal error.  test_mqtt.py runs its MQTT 5 properties, status topic, last
+will, QoS 2 and 3.1.1 tests, and test_outage.py / test_tls.py their broker
+outage, frozen broker and TLS tests, against both client libraries."""
 import json
 import os
 import random
@@ -22,16 +23,16 @@ from conftest import Rowcast
 from test_outage import Broker, check, read_msgs, subscriber
 from test_pipeline import assert_same, make_batch
 
-MOSQ = "client = mosquitto\n"
+PAHO = "client = paho\n"
 TORTURE_ROWS = 20000
 RESTARTS = 30
 
 
-def uses_mosquitto(rc):
+def uses_paho(rc):
     """The log names the backend's own lines only when they happen; the
     config is what selects it, so check that it was accepted."""
     conf = open(rc.conf).read()
-    assert "client = mosquitto" in conf
+    assert "client = paho" in conf
 
 
 def test_exactly_once_in_order_and_clean_restart(sql, subscriber_factory, rowcast_factory):
@@ -41,8 +42,8 @@ def test_exactly_once_in_order_and_clean_restart(sql, subscriber_factory, rowcas
             "qty BIGINT NOT NULL, created DATETIME NOT NULL, tiny TINYINT UNSIGNED NULL, "
             "note TEXT NULL) ENGINE=InnoDB" % table)
     sub = subscriber_factory(prefix + "/#")
-    rc = rowcast_factory(prefix, extra=MOSQ)
-    uses_mosquitto(rc)
+    rc = rowcast_factory(prefix, extra=PAHO)
+    uses_paho(rc)
     rc.start()
     rng = random.Random(20261129)
     live = set()
@@ -93,7 +94,7 @@ def test_exact_payloads(svc, sql, rowcast_factory, tmp_path):
                           "-t", prefix + "/rctest/#", "-F", "%p", "-C", "50", "-W", "60"],
                          stdout=subprocess.PIPE)
     time.sleep(0.3)
-    rc = rowcast_factory(prefix, extra=MOSQ)
+    rc = rowcast_factory(prefix, extra=PAHO)
     rc.start()
     values = []
     for i in range(50):
@@ -129,7 +130,7 @@ def test_exact_payloads(svc, sql, rowcast_factory, tmp_path):
 
 
 def test_unreachable_broker_is_fatal(rowcast_factory):
-    rc = rowcast_factory("it/x", extra=MOSQ)
+    rc = rowcast_factory("it/x", extra=PAHO)
     text = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:1", open(rc.conf).read())
     open(rc.conf, "w").write(text)
     p = subprocess.run([rc.bin, "-c", rc.conf], capture_output=True, text=True, timeout=60)
@@ -138,9 +139,9 @@ def test_unreachable_broker_is_fatal(rowcast_factory):
 
 
 def run_torture(sql, subscriber_factory, rowcast_factory, sig, qos, rows, inflight=500):
-    """tests/integration/test_torture.py's run_torture with client = mosquitto."""
+    """tests/integration/test_torture.py's run_torture with client = paho."""
     return torture.run_torture(sql, subscriber_factory, rowcast_factory, sig, qos,
-                               inflight=inflight, rows=rows, extra=MOSQ)
+                               inflight=inflight, rows=rows, extra=PAHO)
 
 
 def test_sigkill_torture(sql, subscriber_factory, rowcast_factory):
@@ -160,12 +161,12 @@ def test_sigterm_restarts_no_duplicates(sql, subscriber_factory, rowcast_factory
 
 
 def test_broker_killed_resends(sql, rowcast_factory, tmp_path):
-    """The one layer that re-sends inside a running process is libmosquitto:
-    a persistent broker is frozen (SIGSTOP) so that nothing rowcast sends
-    is acknowledged, then killed (SIGKILL) and started again.  rowcast
-    never publishes an entry twice, so every row written during the freeze
-    reaches the subscriber only because libmosquitto sent it again after
-    the reconnect, from its persistent session."""
+    """The one layer that re-sends inside a running process is paho: a
+    persistent broker is frozen (SIGSTOP) so that nothing rowcast sends is
+    acknowledged, then killed (SIGKILL) and started again.  rowcast never
+    publishes an entry twice, so every row written during the freeze
+    reaches the subscriber only because paho sent it again after the
+    reconnect, from its in-memory session."""
     table = "mr_" + uuid.uuid4().hex[:8]
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
     broker = Broker(str(tmp_path))
@@ -173,7 +174,7 @@ def test_broker_killed_resends(sql, rowcast_factory, tmp_path):
         path = str(tmp_path / "sub.txt")
         sub, f = subscriber(broker.port, "rs/#", path)
         time.sleep(0.5)
-        rc = rowcast_factory("rs", extra=MOSQ)
+        rc = rowcast_factory("rs", extra=PAHO)
         conf = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:%d" % broker.port,
                       open(rc.conf).read())
         open(rc.conf, "w").write(conf)

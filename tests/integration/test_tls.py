@@ -102,7 +102,8 @@ def test_tls_modes(tls_server, tmp_path):
     assert "Access denied" in r.stderr and "s3cr3t" not in r.stderr
 
 
-def test_mqtt_over_tls(tmp_path, svc, sql, rowcast_factory):
+@pytest.mark.parametrize("client", ["mosquitto", "paho"])
+def test_mqtt_over_tls(client, tmp_path, svc, sql, rowcast_factory):
     """MQTT over TLS to a Mosquitto listener with a certificate of a test CA:
     verified (with host name) it streams; with another CA it cannot connect."""
     if not shutil.which("openssl"):
@@ -135,7 +136,7 @@ def test_mqtt_over_tls(tmp_path, svc, sql, rowcast_factory):
                                 os.path.join(d, "ca.pem"), "-t", "tls/#", "-C", "1", "-W", "20"],
                                stdout=subprocess.PIPE, text=True)
         time.sleep(0.5)
-        rc = rowcast_factory("tls")
+        rc = rowcast_factory("tls", extra="client = %s\n" % client)
         import re
         text = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = ssl://127.0.0.1:%d\nca_file = %s/ca.pem"
                       % (port, d), open(rc.conf).read())
