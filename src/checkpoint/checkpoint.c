@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,15 +295,15 @@ failed:
 	return false;
 }
 
-bool ckpt_write(struct ckpt *c, char *err, size_t errlen)
+/* Put text at path atomically.  Touches nothing shared: any thread. */
+static bool store(const char *path, const char *text, char *err, size_t errlen)
 {
-	char *text = ckpt_text(c);
 	char tmp[4200], dirbuf[4200];
 	size_t len = strlen(text);
 	int fd = -1, dfd;
 	bool ok = false;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", c->path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: open: %s", tmp, strerror(errno));
@@ -318,29 +319,168 @@ bool ckpt_write(struct ckpt *c, char *err, size_t errlen)
 	}
 	close(fd);
 	fd = -1;
-	if (rename(tmp, c->path) < 0) {
-		snprintf(err, errlen, "%s: rename: %s", c->path, strerror(errno));
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: rename: %s", path, strerror(errno));
 		goto out;
 	}
-	snprintf(dirbuf, sizeof(dirbuf), "%s", c->path);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
 	dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		if (fsync(dfd) < 0) {
-			snprintf(err, errlen, "%s: fsync of folder: %s", c->path, strerror(errno));
+			snprintf(err, errlen, "%s: fsync of folder: %s", path, strerror(errno));
 			close(dfd);
 			goto out;
 		}
 		close(dfd);
 	}
-	c->exists = true;
 	ok = true;
 out:
 	if (fd >= 0) {
 		close(fd);
 		unlink(tmp);
 	}
-	free(text);
 	return ok;
+}
+
+bool ckpt_write(struct ckpt *c, char *err, size_t errlen)
+{
+	char *text = ckpt_text(c);
+	bool ok = store(c->path, text, err, errlen);
+
+	free(text);
+	if (ok)
+		c->exists = true;
+	return ok;
+}
+
+/* ---- writing from a thread of its own --------------------------------- */
+
+struct ckpt_async {
+	struct ckpt *c;			/* the owner's checkpoint (its thread only) */
+	char *path;			/* copy for the writer */
+	pthread_t thread;
+	pthread_mutex_t mu;		/* guards everything below */
+	pthread_cond_t cv;		/* work came, or a write ended */
+	char *text;			/* handed over, not yet written */
+	bool busy;			/* text handed over or being written */
+	bool ended;			/* a write ended, result not yet taken */
+	bool ok;			/* ... its result */
+	bool quit;
+	char err[512];			/* why the last write failed */
+	void (*done)(void *arg);	/* called by the writer after each write */
+	void *arg;
+};
+
+static void *writer_main(void *arg)
+{
+	struct ckpt_async *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		char *text, err[512];
+		bool ok;
+
+		while (!a->text && !a->quit)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (!a->text)
+			break;
+		text = a->text;
+		a->text = NULL;
+		pthread_mutex_unlock(&a->mu);
+		ok = store(a->path, text, err, sizeof(err));
+		free(text);
+		pthread_mutex_lock(&a->mu);
+		a->busy = false;
+		a->ended = true;
+		a->ok = ok;
+		if (!ok)
+			snprintf(a->err, sizeof(a->err), "%s", err);
+		pthread_cond_broadcast(&a->cv);
+		if (a->done) {
+			pthread_mutex_unlock(&a->mu);
+			a->done(a->arg);
+			pthread_mutex_lock(&a->mu);
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+struct ckpt_async *ckpt_async_new(struct ckpt *c, void (*done)(void *arg), void *arg)
+{
+	struct ckpt_async *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		log_oom();
+	a->c = c;
+	a->path = xstrdup(c->path);
+	a->done = done;
+	a->arg = arg;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if (pthread_create(&a->thread, NULL, writer_main, a) != 0)
+		log_oom();
+	return a;
+}
+
+bool ckpt_async_submit(struct ckpt_async *a)
+{
+	char *text;
+
+	pthread_mutex_lock(&a->mu);
+	if (a->busy) {
+		pthread_mutex_unlock(&a->mu);
+		return false;
+	}
+	pthread_mutex_unlock(&a->mu);
+	text = ckpt_text(a->c);		/* outside the lock: only this thread changes c */
+	pthread_mutex_lock(&a->mu);
+	a->text = text;
+	a->busy = true;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	return true;
+}
+
+int ckpt_async_result(struct ckpt_async *a, char *err, size_t errlen)
+{
+	int r = -1;
+
+	pthread_mutex_lock(&a->mu);
+	if (a->ended) {
+		a->ended = false;
+		r = a->ok;
+		if (!a->ok)
+			snprintf(err, errlen, "%s", a->err);
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (r == 1)
+		a->c->exists = true;
+	return r;
+}
+
+void ckpt_async_wait(struct ckpt_async *a)
+{
+	pthread_mutex_lock(&a->mu);
+	while (a->busy)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void ckpt_async_free(struct ckpt_async *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->quit = true;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);	/* a write under way ends first */
+	free(a->text);
+	free(a->path);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a);
 }
 
 void ckpt_close(struct ckpt *c)

@@ -34,6 +34,22 @@ void ckpt_set(struct ckpt *c, const char *section, const char *key, const char *
 void ckpt_clear_section(struct ckpt *c, const char *section);
 /* Write atomically: temp file, fsync, rename, fsync of the folder. */
 bool ckpt_write(struct ckpt *c, char *err, size_t errlen);
+/*
+ * Writing without stalling the caller: a thread of its own does the file
+ * work (an fsync takes milliseconds).  submit() takes the text of c as it
+ * is now and hands it over; false, and nothing done, while the previous
+ * write has not ended.  done(arg) runs on the writer thread after every
+ * write; result() then gives 1 (written) or 0 (failed, err says why), and
+ * -1 when no write ended since the last call.  wait() returns once no
+ * write is under way.  The caller must not call ckpt_write() or close c
+ * while a write is under way; free() ends one under way first.
+ */
+struct ckpt_async;
+struct ckpt_async *ckpt_async_new(struct ckpt *c, void (*done)(void *arg), void *arg);
+bool ckpt_async_submit(struct ckpt_async *a);
+int ckpt_async_result(struct ckpt_async *a, char *err, size_t errlen);
+void ckpt_async_wait(struct ckpt_async *a);
+void ckpt_async_free(struct ckpt_async *a);
 /* The whole text as it would be written (for show); caller frees. */
 char *ckpt_text(const struct ckpt *c);
 const char *ckpt_path(const struct ckpt *c);

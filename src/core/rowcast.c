@@ -68,6 +68,7 @@ struct rc {
 	struct decoder *dec;		/* reader's decoder */
 	struct sink *sink;		/* the broker */
 	struct ckpt *ckpt;		/* the checkpoint file */
+	struct ckpt_async *ckpt_w;	/* writes it off the loop (periodic writes) */
 	pthread_t reader_thread;	/* runs reader_main */
 	bool reader_started;		/* reader_thread is joinable */
 	atomic_int reader_done;		/* reader_main returned */
@@ -760,11 +761,11 @@ out:
 
 /* ---- loop thread ------------------------------------------------------ */
 
-static bool write_checkpoint(struct rc *rc)
+/* Put the acknowledged position into rc->ckpt (not yet written). */
+static void fill_checkpoint(struct rc *rc)
 {
 	struct rc_buf b = { 0 };
-	char err[512], num[32];
-	bool ok;
+	char num[32];
 
 	position_format(&rc->acked, &b);
 	ckpt_set(rc->ckpt, "source", "flavour", rc->acked.mysql ? "mysql" : "mariadb");
@@ -792,17 +793,62 @@ static bool write_checkpoint(struct rc *rc)
 		ckpt_set(rc->ckpt, "progress", "next_row", num);
 	}
 	buf_free(&b);
-	ok = ckpt_write(rc->ckpt, err, sizeof(err));
-	if (!ok) {
-		log_error("checkpoint: %s", err);
-		return false;
-	}
-	rc->dirty = false;
+}
+
+static void checkpoint_written(struct rc *rc)
+{
 	rc->last_write = ev_now(rc->loop);
 	atomic_fetch_add(&rc->m->checkpoint_writes, 1);
 	atomic_store(&rc->m->last_checkpoint_ms, now_ms());
 	log_debug("checkpoint written");
+}
+
+/* Write the checkpoint now, waiting for it (start and stop). */
+static bool write_checkpoint(struct rc *rc)
+{
+	char err[512];
+
+	if (rc->ckpt_w)
+		ckpt_async_wait(rc->ckpt_w);	/* one writer at a time */
+	fill_checkpoint(rc);
+	if (!ckpt_write(rc->ckpt, err, sizeof(err))) {
+		log_error("checkpoint: %s", err);
+		return false;
+	}
+	rc->dirty = false;
+	checkpoint_written(rc);
 	return true;
+}
+
+/* The periodic write: handed to the writer thread, so that an fsync never
+ * holds up publishing; skipped while the previous one is under way. */
+static void write_checkpoint_async(struct rc *rc)
+{
+	fill_checkpoint(rc);
+	if (ckpt_async_submit(rc->ckpt_w))
+		rc->dirty = false;	/* set again should the write fail */
+}
+
+/* Writer thread: a write ended. */
+static void checkpoint_ended(void *arg)
+{
+	struct rc *rc = arg;
+
+	ev_async_send(rc->loop, &rc->wake);
+}
+
+/* Loop: take the result of a write that ended, if any. */
+static void take_checkpoint_result(struct rc *rc)
+{
+	char err[512];
+	int r = rc->ckpt_w ? ckpt_async_result(rc->ckpt_w, err, sizeof(err)) : -1;
+
+	if (r == 1) {
+		checkpoint_written(rc);
+	} else if (r == 0) {
+		log_error("checkpoint: %s", err);
+		rc->dirty = true;	/* tried again at the next tick */
+	}
 }
 
 static void begin_stop(struct rc *rc)
@@ -942,6 +988,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	if (rc->result == RC_OK || !rc->stopping)
 		publish_ready(rc);
 	drain_acks(rc);
+	take_checkpoint_result(rc);
 	if (rc->stopping && atomic_load(&rc->reader_done) &&
 	    (all_acked(rc) || rc->result != RC_OK) &&
 	    (rc->q.pub == queue_head(&rc->q) || rc->result != RC_OK))
@@ -955,7 +1002,7 @@ static void ckpt_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (rc->dirty)
-		(void)write_checkpoint(rc);
+		write_checkpoint_async(rc);
 }
 
 static void stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1247,6 +1294,7 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	}
 	rc->reader_started = true;
 
+	rc->ckpt_w = ckpt_async_new(rc->ckpt, checkpoint_ended, rc);
 	ev_timer_init(&rc->ckpt_timer, ckpt_cb, rc->cfg->ckpt_interval_ms / 1000.0,
 		      rc->cfg->ckpt_interval_ms / 1000.0);
 	rc->ckpt_timer.data = rc;
@@ -1275,6 +1323,10 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	pthread_join(rc->reader_thread, NULL);
 	rc->reader_started = false;
 	drain_acks(rc);
+	if (rc->ckpt_w) {
+		ckpt_async_wait(rc->ckpt_w);
+		take_checkpoint_result(rc);
+	}
 	if (rc->dirty && !write_checkpoint(rc))
 		set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt), "cannot write the checkpoint");
 	if (rc->result == RC_OK)
@@ -1296,6 +1348,7 @@ void rc_free(struct rc *rc)
 		rc->src->ops->interrupt(rc->src);
 		pthread_join(rc->reader_thread, NULL);
 	}
+	ckpt_async_free(rc->ckpt_w);
 	sink_free(rc->sink);
 	decoder_free(rc->dec);
 	if (rc->src)

@@ -55,6 +55,52 @@ static void test_missing_then_roundtrip(void **state)
 	ckpt_close(c);
 }
 
+static int ended;
+
+static void on_ended(void *arg)
+{
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The writer thread: what it writes reads back, the result is taken once,
+ * and a folder that is gone is a failure that names the path. */
+static void test_async(void **state)
+{
+	struct ckpt_async *a;
+	struct ckpt *c;
+	char err[512], bad[400];
+
+	(void)state;
+	unlink(path);
+	ended = 0;
+	assert_true(ckpt_open(path, &c, err, sizeof(err)));
+	a = ckpt_async_new(c, on_ended, &ended);
+	assert_int_equal(ckpt_async_result(a, err, sizeof(err)), -1);
+	ckpt_set(c, "source", "gtid_state", "0-1-77");
+	assert_true(ckpt_async_submit(a));
+	ckpt_set(c, "source", "gtid_state", "0-1-78");	/* after the hand-over: not in it */
+	ckpt_async_wait(a);
+	assert_int_equal(ckpt_async_result(a, err, sizeof(err)), 1);
+	assert_int_equal(ckpt_async_result(a, err, sizeof(err)), -1);
+	assert_int_equal(__atomic_load_n(&ended, __ATOMIC_SEQ_CST), 1);
+	assert_true(ckpt_exists(c));
+	ckpt_async_free(a);
+	ckpt_close(c);
+	assert_true(ckpt_read_only(path, &c, err, sizeof(err)));
+	assert_string_equal(ckpt_get(c, "source", "gtid_state"), "0-1-77");
+	ckpt_close(c);
+
+	snprintf(bad, sizeof(bad), "%s/gone/checkpoint", dir);
+	assert_true(ckpt_read_only(bad, &c, err, sizeof(err)));
+	a = ckpt_async_new(c, NULL, NULL);
+	assert_true(ckpt_async_submit(a));
+	ckpt_async_wait(a);
+	assert_int_equal(ckpt_async_result(a, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "/gone/checkpoint.tmp: open"));
+	ckpt_async_free(a);
+	ckpt_close(c);
+}
+
 static void test_damage(void **state)
 {
 	struct ckpt *c;
@@ -162,6 +208,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_missing_then_roundtrip),
+		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_newer_format),
 		cmocka_unit_test(test_lock),
