@@ -79,7 +79,7 @@ const struct opt_def config_options[] = {
 	{ "sink", "path", OPT_STR, F(sink_path), "", 0, 0, 0, NULL,
 	  "type = file: the file JSON lines are appended to (fsynced before they count as acknowledged)." },
 	{ "sink", "max_inflight", OPT_INT, F(sink_max_inflight), "1000", 0, 1, 1000000, NULL,
-	  "Messages published but not yet acknowledged, at most; reading pauses at the limit." },
+	  "Messages published but not yet acknowledged, at most; as many more may wait decoded behind them, then reading pauses." },
 	{ "sink", "max_inflight_bytes", OPT_INT, F(sink_max_inflight_bytes), "67108864", 0, 65536, 2147483647L, NULL,
 	  "Payload bytes published but not yet acknowledged, at most; reading pauses at the limit." },
 	{ "sink", "on_unpublishable", OPT_ENUM, F(sink_on_unpublishable), "stop", OPT_RELOAD, 0, 0, "stop|skip",

@@ -1277,7 +1277,9 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	if (!resolve_start(rc))
 		goto out;
 
-	queue_init(&rc->q, (uint32_t)rc->cfg->sink_max_inflight);
+	/* room for a window in flight and one more decoded behind it, so
+	 * that acknowledgements find the next messages ready to go */
+	queue_init(&rc->q, 2 * (uint32_t)rc->cfg->sink_max_inflight);
 	rc->sink = sink_new(rc->cfg, rc->loop, &rc->wake);
 	if (!rc->sink->ops->open(rc->sink, msg, sizeof(msg))) {
 		set_error(rc, RC_ERR_SINK, "", "%s", msg);

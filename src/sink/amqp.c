@@ -13,7 +13,7 @@
  *
  * publish() accepts entries at all times, also while disconnected: the
  * worker keeps them in order and sends them once connected.  The loop's
- * ring (sink_max_inflight entries) bounds what can wait here, and the
+ * ring (twice sink_max_inflight entries) bounds what can wait here, and the
  * checkpoint follows acknowledgements only, so accepting early costs
  * nothing.  ready() tells whether a connection is up.
  *
