@@ -106,7 +106,7 @@ const struct opt_def config_options[] = {
 	{ "mqtt", "version", OPT_ENUM, F(mqtt_version), "5", 0, 0, 0, "5|3.1.1",
 	  "MQTT protocol version; 5 carries the event id, GTID, db, table and op as user properties." },
 	{ "mqtt", "client", OPT_ENUM, F(mqtt_client), "mosquitto", 0, 0, 0, "paho|mosquitto",
-	  "MQTT client library: mosquitto (libmosquitto, driven from rowcast's event loop, no threads of its own; the faster, see bench/RESULTS.md) or paho (paho-mqtt-c, with its own threads)." },
+	  "MQTT client library: mosquitto (libmosquitto, driven from rowcast's event loop, no threads of its own, at most 256 messages in flight whatever [sink] max_inflight says; the faster, see bench/RESULTS.md) or paho (paho-mqtt-c, with threads of its own; any max_inflight, for a distant broker)." },
 	{ "mqtt", "status_topic", OPT_STR, F(mqtt_status_topic), "", 0, 0, 0, NULL,
 	  "Retained topic that says online while rowcast is connected and offline (last will) when not; empty for none." },
 	{ "mqtt", "ca_file", OPT_STR, F(mqtt_ca_file), "", 0, 0, 0, NULL,
