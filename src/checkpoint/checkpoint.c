@@ -375,6 +375,8 @@ static void *writer_main(void *arg)
 {
 	struct ckpt_async *a = arg;
 
+	(void)pthread_setname_np(pthread_self(), "rowcast-ckpt");
+
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		char *text, err[512];

@@ -50,6 +50,18 @@ static inline void buf_putc(struct rc_buf *b, char c)
 	b->data[b->len] = '\0';
 }
 
+/* Copy the string src into dst of size bytes (> 0), cut to fit, always
+ * NUL-terminated; for the per-row paths where snprintf("%s") costs. */
+static inline void rc_strcpy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void buf_puts(struct rc_buf *b, const char *s);
 /* v in decimal, at least width digits (zeros in front), written so that it
  * ends at end; returns its start.  Needs max(20, width) bytes before end. */

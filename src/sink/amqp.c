@@ -822,6 +822,8 @@ static void *worker_main(void *arg)
 	struct sink *s = st->sink;
 	char err[1024];			/* cut to s->error's size when reported */
 	int backoff_ms = 500;
+
+	(void)pthread_setname_np(pthread_self(), "rowcast-amqp");
 	bool ever = false;		/* a connection succeeded once */
 	bool outage = false;		/* lost; the outage was logged */
 	bool retry_logged = false;	/* a failed reconnect was logged */
