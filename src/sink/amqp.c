@@ -32,6 +32,8 @@
 #include <amqp_tcp_socket.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -747,6 +749,13 @@ static void drain_wake_fd(struct am_state *st)
 	(void)n;
 }
 
+static void cork(int fd, bool on)
+{
+	int v = on;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+}
+
 /* Connected: publish and read confirms until the connection ends. */
 static enum am_res session(struct am_state *st, char *err, size_t errlen)
 {
@@ -760,12 +769,18 @@ static enum am_res session(struct am_state *st, char *err, size_t errlen)
 		if (atomic_load(&st->stop))
 			return AM_STOP;
 		take_pending(st);
+		/* librabbitmq sends each message on its own: corked, a batch
+		 * leaves in full segments and the broker reads it in fewer,
+		 * larger chunks (uncorking sends the rest at once) */
+		if (todo_len(st))
+			cork(fd, true);
 		while (todo_len(st) && st->next_tag - st->first_tag < st->window && sent < AM_BATCH) {
 			r = publish_one(st, st->todo[st->todo_head++], err, errlen);
 			if (r != AM_OK)
 				return r;
 			sent++;
 		}
+		cork(fd, false);
 		if (st->todo_head == st->todo_n)
 			st->todo_head = st->todo_n = 0;
 		r = read_frames(st, err, errlen);
