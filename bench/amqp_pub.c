@@ -6,10 +6,13 @@
  *   amqp_pub setup   HOST PORT EXCHANGE QUEUE
  *       declare a durable topic EXCHANGE and a QUEUE bound to it with '#',
  *       then purge the queue
- *   amqp_pub publish HOST PORT EXCHANGE ROUTING_KEY FILE [WINDOW [PERSISTENT]]
+ *   amqp_pub publish HOST PORT EXCHANGE ROUTING_KEY FILE [WINDOW [PERSISTENT [HEADERS]]]
  *       publish every line of FILE (without its newline) with confirms,
  *       at most WINDOW (default 1000) unconfirmed; prints
- *       "published N confirmed N nacked N seconds S"
+ *       "published N confirmed N nacked N seconds S".  HEADERS 1: the
+ *       properties rowcast's AMQP sink sets, taken from each line (a
+ *       rowcast native message): message_id = its "id", headers gtid, db,
+ *       table and op, so that the broker has the same work per message
  *   amqp_pub count   HOST PORT QUEUE N TIMEOUT_S
  *       wait until QUEUE holds N messages; prints "count C seconds S"
  *       (exit 1 on timeout)
@@ -18,7 +21,7 @@
  * Build: gcc -O2 -o amqp_pub amqp_pub.c -lrabbitmq
  * User guest/guest, vhost "/".
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE	/* memmem */
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
@@ -127,12 +130,30 @@ static uint64_t read_confirm(amqp_connection_state_t c, uint64_t settled, uint64
 	return 0;
 }
 
+/* The string value of "key":"..." in a native message line (the values
+ * asked for hold no escaped quotes), or an empty one. */
+static amqp_bytes_t field(const char *line, size_t len, const char *key)
+{
+	char pat[32];
+	const char *p, *end = line + len, *q;
+	size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+
+	p = memmem(line, len, pat, n);
+	if (!p)
+		return amqp_empty_bytes;
+	p += n;
+	q = memchr(p, '"', (size_t)(end - p));
+	return (amqp_bytes_t){ .len = q ? (size_t)(q - p) : 0, .bytes = (void *)p };
+}
+
 static int do_publish(int argc, char **argv)
 {
 	const char *host = argv[2], *exchange = argv[4], *rkey = argv[5], *path = argv[6];
 	int port = atoi(argv[3]);
 	uint64_t window = argc > 7 ? strtoull(argv[7], NULL, 10) : 1000;
 	int persistent = argc > 8 ? atoi(argv[8]) : 0;
+	int headers = argc > 9 ? atoi(argv[9]) : 0;
+	amqp_table_entry_t h[4];
 	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	char *line = NULL;
 	size_t cap = 0;
@@ -162,6 +183,19 @@ static int do_publish(int argc, char **argv)
 			len--;
 		body.bytes = line;
 		body.len = (size_t)len;
+		if (headers) {
+			static const char *const keys[4] = { "gtid", "db", "table", "op" };
+
+			for (int i = 0; i < 4; i++) {
+				h[i].key = amqp_cstring_bytes(keys[i]);
+				h[i].value.kind = AMQP_FIELD_KIND_UTF8;
+				h[i].value.value.bytes = field(line, (size_t)len, keys[i]);
+			}
+			p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
+			p.message_id = field(line, (size_t)len, "id");
+			p.headers.num_entries = 4;
+			p.headers.entries = h;
+		}
 		while (sent - settled >= window) {
 			uint64_t k = read_confirm(c, settled, &nacked, &block);
 			if (k == 0 && sent - settled >= window)
