@@ -392,17 +392,18 @@ static void *writer_main(void *arg)
 		ok = store(a->path, text, err, sizeof(err));
 		free(text);
 		pthread_mutex_lock(&a->mu);
-		a->busy = false;
 		a->ended = true;
 		a->ok = ok;
 		if (!ok)
 			snprintf(a->err, sizeof(a->err), "%s", err);
-		pthread_cond_broadcast(&a->cv);
 		if (a->done) {
 			pthread_mutex_unlock(&a->mu);
 			a->done(a->arg);
 			pthread_mutex_lock(&a->mu);
 		}
+		/* idle only now: once wait() returns, done() has run */
+		a->busy = false;
+		pthread_cond_broadcast(&a->cv);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
