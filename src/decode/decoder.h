@@ -61,6 +61,11 @@ struct dec_table {
 	uint32_t npk;			/* how many */
 	void *user;			/* the consumer's per-table cache; NULL
 					   whenever the map is parsed anew */
+	struct rc_buf keys;		/* the JSON formatter's cache: each column's
+					   "name": back to back, key_end[i] after
+					   column i's; emptied (len 0) whenever the
+					   names change */
+	uint32_t *key_end;
 };
 
 /* One image (before or after) of a row change, as JSON value texts. */

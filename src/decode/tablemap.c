@@ -102,6 +102,7 @@ static void table_reset(struct decoder *d, struct dec_table *t)
 	t->names_logged = false;
 	t->user = NULL;
 	buf_reset(&t->strings);
+	buf_reset(&t->keys);
 }
 
 static bool add_members(struct pending *pd, struct dec_table *t, struct rd *r, uint32_t col)
@@ -553,6 +554,7 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 
 			c->name = t->strings.data + noff[i];
 			c->name_len = (uint32_t)strlen(c->name);
+			buf_reset(&t->keys);
 			if (!mcount[i] || (c->real_type != COLT_ENUM && c->real_type != COLT_SET))
 				continue;
 			free((void *)c->members);
@@ -597,6 +599,9 @@ void tablemap_free_all(struct decoder *d)
 		buf_free(&d->tables[i].raw);
 		buf_free(&d->tables[i].strings);
 		buf_free(&d->tables[i].raw_tmp);
+		buf_free(&d->tables[i].keys);
+		free(d->tables[i].key_end);
+		d->tables[i].key_end = NULL;
 	}
 	d->ntables = 0;
 }

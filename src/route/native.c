@@ -5,7 +5,10 @@
  */
 #include "route/native.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/log.h"
 
 const char *const native_op_names[3] = { "insert", "update", "delete" };
 
@@ -23,7 +26,23 @@ void native_event_id(struct rc_buf *out, const struct dec_trx *trx, const char *
 	buf_put_u64(out, index);
 }
 
-static void image_json(struct rc_buf *out, const struct dec_table *t, const struct dec_image *im)
+/* Each column's JSON key ("name":) made once per table map, not per row. */
+static void make_keys(struct dec_table *t)
+{
+	uint32_t *end = realloc(t->key_end, (t->ncols ? t->ncols : 1) * sizeof(*end));
+
+	if (!end)
+		log_oom();
+	t->key_end = end;
+	buf_reset(&t->keys);
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		buf_json_str(&t->keys, t->cols[i].name, t->cols[i].name_len, NULL);
+		buf_putc(&t->keys, ':');
+		end[i] = (uint32_t)t->keys.len;
+	}
+}
+
+static void image_json(struct rc_buf *out, struct dec_table *t, const struct dec_image *im)
 {
 	bool first = true;
 
@@ -31,15 +50,18 @@ static void image_json(struct rc_buf *out, const struct dec_table *t, const stru
 		buf_append(out, "null", 4);
 		return;
 	}
+	if (!t->keys.len && t->ncols)
+		make_keys(t);
 	buf_putc(out, '{');
 	for (uint32_t i = 0; i < t->ncols; i++) {
+		uint32_t k0 = i ? t->key_end[i - 1] : 0;
+
 		if (im->state[i] == DEC_ABSENT)
 			continue;
 		if (!first)
 			buf_putc(out, ',');
 		first = false;
-		buf_json_str(out, t->cols[i].name, t->cols[i].name_len, NULL);
-		buf_putc(out, ':');
+		buf_append(out, t->keys.data + k0, t->key_end[i] - k0);
 		if (im->state[i] == DEC_NULL)
 			buf_append(out, "null", 4);
 		else
@@ -51,7 +73,8 @@ static void image_json(struct rc_buf *out, const struct dec_table *t, const stru
 void native_format(struct rc_buf *out, const struct dec_trx *trx, const char *file,
 		   const struct dec_row *row)
 {
-	const struct dec_table *t = row->table;
+	/* the table's own caches are the consumer's to fill (decoder.h) */
+	struct dec_table *t = (struct dec_table *)row->table;
 
 	buf_reset(out);
 	buf_append(out, "{\"id\":\"", 7);
