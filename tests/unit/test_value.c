@@ -11,11 +11,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode/charset.h"
+#include "decode/jsonb.h"
 #include "decode/value.h"
 
 #define B(...)                                                  \
@@ -869,6 +871,184 @@ static void test_to_utf8_raw(void **state)
 	charset_release();
 }
 
+/*
+ * value_put_double() and value_put_float() directly, on the paths of the
+ * shortest-digit code: carries, ties, 15/16/17 (6..9) digits, the
+ * exponent-form boundaries, midpoints, integers, subnormals.  The texts
+ * come from the printf-based implementation it replaced.
+ */
+static const struct {
+	uint64_t bits;
+	const char *want;
+} double_texts[] = {
+	/* 1e23 is a midpoint: even mantissa */
+	{ 0x44b52d02c7e14af6, "1e+23" },
+	/* next above 1e23 */
+	{ 0x44b52d02c7e14af7, "1.0000000000000001e+23" },
+	/* 9.258e21: on a midpoint too */
+	{ 0x447f5e08f3d03866, "9.258e+21" },
+	/* below 1: 16 nines */
+	{ 0x3fefffffffffffff, "0.9999999999999999" },
+	/* 1e-6 is below 10^-6: carries at 15 digits */
+	{ 0x3eb0c6f7a0b5ed8d, "1e-06" },
+	/* 1e-7 likewise */
+	{ 0x3e7ad7f29abcaf48, "1e-07" },
+	/* carries to 1e-4 at 15 digits, which fails */
+	{ 0x3f1a36e2eb1c432c, "9.999999999999999e-05" },
+	/* carries to 1e+16 at 15 digits, which fails */
+	{ 0x4341c37937e07fff, "9999999999999998" },
+	/* tie at 15 digits: 123456789012345.5 */
+	{ 0x42dc12218377de60, "123456789012345.5" },
+	/* tie at 16 digits */
+	{ 0x4320000000000003, "2251799813685249.5" },
+	/* tie at 15 digits, even integer */
+	{ 0x4345ee2a2eb5a5bb, "1.234567890123455e+16" },
+	/* 0.1: 15 digits */
+	{ 0x3fb999999999999a, "0.1" },
+	/* 2/3: 16 digits */
+	{ 0x3fe5555555555555, "0.6666666666666666" },
+	/* 0.1 + 0.2: 17 digits */
+	{ 0x3fd3333333333334, "0.30000000000000004" },
+	/* a short decimal */
+	{ 0xc05edccccccccccd, "-123.45" },
+	/* 1e-5: exponent form */
+	{ 0x3ee4f8b588e368f1, "1e-05" },
+	/* 1.2345e-5 */
+	{ 0x3ee9e3abe16fc70d, "1.2345e-05" },
+	/* 1e-4: fixed */
+	{ 0x3f1a36e2eb1c432d, "0.0001" },
+	/* X = -4: fixed, 17 digits */
+	{ 0x3f202e85be180b74, "0.00012345678901234567" },
+	/* 1e15: X = 15 = P, exponent form */
+	{ 0x430c6bf526340000, "1e+15" },
+	/* X = 14 < P = 15: fixed */
+	{ 0x430c6bf52633fff8, "999999999999999" },
+	/* 1e16 */
+	{ 0x4341c37937e08000, "1e+16" },
+	/* 16 digits, X = 15: fixed */
+	{ 0x43118b54f22aeb00, "1234567890123456" },
+	/* 12345678901234568: fixed at 17 */
+	{ 0x4345ee2a2eb5a5c4, "12345678901234568" },
+	/* 1e17 */
+	{ 0x4376345785d8a000, "1e+17" },
+	/* 17 digits, X = 17: exponent form */
+	{ 0x437b69b4ba630f35, "1.2345678901234568e+17" },
+	/* 2^60: integer path */
+	{ 0x43b0000000000000, "1.152921504606847e+18" },
+	/* largest below 2^64 */
+	{ 0x43efffffffffffff, "1.844674407370955e+19" },
+	/* 2^64: scaled again */
+	{ 0x43f0000000000000, "1.8446744073709552e+19" },
+	/* 2^-1022 = DBL_MIN */
+	{ 0x0010000000000000, "2.2250738585072014e-308" },
+	/* above DBL_MIN */
+	{ 0x0010000000000001, "2.225073858507202e-308" },
+	/* largest subnormal */
+	{ 0x000fffffffffffff, "2.225073858507201e-308" },
+	/* -DBL_MAX */
+	{ 0xffefffffffffffff, "-1.7976931348623157e+308" },
+	/* 2^-30: long exact expansion */
+	{ 0x3e10000000000000, "9.313225746154785e-10" },
+	/* power of two below 1e-5: closer lower neighbour */
+	{ 0x3ee0000000000000, "7.62939453125e-06" },
+	/* 1e-300: far end of the table */
+	{ 0x01a56e1fc2f8f359, "1e-300" },
+	/* 6.02214076e23: scaled, q < 0 */
+	{ 0x44dfe185ca57c517, "6.02214076e+23" },
+	/* -0 */
+	{ 0x8000000000000000, "-0" },
+	/* 1.852051828816e19 is a midpoint, this mantissa is even: taken */
+	{ 0x43f01061941d5e70, "1.852051828816e+19" },
+	/* ... and odd: strtod goes the other way */
+	{ 0x43f01061941d5e71, "1.8520518288160002e+19" },
+	/* integers below 2^64 on a midpoint at 16 digits: even, odd */
+	{ 0x43672138fcde922e, "5.208362486940094e+16" },
+	{ 0x435775b8bd28900b, "26413443089317932" },
+};
+
+static const struct {
+	uint32_t bits;
+	const char *want;
+} float_texts[] = {
+	/* 0.3f */
+	{ 0x3e99999a, "0.3" },
+	/* 1/3f: 9 digits */
+	{ 0x3eaaaaab, "0.33333334" },
+	/* 2/3f */
+	{ 0x3f2aaaab, "0.6666667" },
+	/* 123456.789f */
+	{ 0x47f12065, "123456.79" },
+	/* 1e10f */
+	{ 0x501502f9, "1e+10" },
+	/* 16777215 */
+	{ 0x4b7fffff, "16777215" },
+	/* 2^33: integer path */
+	{ 0x50000000, "8.589935e+09" },
+	/* FLT_MIN */
+	{ 0x00800000, "1.1754944e-38" },
+	/* 1e-5f */
+	{ 0x3727c5ac, "1e-05" },
+	/* 1e-4f */
+	{ 0x38d1b717, "0.0001" },
+	/* 1234567f: 7 digits */
+	{ 0x4996b438, "1234567" },
+	/* 12345678f: 8 digits */
+	{ 0x4b3c614e, "12345678" },
+	/* 3.14159274f */
+	{ 0x40490fdb, "3.1415927" },
+	/* float below 1 */
+	{ 0x3f7fffff, "0.99999994" },
+	/* -1e38f */
+	{ 0xfe967699, "-1e+38" },
+	/* 7e22f: above 2^64 */
+	{ 0x656d2b52, "7e+22" },
+	/* tie at 6 digits */
+	{ 0x4996b428, "1234565" },
+	/* tie at 7 digits */
+	{ 0x4affffff, "8388607.5" },
+	/* 1e-6f below 10^-6 */
+	{ 0x358637bd, "1e-06" },
+	/* float integers on a midpoint at 7 digits: even, odd */
+	{ 0x4c0f76a2, "3.760807e+07" },
+	{ 0x4c2ef91d, "45868148" },
+	/* 2^25: the float below is closer, 3.355443e+07 is too far */
+	{ 0x4c000000, "33554432" },
+	/* float 2^-127 subnormal */
+	{ 0x00400000, "5.877472e-39" },
+};
+
+static void test_float_texts(void **state)
+{
+	struct rc_buf out = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(double_texts) / sizeof(double_texts[0]);
+	     i++) {
+		double d;
+
+		memcpy(&d, &double_texts[i].bits, sizeof(d));
+		buf_reset(&out);
+		value_put_double(&out, d);
+		if (strcmp(out.data, double_texts[i].want) != 0)
+			fail_msg("double %016" PRIx64 ": [%s], want [%s]",
+				 double_texts[i].bits, out.data,
+				 double_texts[i].want);
+	}
+	for (size_t i = 0; i < sizeof(float_texts) / sizeof(float_texts[0]);
+	     i++) {
+		float f;
+
+		memcpy(&f, &float_texts[i].bits, sizeof(f));
+		buf_reset(&out);
+		value_put_float(&out, f);
+		if (strcmp(out.data, float_texts[i].want) != 0)
+			fail_msg("float %08" PRIx32 ": [%s], want [%s]",
+				 float_texts[i].bits, out.data,
+				 float_texts[i].want);
+	}
+	buf_free(&out);
+}
+
 /* Random bytes for every column of the table: no crash, no overread. */
 static void test_garbage(void **state)
 {
@@ -914,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_charset_names),
 		cmocka_unit_test(test_to_utf8_raw),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_float_texts),
 	};
 
 	printf("value cases: %zu\n", N_CASES);
