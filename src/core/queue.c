@@ -19,6 +19,8 @@ void queue_init(struct queue *q, uint32_t cap)
 	q->cap = cap;
 	q->head = q->pub = q->tail = 0;
 	q->closed = false;
+	q->before_wait = NULL;
+	q->wait_ctx = NULL;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->space, NULL);
 }
@@ -42,6 +44,11 @@ struct q_entry *queue_reserve(struct queue *q)
 	struct q_entry *e;
 
 	pthread_mutex_lock(&q->mu);
+	if (!q->closed && q->head - q->tail >= q->cap && q->before_wait) {
+		pthread_mutex_unlock(&q->mu);
+		q->before_wait(q->wait_ctx);
+		pthread_mutex_lock(&q->mu);
+	}
 	while (!q->closed && q->head - q->tail >= q->cap)
 		pthread_cond_wait(&q->space, &q->mu);
 	if (q->closed) {

@@ -66,6 +66,10 @@ struct queue {
 	uint64_t pub;			/* next entry the loop publishes (loop only) */
 	uint64_t tail;			/* oldest entry not released */
 	bool closed;			/* reader must stop */
+	/* called by the reader just before it waits for space (the loop
+	 * must know there is something to publish, or it never frees any) */
+	void (*before_wait)(void *ctx);
+	void *wait_ctx;
 };
 
 void queue_init(struct queue *q, uint32_t cap);

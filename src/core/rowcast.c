@@ -41,6 +41,7 @@ struct reader {
 	struct resume_point from;	/* where the next (re)connect starts */
 	uint64_t skip_rows;		/* rows of the current trx to skip */
 	struct rc_buf scratch;		/* state text */
+	bool unsignalled;		/* entries pushed, the loop not yet woken */
 	char (*xa)[700];		/* prepared XA groups pending:
 					   "XID\tFILE:OFFSET\tKEY" */
 	int nxa, capxa;
@@ -178,6 +179,27 @@ static void trx_key(struct rc *rc, const struct dec_trx *trx, char *out, size_t 
 			 (unsigned long long)trx->start_offset);
 }
 
+/* Wake the loop for what the last binlog event pushed: once per event,
+ * not per row (a wake-up per row cost a syscall and a context switch each
+ * whenever the loop kept up with the reader). */
+static void reader_signal(struct rc *rc)
+{
+	if (rc->rd.unsignalled) {
+		rc->rd.unsignalled = false;
+		ev_async_send(rc->loop, &rc->wake);
+	}
+}
+
+/* The ring is full: whatever is in it must reach the loop before the
+ * reader waits for space. */
+static void reader_waits(void *ctx)
+{
+	struct rc *rc = ctx;
+
+	rc->rd.unsignalled = false;
+	ev_async_send(rc->loop, &rc->wake);
+}
+
 /* Fill the common fields of a message entry and hand it over. */
 static void push_message(struct rc *rc, struct q_entry *e, const struct dec_trx *trx,
 			 uint64_t index, uint8_t op, void *mt)
@@ -191,7 +213,7 @@ static void push_message(struct rc *rc, struct q_entry *e, const struct dec_trx 
 	e->index = index;
 	e->ts_ms = trx->ts_ms;
 	queue_push(&rc->q);
-	ev_async_send(rc->loop, &rc->wake);
+	rc->rd.unsignalled = true;	/* the loop hears of it after the event */
 }
 
 static bool on_begin(void *ctx, const struct dec_trx *trx)
@@ -406,7 +428,10 @@ static bool xa_replay(struct rc *rc, const char *rec)
 		goto out;
 	}
 	while (!x.done && src->ops->next(src, &ev, &len, &fatal, err, sizeof(err))) {
-		if (!decoder_feed(x.dec, ev, len, err, sizeof(err)) && err[0]) {
+		bool fed = decoder_feed(x.dec, ev, len, err, sizeof(err));
+
+		reader_signal(rc);
+		if (!fed && err[0]) {
 			reader_fail(rc, RC_ERR_DECODE, err);
 			goto out;
 		}
@@ -519,7 +544,7 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 	r->cur_gtid[0] = '\0';
 	r->cur_rows = 0;
 	r->skip_rows = 0;
-	ev_async_send(rc->loop, &rc->wake);
+	r->unsignalled = true;
 	return true;
 }
 
@@ -733,8 +758,12 @@ static void *reader_main(void *arg)
 			 r->from.state[0] ? "GTID state " : "",
 			 r->from.state[0] ? r->from.state : "the oldest binlog");
 		while (rc->src->ops->next(rc->src, &ev, &len, &fatal, err, sizeof(err))) {
+			bool fed;
+
 			backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
-			if (!decoder_feed(rc->dec, ev, len, err, sizeof(err))) {
+			fed = decoder_feed(rc->dec, ev, len, err, sizeof(err));
+			reader_signal(rc);
+			if (!fed) {
 				if (err[0]) {
 					atomic_fetch_add(&rc->m->decode_errors, 1);
 					reader_fail(rc, RC_ERR_DECODE, err);
@@ -1282,6 +1311,8 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	/* room for a window in flight and one more decoded behind it, so
 	 * that acknowledgements find the next messages ready to go */
 	queue_init(&rc->q, 2 * (uint32_t)rc->cfg->sink_max_inflight);
+	rc->q.before_wait = reader_waits;
+	rc->q.wait_ctx = rc;
 	rc->sink = sink_new(rc->cfg, rc->loop, &rc->wake);
 	if (!rc->sink->ops->open(rc->sink, msg, sizeof(msg))) {
 		set_error(rc, RC_ERR_SINK, "", "%s", msg);
