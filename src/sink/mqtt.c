@@ -23,6 +23,7 @@ struct mqtt_state {
 	atomic_int connecting;		/* a connect is in flight */
 	atomic_int lost_logged;		/* a connection-lost line was logged */
 	atomic_int ever_connected;	/* a first connection succeeded */
+	atomic_int outstanding;		/* handed to paho, no callback yet */
 	ev_timer retry;			/* reconnect when the first connect failed */
 	struct sink *sink;		/* back pointer for callbacks */
 	int fails;			/* connect failures in a row */
@@ -38,8 +39,18 @@ static bool is_tls(const char *uri)
 	return !strncmp(uri, "ssl://", 6) || !strncmp(uri, "mqtts://", 8);
 }
 
+/* A message's outcome came: it leaves the window (before e may be
+ * reused, which the ack allows). */
+static void settled(struct q_entry *e)
+{
+	struct mqtt_state *st = ((struct sink *)e->owner)->impl;
+
+	atomic_fetch_sub(&st->outstanding, 1);
+}
+
 static void delivered(struct q_entry *e)
 {
+	settled(e);
 	sink_ack(e->owner, e);
 }
 
@@ -51,6 +62,7 @@ static void refused(struct q_entry *e, const char *what, int code)
 		 "mqtt: the broker refused message %.140s (gtid %.100s, table %.64s.%.64s): %.80s (reason 0x%02x)",
 		 e->id.data ? e->id.data : "?", e->gtid[0] ? e->gtid : "none", e->db, e->table,
 		 what ? what : "refused", (unsigned)code);
+	settled(e);
 	sink_refuse(s, e);
 }
 
@@ -288,7 +300,10 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 	MQTTProperties props = MQTTProperties_initializer;
 	int rc;
 
-	if (!atomic_load(&st->connected))
+	/* paho queues what it cannot send yet and scans that queue on every
+	 * send: keep it to the window, as the other sinks do */
+	if (!atomic_load(&st->connected) ||
+	    atomic_load(&st->outstanding) >= s->cfg->sink_max_inflight)
 		return SINK_BUSY;
 	m.payload = e->payload.data;
 	m.payloadlen = (int)e->payload.len;
@@ -335,10 +350,12 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 		ro.onSuccess = on_delivered;
 		ro.onFailure = on_send_failed;
 	}
+	atomic_fetch_add(&st->outstanding, 1);	/* before: the callback may come first */
 	rc = MQTTAsync_sendMessage(st->client, e->topic.data, &m, &ro);
 	MQTTProperties_free(&props);
 	if (rc == MQTTASYNC_SUCCESS)
 		return SINK_OK;
+	atomic_fetch_sub(&st->outstanding, 1);
 	if (rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
 	    rc == MQTTASYNC_OPERATION_INCOMPLETE)
 		return SINK_BUSY;
