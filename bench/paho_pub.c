@@ -3,7 +3,7 @@
  * paho_pub: the bare MQTT publisher of the rowcast benchmark (paho-mqtt-c,
  * MQTTAsync), the "broker ceiling" for rowcast's paho-based MQTT sink.
  *
- *   paho_pub URI CLIENT_ID TOPIC FILE QOS [WINDOW [VERSION]]
+ *   paho_pub URI CLIENT_ID TOPIC FILE QOS [WINDOW [VERSION [PROPS]]]
  *       connect to URI (e.g. tcp://127.0.0.1:1883) as CLIENT_ID with a
  *       clean session, publish every line of FILE (without its newline;
  *       "-" is stdin) to TOPIC at QOS (0, 1 or 2) with MQTT VERSION 5
@@ -13,14 +13,17 @@
  *       (S: wall seconds from after the connect to the last completion).
  *       A message is completed when paho calls its onSuccess/onFailure:
  *       for QoS 0 once written to the socket, for QoS 1 on PUBACK, for
- *       QoS 2 on PUBCOMP.  Exit 0 if nothing failed, 1 if some messages
+ *       QoS 2 on PUBCOMP.  PROPS 1 (MQTT 5): the properties rowcast's sink
+ *       sets on each message, taken from the line (a rowcast native
+ *       message): content type and the user properties id, gtid, db,
+ *       table, op.  Exit 0 if nothing failed, 1 if some messages
  *       failed, 2 on error (bad arguments, connect failure, lost connection).
  *
  * Build: gcc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra \
  *            -o paho_pub paho_pub.c -lpaho-mqtt3as -lpthread
  * (Debian/Ubuntu package libpaho-mqtt-dev.)  No user name or password.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE	/* memmem */
 #include <MQTTAsync.h>
 #include <errno.h>
 #include <limits.h>
@@ -59,10 +62,49 @@ static double now(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: paho_pub URI CLIENT_ID TOPIC FILE QOS [WINDOW [VERSION]]\n"
-			"       QOS 0|1|2, WINDOW 1..%d (default 1000), VERSION 5 (default) or 4\n",
+	fprintf(stderr, "usage: paho_pub URI CLIENT_ID TOPIC FILE QOS [WINDOW [VERSION [PROPS]]]\n"
+			"       QOS 0|1|2, WINDOW 1..%d (default 1000), VERSION 5 (default) or 4,\n"
+			"       PROPS 1: rowcast's MQTT 5 properties from each line\n",
 		MAX_WINDOW);
 	exit(2);
+}
+
+/* The string value of "key":"..." in a native message line (the values
+ * asked for hold no escaped quotes); its length in *n, 0 when absent. */
+static char *field(char *line, size_t len, const char *key, int *n)
+{
+	char pat[32], *p, *q;
+	size_t k = (size_t)snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+
+	*n = 0;
+	p = memmem(line, len, pat, k);
+	if (!p)
+		return line;
+	p += k;
+	q = memchr(p, '"', (size_t)(line + len - p));
+	*n = q ? (int)(q - p) : 0;
+	return p;
+}
+
+/* rowcast's properties for the message in line (as its MQTT sink sets them). */
+static void add_props(MQTTProperties *props, char *line, size_t len)
+{
+	static const char *const keys[5] = { "id", "gtid", "db", "table", "op" };
+	static char ctype[] = "application/json";
+	MQTTProperty p;
+
+	MQTTProperties_free(props);
+	p.identifier = MQTTPROPERTY_CODE_CONTENT_TYPE;
+	p.value.data.data = ctype;
+	p.value.data.len = (int)strlen(ctype);
+	MQTTProperties_add(props, &p);
+	for (int i = 0; i < 5; i++) {
+		p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+		p.value.data.data = (char *)keys[i];
+		p.value.data.len = (int)strlen(keys[i]);
+		p.value.value.data = field(line, len, keys[i], &p.value.value.len);
+		MQTTProperties_add(props, &p);
+	}
 }
 
 static long parse_num(const char *s, const char *what, long lo, long hi)
@@ -363,7 +405,8 @@ static void disconnect(MQTTAsync c, struct state *st, int version)
 int main(int argc, char **argv)
 {
 	const char *uri, *client_id, *topic, *path;
-	int qos, window = 1000, version = 5, rc;
+	int qos, window = 1000, version = 5, with_props = 0, rc;
+	MQTTProperties props = MQTTProperties_initializer;
 	MQTTAsync c;
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -376,7 +419,7 @@ int main(int argc, char **argv)
 	unsigned long sent = 0, acked, failed;
 	double t0, t1;
 
-	if (argc < 6 || argc > 8)
+	if (argc < 6 || argc > 9)
 		usage();
 	uri = argv[1];
 	client_id = argv[2];
@@ -387,6 +430,8 @@ int main(int argc, char **argv)
 		window = (int)parse_num(argv[6], "WINDOW", 1, MAX_WINDOW);
 	if (argc > 7)
 		version = (int)parse_num(argv[7], "VERSION", 4, 5);
+	if (argc > 8)
+		with_props = (int)parse_num(argv[8], "PROPS", 0, 1) && version == 5;
 
 	in = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!in) {
@@ -455,6 +500,10 @@ int main(int argc, char **argv)
 		/* paho copies the payload and topic, so the line buffer can be reused */
 		msg.payload = line;
 		msg.payloadlen = (int)len;
+		if (with_props) {
+			add_props(&props, line, (size_t)len);
+			msg.properties = props;
+		}
 		rc = MQTTAsync_sendMessage(c, topic, &msg, &ro);
 		if (rc != MQTTASYNC_SUCCESS) {
 			pthread_mutex_lock(&st.mu);
@@ -469,6 +518,7 @@ int main(int argc, char **argv)
 		}
 		sent++;
 	}
+	MQTTProperties_free(&props);	/* paho copied what it sent */
 	if (ferror(in)) {
 		fprintf(stderr, "paho_pub: read %s: %s\n", path, strerror(errno));
 		return 2;
