@@ -80,7 +80,6 @@ struct mosq_state {
 	bool status_done;		/* ... was acknowledged */
 };
 
-static const char *const op_names[] = OP_NAMES;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 static void lib_init(void)
@@ -443,17 +442,12 @@ static bool parse_uri(const char *uri, bool tls, char *host, size_t hostlen, int
 	return true;
 }
 
-static bool is_tls(const char *uri)
-{
-	return !strncmp(uri, "ssl://", 6) || !strncmp(uri, "mqtts://", 8);
-}
-
 static bool mo_open(struct sink *s, char *err, size_t errlen)
 {
 	const struct rc_config *c = s->cfg;
 	struct mosq_state *st = calloc(1, sizeof(*st));
 	mosquitto_property *cprops = NULL;
-	bool tls = is_tls(c->mqtt_uri);
+	bool tls = sink_mqtt_uri_tls(c->mqtt_uri);
 	char why[256];
 	int rc;
 
@@ -585,7 +579,7 @@ static enum sink_result mo_publish(struct sink *s, struct q_entry *e)
 		if (!rc)
 			rc = add_pair(&props, "table", e->table);
 		if (!rc)
-			rc = add_pair(&props, "op", op_names[e->op % 7]);
+			rc = add_pair(&props, "op", sink_op_name(e->op));
 		/* route and outbox headers: key, event type, outbox columns */
 		for (uint32_t i = 0; !rc && i < e->nheaders; i++) {
 			const char *v = h + strlen(h) + 1;

@@ -32,13 +32,6 @@ struct mqtt_state {
 	MQTTAsync_willOptions will;	/* "offline" on the status topic */
 };
 
-static const char *const op_names[] = OP_NAMES;
-
-static bool is_tls(const char *uri)
-{
-	return !strncmp(uri, "ssl://", 6) || !strncmp(uri, "mqtts://", 8);
-}
-
 /* A message's outcome came: it leaves the window (before e may be
  * reused, which the ack allows). */
 static void settled(struct q_entry *e)
@@ -224,7 +217,7 @@ static void start_connect(struct mqtt_state *st)
 		o->username = c->mqtt_user;
 		o->password = c->mqtt_password;
 	}
-	if (is_tls(c->mqtt_uri))
+	if (sink_mqtt_uri_tls(c->mqtt_uri))
 		o->ssl = &st->ssl;
 	if (c->mqtt_status_topic[0])
 		o->will = &st->will;
@@ -315,7 +308,7 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 		static const char ctype[] = "application/json";
 		const char *keys[5] = { "id", "gtid", "db", "table", "op" };
 		const char *vals[5] = { e->id.data ? e->id.data : "", e->gtid, e->db, e->table,
-					op_names[e->op % 7] };
+					sink_op_name(e->op) };
 		const char *h = e->headers.data;
 		MQTTProperty p;
 
