@@ -95,17 +95,10 @@ static void civil_from_days(uint64_t days, unsigned *y, unsigned *m, unsigned *d
 
 static void put_dig(struct rc_buf *out, unsigned v, unsigned width)
 {
-	char tmp[12];
-	unsigned k = 0;
+	char tmp[24], *end = tmp + sizeof(tmp);
+	const char *p = rc_digits_back(end, v, width < sizeof(tmp) ? width : sizeof(tmp));
 
-	do {
-		tmp[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && k < sizeof(tmp));
-	while (k < width && k < sizeof(tmp))
-		tmp[k++] = '0';
-	while (k)
-		buf_putc(out, tmp[--k]);
+	buf_append(out, p, (size_t)(end - p));
 }
 
 /* ---- parsing the native value texts ---- */
