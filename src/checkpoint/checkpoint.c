@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,7 +364,9 @@ struct ckpt_async {
 	pthread_cond_t cv;		/* work came, or a write ended */
 	char *text;			/* handed over, not yet written */
 	bool busy;			/* text handed over or being written */
-	bool ended;			/* a write ended, result not yet taken */
+	atomic_bool ended;		/* a write ended, result not yet taken
+					   (read without the lock first: the
+					   loop asks after every batch) */
 	bool ok;			/* ... its result */
 	bool quit;
 	char err[512];			/* why the last write failed */
@@ -449,6 +452,8 @@ int ckpt_async_result(struct ckpt_async *a, char *err, size_t errlen)
 {
 	int r = -1;
 
+	if (!atomic_load(&a->ended))
+		return -1;
 	pthread_mutex_lock(&a->mu);
 	if (a->ended) {
 		a->ended = false;

@@ -194,10 +194,7 @@ static void reader_signal(struct rc *rc)
  * reader waits for space. */
 static void reader_waits(void *ctx)
 {
-	struct rc *rc = ctx;
-
-	rc->rd.unsignalled = false;
-	ev_async_send(rc->loop, &rc->wake);
+	reader_signal(ctx);
 }
 
 /* Fill the common fields of a message entry and hand it over. */
