@@ -153,6 +153,7 @@ class Rowcast:
         self.conf = str(tmp_path / "rowcast.conf")
         self.ckpt = str(tmp_path / "checkpoint")
         self.log = str(tmp_path / "rowcast.log")
+        self.mqtt_port = svc["ROWCAST_MQTT_PORT"]
         with open(self.conf, "w") as f:
             f.write("[source]\nhost = 127.0.0.1\nport = %s\nuser = rowcast\npassword = rowcast\n"
                     "server_id = %d\nheartbeat_period = 1\n"
@@ -163,6 +164,16 @@ class Rowcast:
                        svc["ROWCAST_MQTT_PORT"], uuid.uuid4().hex[:8], prefix, extra))
         self.p = None
         self.starts = 0
+
+    def set_broker(self, uri):
+        """Point [mqtt] uri at another broker (a URI, optionally followed by
+        more [mqtt] lines); returns the new config text."""
+        old = open(self.conf).read()
+        text = old.replace("uri = tcp://127.0.0.1:%s\n" % self.mqtt_port, "uri = %s\n" % uri, 1)
+        assert text != old, "no [mqtt] uri line to change in %s" % self.conf
+        with open(self.conf, "w") as f:
+            f.write(text)
+        return text
 
     def start(self):
         self.starts += 1

@@ -4,6 +4,8 @@ exit code, and no checkpoint left behind half-written."""
 import os
 import subprocess
 
+import pytest
+
 
 def run(rc, timeout=30):
     p = subprocess.run([rc.bin, "-c", rc.conf], capture_output=True, text=True, timeout=timeout)
@@ -33,12 +35,10 @@ def test_unreachable_database(rowcast_factory, tmp_path):
     assert not os.path.exists(rc.ckpt)
 
 
-def test_unreachable_broker(rowcast_factory, sql):
-    rc = rowcast_factory("it/x")
-    text = open(rc.conf).read()
-    import re
-    text = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:1", text)
-    open(rc.conf, "w").write(text)
+@pytest.mark.parametrize("client", ["mosquitto", "paho"])
+def test_unreachable_broker(client, rowcast_factory, sql):
+    rc = rowcast_factory("it/x", extra="client = %s\n" % client)
+    rc.set_broker("tcp://127.0.0.1:1")
     code, err = run(rc)
     assert code == 75, err
     assert "mqtt: cannot connect to tcp://127.0.0.1:1" in err.strip().splitlines()[-1], err

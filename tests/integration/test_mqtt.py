@@ -2,14 +2,18 @@
 """MQTT sink details a consumer relies on, for both client libraries
 ([mqtt] client = paho and mosquitto): MQTT 5 user properties and content
 type, the retained online/offline status topic (and the last will when
-rowcast dies), QoS 2, and MQTT 3.1.1."""
+rowcast dies), QoS 2, MQTT 3.1.1, and payloads byte for byte those of the
+stdout sink."""
 import json
+import os
 import signal
 import subprocess
 import time
 import uuid
 
 import pytest
+
+from conftest import Rowcast
 
 CLIENTS = pytest.mark.parametrize("client", ["paho", "mosquitto"])
 
@@ -87,3 +91,51 @@ def test_qos2_and_v311(svc, sql, subscriber_factory, rowcast_factory, client):
     msgs = sub.wait_for(300)
     assert [m["after"]["id"] for _, m in msgs] == list(range(300))
     assert rc.stop() == 0
+
+
+@CLIENTS
+def test_exact_payloads(svc, sql, rowcast_factory, tmp_path, client):
+    """Byte for byte what the stdout sink prints for the same rows."""
+    port = int(svc["ROWCAST_MQTT_PORT"])
+    table = "mp_" + uuid.uuid4().hex[:8]
+    prefix = "it/" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY, v VARCHAR(40) CHARACTER SET utf8mb4, "
+            "b BLOB, j JSON)" % table)
+    gtid_before = sql.value("SELECT @@gtid_binlog_pos")
+    p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1",
+                          "-t", prefix + "/rctest/#", "-F", "%p", "-C", "50", "-W", "60"],
+                         stdout=subprocess.PIPE)
+    time.sleep(0.3)
+    rc = rowcast_factory(prefix, extra="client = %s\n" % client)
+    rc.start()
+    values = []
+    for i in range(50):
+        values.append("(%d, 'caf\u00e9 \U0001F600 %d \"q\" \\\\ x', X'00ff%02x', '{\"k\": [%d, null]}')"
+                      % (i, i, i, i))
+    sql.run("INSERT INTO %s VALUES %s;" % (table, ",".join(values)))
+    out, _ = p.communicate(timeout=70)
+    assert rc.stop() == 0
+    got = out.decode("utf-8").splitlines()
+    assert len(got) == 50, out[:400]
+    # the reference: the stdout sink from the same position
+    os.makedirs(str(tmp_path / "ref"))
+    ref = Rowcast(svc, tmp_path / "ref", prefix)
+    conf = open(ref.conf).read().replace("[checkpoint]", "[sink]\ntype = stdout\n[checkpoint]", 1)
+    conf = conf.replace("[source]\n", "[source]\nstart_position = %s\n" % gtid_before, 1)
+    open(ref.conf, "w").write(conf)
+    q = subprocess.Popen([ref.bin, "-c", ref.conf], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    lines = []
+    try:
+        deadline = time.time() + 30
+        while len(lines) < 50 and time.time() < deadline:
+            line = q.stdout.readline()
+            if not line:
+                break
+            if json.loads(line).get("table") == table:
+                lines.append(line.decode("utf-8").rstrip("\n"))
+    finally:
+        q.send_signal(signal.SIGTERM)
+        q.wait(30)
+    assert got == lines
+    assert [json.loads(x)["after"]["id"] for x in got] == list(range(50))

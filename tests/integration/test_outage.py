@@ -117,10 +117,7 @@ def test_mosquitto_outage(client, sql, rowcast_factory, tmp_path):
         sub, f = subscriber(broker.port, "out/#", path)
         time.sleep(0.5)
         rc = rowcast_factory("out", extra="client = %s\n" % client)
-        conf = open(rc.conf).read()
-        import re
-        conf = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:%d" % broker.port, conf)
-        open(rc.conf, "w").write(conf)
+        rc.set_broker("tcp://127.0.0.1:%d" % broker.port)
         rc.start()
         n = 3000
         w = writer(sql, table, n)
@@ -153,10 +150,7 @@ def test_broker_frozen(client, sql, rowcast_factory, subscriber_factory, svc, tm
         time.sleep(0.5)
         rc = rowcast_factory("frz", extra="client = %s\n[metrics]\nlisten = 127.0.0.1:%d\n"
                              % (client, port))
-        import re
-        conf = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = tcp://127.0.0.1:%d" % broker.port,
-                      open(rc.conf).read())
-        open(rc.conf, "w").write(conf)
+        rc.set_broker("tcp://127.0.0.1:%d" % broker.port)
         rc.start()
         n = 2000
         w = writer(sql, table, n)
@@ -183,6 +177,54 @@ def test_broker_frozen(client, sql, rowcast_factory, subscriber_factory, svc, tm
         while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < n:
             time.sleep(0.5)
         check(read_msgs(path), n)
+        assert rc.stop() == 0
+        sub.terminate()
+        f.close()
+    finally:
+        broker.close()
+
+
+@CLIENTS
+def test_broker_killed_resends(client, sql, rowcast_factory, tmp_path):
+    """The one layer that re-sends inside a running process is the client
+    library: a persistent broker is frozen (SIGSTOP) so that nothing rowcast
+    sends is acknowledged, then killed (SIGKILL) and started again.  rowcast
+    never publishes an entry twice, so every row written during the freeze
+    reaches the subscriber only because the client (libmosquitto or paho)
+    sent it again after the reconnect, from its session."""
+    table = "mr_" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+    broker = Broker(str(tmp_path))
+    try:
+        path = str(tmp_path / "sub.txt")
+        sub, f = subscriber(broker.port, "rs/#", path)
+        time.sleep(0.5)
+        rc = rowcast_factory("rs", extra="client = %s\n" % client)
+        rc.set_broker("tcp://127.0.0.1:%d" % broker.port)
+        rc.start()
+        sql.run("".join("INSERT INTO %s VALUES (%d);" % (table, i) for i in range(300)))
+        deadline = time.time() + 30
+        while time.time() < deadline and len(read_msgs(path)) < 300:
+            time.sleep(0.1)
+        assert len(read_msgs(path)) == 300
+        time.sleep(1.5)         # the subscriber's session is saved (autosave 1 s)
+        broker.p.send_signal(signal.SIGSTOP)
+        sql.run("".join("INSERT INTO %s VALUES (%d);" % (table, i) for i in range(300, 700)))
+        time.sleep(2)           # published into the socket, never acknowledged
+        assert len(read_msgs(path)) == 300
+        broker.p.send_signal(signal.SIGKILL)
+        broker.p.wait()
+        time.sleep(1)
+        pid = rc.p.pid
+        broker.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < 700:
+            time.sleep(0.2)
+        check(read_msgs(path), 700)
+        assert rc.p.poll() is None and rc.p.pid == pid
+        log = open(rc.log).read()
+        assert "mqtt: connection to tcp://127.0.0.1:%d lost" % broker.port in log, log
+        assert "mqtt: connected to" in log, log
         assert rc.stop() == 0
         sub.terminate()
         f.close()

@@ -10,6 +10,8 @@ import signal
 import time
 import uuid
 
+import pytest
+
 
 def make_batch(rng, table, live, next_id, n):
     """n single-row statements in transactions of 1..40; returns (sql, ops, next_id)."""
@@ -81,14 +83,15 @@ def assert_same(sql, table, msgs):
         assert (g["note"] is None and r[5] == "NULL") or g["note"] == r[5]
 
 
-def test_exactly_once_and_clean_restart(sql, subscriber_factory, rowcast_factory):
+@pytest.mark.parametrize("client", ["mosquitto", "paho"])
+def test_exactly_once_and_clean_restart(client, sql, subscriber_factory, rowcast_factory):
     table = "items_" + uuid.uuid4().hex[:8]
     prefix = "it/" + uuid.uuid4().hex[:8]
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY, name VARCHAR(64) CHARACTER SET utf8mb4, "
             "qty BIGINT NOT NULL, created DATETIME NOT NULL, tiny TINYINT UNSIGNED NULL, "
             "note TEXT NULL) ENGINE=InnoDB" % table)
     sub = subscriber_factory(prefix + "/#")
-    rc = rowcast_factory(prefix)
+    rc = rowcast_factory(prefix, extra="client = %s\n" % client)
     rc.start()
     rng = random.Random(20261128)
     live = set()

@@ -24,11 +24,9 @@ def make_ca(d, name):
             "/CN=%s" % name, "-keyout", name + ".key", "-out", name + ".pem", cwd=d)
 
 
-@pytest.fixture
-def tls_server(tmp_path):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl is not installed")
-    d = str(tmp_path)
+def make_pki(d):
+    """In folder d: a test CA (ca.pem), another CA (otherca.pem) and a server
+    certificate of the first for 127.0.0.1 and localhost (server.pem/.key)."""
     make_ca(d, "ca")
     make_ca(d, "otherca")
     with open(os.path.join(d, "san.cnf"), "w") as f:
@@ -37,6 +35,14 @@ def tls_server(tmp_path):
             "server.key", "-out", "server.csr", cwd=d)
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem", cwd=d)
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    d = str(tmp_path)
+    make_pki(d)
     services = os.path.join(TOP, "scripts", "services")
     port = str(30000 + os.getpid() % 20000)
     env = dict(os.environ, ROWCAST_TEST_DIR=os.path.join(d, "srv"), ROWCAST_MARIADB_PORT=port,
@@ -109,14 +115,7 @@ def test_mqtt_over_tls(client, tmp_path, svc, sql, rowcast_factory):
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed")
     d = str(tmp_path)
-    make_ca(d, "ca")
-    make_ca(d, "otherca")
-    with open(os.path.join(d, "san.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
-            "server.key", "-out", "server.csr", cwd=d)
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem", cwd=d)
+    make_pki(d)
     import socket
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -137,10 +136,7 @@ def test_mqtt_over_tls(client, tmp_path, svc, sql, rowcast_factory):
                                stdout=subprocess.PIPE, text=True)
         time.sleep(0.5)
         rc = rowcast_factory("tls", extra="client = %s\n" % client)
-        import re
-        text = re.sub(r"uri = tcp://127.0.0.1:\d+", "uri = ssl://127.0.0.1:%d\nca_file = %s/ca.pem"
-                      % (port, d), open(rc.conf).read())
-        open(rc.conf, "w").write(text)
+        text = rc.set_broker("ssl://127.0.0.1:%d\nca_file = %s/ca.pem" % (port, d))
         rc.start()
         sql.run("INSERT INTO %s VALUES (1)" % table)
         out, _ = sub.communicate(timeout=30)
