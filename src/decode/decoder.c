@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include "core/log.h"
@@ -229,15 +229,15 @@ static bool parse_fde(struct decoder *d, const uint8_t *ev, size_t len, char *er
 static bool fde_crc_ok(const uint8_t *ev, size_t len)
 {
 	uint32_t want = (uint32_t)le_get(ev + len - 4, 4);
-	uint32_t crc = (uint32_t)crc32(0L, ev, (uInt)(len - 4));
+	uint32_t crc = libdeflate_crc32(0, ev, len - 4);
 	uint8_t hdr[EV_HEADER_LEN];
 
 	if (crc == want)
 		return true;
 	memcpy(hdr, ev, EV_HEADER_LEN);
 	hdr[17] &= (uint8_t)~EV_FLAG_IN_USE;
-	crc = (uint32_t)crc32(0L, hdr, EV_HEADER_LEN);
-	crc = (uint32_t)crc32(crc, ev + EV_HEADER_LEN, (uInt)(len - 4 - EV_HEADER_LEN));
+	crc = libdeflate_crc32(0, hdr, EV_HEADER_LEN);
+	crc = libdeflate_crc32(crc, ev + EV_HEADER_LEN, len - 4 - EV_HEADER_LEN);
 	return crc == want;
 }
 
@@ -692,7 +692,7 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 		}
 		blen -= 4;
 		want = (uint32_t)le_get(ev + len - 4, 4);
-		got = (uint32_t)crc32(0L, ev, (uInt)(len - 4));
+		got = libdeflate_crc32(0, ev, len - 4);
 		if (want != got) {
 			snprintf(why, sizeof(why), "checksum mismatch (stored %08x, computed %08x)",
 				 want, got);
