@@ -157,20 +157,51 @@ static const bool json_plain[256] = {
 	/* 0x80-0xff: UTF-8, checked apart */
 };
 
-void buf_json_str(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
+/*
+ * Nonzero when one of the 8 bytes of w needs a look of its own: a control
+ * byte, '"', '\\' or a byte of a multi-byte UTF-8 sequence.  Each test is
+ * exact about whether such a byte exists (not about which one it is).
+ */
+static inline uint64_t word_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101u, high = ones << 7;
+	uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w) &
+	       high;
+}
+
+static inline void buf_room(struct rc_buf *b, size_t extra)
+{
+	if (b->len + extra + 1 > b->cap)
+		buf_reserve(b, extra);
+}
+
+void buf_json_inner(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, start = 0;
 
-	/* plain bytes and valid UTF-8 sequences pile up in one run, copied
-	 * when something must be escaped or replaced, and at the end */
-	buf_reserve(b, n + 2);
-	b->data[b->len++] = '"';
-	while (i < n) {
-		unsigned char c = s[i];
+	/* Plain bytes and valid UTF-8 sequences pile up in one run, copied
+	 * when something must be escaped or replaced, and at the end.  There
+	 * is always room for the rest of the input as it is: the escapes
+	 * make sure of it before they write. */
+	buf_room(b, n);
+	for (;;) {
+		unsigned char c;
 		size_t k;
+		uint64_t w;
 
+		while (n - i >= 8) {
+			memcpy(&w, s + i, 8);
+			if (word_special(w))
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		c = s[i];
 		if (json_plain[c]) {
 			i++;
 			continue;
@@ -179,34 +210,46 @@ void buf_json_str(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
 			i += k;
 			continue;
 		}
-		buf_append(b, s + start, i - start);
+		memcpy(b->data + b->len, s + start, i - start);
+		b->len += i - start;
+		buf_room(b, n - i + 6);
 		if (c >= 0x80) {
-			buf_append(b, "\xef\xbf\xbd", 3);
+			memcpy(b->data + b->len, "\xef\xbf\xbd", 3);
+			b->len += 3;
 			if (bad)
 				(*bad)++;
 		} else {
-			char esc[6] = { '\\', 0 };
-			size_t len = 2;
+			char *o = b->data + b->len;
 
+			o[0] = '\\';
 			switch (c) {
-			case '"': esc[1] = '"'; break;
-			case '\\': esc[1] = '\\'; break;
-			case '\n': esc[1] = 'n'; break;
-			case '\r': esc[1] = 'r'; break;
-			case '\t': esc[1] = 't'; break;
-			case '\b': esc[1] = 'b'; break;
-			case '\f': esc[1] = 'f'; break;
+			case '"': o[1] = '"'; break;
+			case '\\': o[1] = '\\'; break;
+			case '\n': o[1] = 'n'; break;
+			case '\r': o[1] = 'r'; break;
+			case '\t': o[1] = 't'; break;
+			case '\b': o[1] = 'b'; break;
+			case '\f': o[1] = 'f'; break;
 			default:
-				memcpy(esc + 1, "u00", 3);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 15];
-				len = 6;
+				memcpy(o + 1, "u00", 3);
+				o[4] = hex[c >> 4];
+				o[5] = hex[c & 15];
+				b->len += 4;
 			}
-			buf_append(b, esc, len);
+			b->len += 2;
 		}
 		start = ++i;
 	}
-	buf_append(b, s + start, i - start);
+	memcpy(b->data + b->len, s + start, n - start);
+	b->len += n - start;
+	b->data[b->len] = '\0';
+}
+
+void buf_json_str(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
+{
+	buf_room(b, n + 2);
+	b->data[b->len++] = '"';
+	buf_json_inner(b, str, n, bad);
 	buf_putc(b, '"');
 }
 

@@ -80,6 +80,8 @@ void buf_put_i64(struct rc_buf *b, int64_t v);
  * *bad when bad is not NULL.
  */
 void buf_json_str(struct rc_buf *b, const char *s, size_t n, unsigned *bad);
+/* The same without the quotes: the inside of a JSON string. */
+void buf_json_inner(struct rc_buf *b, const char *s, size_t n, unsigned *bad);
 /* JSON string literal holding the standard base64 (RFC 4648, padded) of p. */
 void buf_json_base64(struct rc_buf *b, const uint8_t *p, size_t n);
 

@@ -876,18 +876,6 @@ static bool decode_time2(const uint8_t *p, unsigned fsp, struct rc_buf *out,
 	return true;
 }
 
-/* Append s as the inside of a JSON string (no quotes). */
-static void put_json_inner(struct rc_buf *out, const char *s, size_t n,
-			   unsigned *bad)
-{
-	size_t at = out->len;
-
-	buf_json_str(out, s, n, bad);
-	memmove(out->data + at, out->data + at + 1, out->len - at - 2);
-	out->len -= 2;
-	out->data[out->len] = '\0';
-}
-
 static void put_member(const struct dec_column *col, uint64_t i,
 		       struct rc_buf *out, unsigned *bad)
 {
@@ -897,7 +885,7 @@ static void put_member(const struct dec_column *col, uint64_t i,
 	if (s == NULL)
 		return;
 	n = col->member_lens ? col->member_lens[i] : strlen(s);
-	put_json_inner(out, s, n, bad);
+	buf_json_inner(out, s, n, bad);
 }
 
 static bool decode_enum_set(const struct dec_column *col, bool is_set,
