@@ -71,7 +71,7 @@ void buf_printf(struct rc_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char digit_pairs[201] =
+const char rc_digit_pairs[201] =
 	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
@@ -82,12 +82,12 @@ char *rc_digits_back(char *end, uint64_t v, unsigned width)
 
 	while (v >= 100) {
 		p -= 2;
-		memcpy(p, digit_pairs + 2 * (v % 100), 2);
+		memcpy(p, rc_digit_pairs + 2 * (v % 100), 2);
 		v /= 100;
 	}
 	if (v >= 10) {
 		p -= 2;
-		memcpy(p, digit_pairs + 2 * v, 2);
+		memcpy(p, rc_digit_pairs + 2 * v, 2);
 	} else {
 		*--p = (char)('0' + v);
 	}
@@ -96,11 +96,30 @@ char *rc_digits_back(char *end, uint64_t v, unsigned width)
 	return p;
 }
 
+/* Decimal digits of v (1 to 20). */
+static unsigned digit_count(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
+		1000000000u, 10000000000u, 100000000000u, 1000000000000u,
+		10000000000000u, 100000000000000u, 1000000000000000u,
+		10000000000000000u, 100000000000000000u, 1000000000000000000u,
+		10000000000000000000u,
+	};
+	/* 1233/4096 is just above log10(2): bits * that is digits or one less */
+	unsigned n = (unsigned)((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+
+	return n == 0 ? 1 : n + (n < 20 && v >= pow10[n]);
+}
+
 void buf_put_u64(struct rc_buf *b, uint64_t v)
 {
-	char tmp[20], *p = rc_digits_back(tmp + sizeof(tmp), v, 0);
+	unsigned n = digit_count(v);
 
-	buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+	buf_room(b, n);
+	rc_digits_back(b->data + b->len + n, v, 0);
+	b->len += n;
+	b->data[b->len] = '\0';
 }
 
 void buf_put_i64(struct rc_buf *b, int64_t v)
@@ -158,9 +177,10 @@ static const bool json_plain[256] = {
 };
 
 /*
- * Nonzero when one of the 8 bytes of w needs a look of its own: a control
- * byte, '"', '\\' or a byte of a multi-byte UTF-8 sequence.  Each test is
- * exact about whether such a byte exists (not about which one it is).
+ * The high bit of each of the 8 bytes of w (little-endian order) that needs
+ * a look of its own: a control byte, '"', '\\' or a byte of a multi-byte
+ * UTF-8 sequence.  A borrow can mark a byte above one that is marked
+ * rightly, never below: the lowest mark is always the first such byte.
  */
 static inline uint64_t word_special(uint64_t w)
 {
@@ -169,12 +189,6 @@ static inline uint64_t word_special(uint64_t w)
 
 	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w) &
 	       high;
-}
-
-static inline void buf_room(struct rc_buf *b, size_t extra)
-{
-	if (b->len + extra + 1 > b->cap)
-		buf_reserve(b, extra);
 }
 
 void buf_json_inner(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
@@ -195,22 +209,27 @@ void buf_json_inner(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
 
 		while (n - i >= 8) {
 			memcpy(&w, s + i, 8);
-			if (word_special(w))
-				break;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			w = __builtin_bswap64(w);	/* first byte lowest */
+#endif
+			w = word_special(w);
+			if (w) {
+				i += (size_t)__builtin_ctzll(w) >> 3;
+				goto look;
+			}
 			i += 8;
 		}
+		while (i < n && json_plain[s[i]])
+			i++;
 		if (i >= n)
 			break;
+look:
 		c = s[i];
-		if (json_plain[c]) {
-			i++;
-			continue;
-		}
 		if (c >= 0x80 && (k = utf8_seq(s + i, n - i)) != 0) {
 			i += k;
 			continue;
 		}
-		memcpy(b->data + b->len, s + start, i - start);
+		rc_copy(b->data + b->len, (const char *)s + start, i - start);
 		b->len += i - start;
 		buf_room(b, n - i + 6);
 		if (c >= 0x80) {
@@ -240,7 +259,7 @@ void buf_json_inner(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
 		}
 		start = ++i;
 	}
-	memcpy(b->data + b->len, s + start, n - start);
+	rc_copy(b->data + b->len, (const char *)s + start, n - start);
 	b->len += n - start;
 	b->data[b->len] = '\0';
 }

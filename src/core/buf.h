@@ -62,10 +62,62 @@ static inline void rc_strcpy(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* Room for extra more bytes (plus the NUL) without the call when it is there. */
+static inline void buf_room(struct rc_buf *b, size_t extra)
+{
+	if (b->len + extra + 1 > b->cap)
+		buf_reserve(b, extra);
+}
+
 void buf_puts(struct rc_buf *b, const char *s);
 /* v in decimal, at least width digits (zeros in front), written so that it
  * ends at end; returns its start.  Needs max(20, width) bytes before end. */
 char *rc_digits_back(char *end, uint64_t v, unsigned width);
+
+/* Copy n bytes, inline for the short values of a row (reads and writes
+ * only [s, s + n) and [d, d + n)). */
+static inline void rc_copy(char *d, const char *s, size_t n)
+{
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t x, y;
+
+		memcpy(&x, s, 8);
+		memcpy(&y, s + n - 8, 8);
+		memcpy(d, &x, 8);
+		memcpy(d + n - 8, &y, 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+}
+
+/* "00" to "99", two characters each. */
+extern const char rc_digit_pairs[201];
+
+/* Exactly width digits of v (v < 10^width) at p, returns p + width. */
+static inline char *rc_digits_fixed(char *p, uint32_t v, unsigned width)
+{
+	char *q = p + width;
+
+	while (q - p >= 2) {
+		q -= 2;
+		memcpy(q, rc_digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (q > p)
+		*p = (char)('0' + v);
+	return p + width;
+}
 void buf_printf(struct rc_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct rc_buf *b, const char *fmt, va_list ap);

@@ -69,12 +69,15 @@ static uint64_t rd_be(const uint8_t *p, unsigned n)
 	return v;
 }
 
-/* Write v in decimal, zero-padded to at least width digits. */
-static char *put_dig(char *p, uint64_t v, unsigned width)
+/* Write v in decimal, zero-padded to at least width digits (at most 9). */
+static inline char *put_dig(char *p, uint64_t v, unsigned width)
 {
 	char tmp[24], *end = tmp + sizeof(tmp);
-	const char *q = rc_digits_back(end, v, width < sizeof(tmp) ? width : sizeof(tmp));
+	const char *q;
 
+	if (v < pow10_u32[width])	/* always, but from damaged events */
+		return rc_digits_fixed(p, (uint32_t)v, width);
+	q = rc_digits_back(end, v, width);
 	memcpy(p, q, (size_t)(end - q));
 	return p + (end - q);
 }
@@ -90,14 +93,17 @@ static char *put_frac(char *p, uint32_t usec, unsigned fsp)
 void value_put_date(struct rc_buf *out, unsigned year, unsigned month,
 		    unsigned day)
 {
-	char s[48], *p = s;
+	char *p;
 
+	buf_room(out, 48);
+	p = out->data + out->len;
 	p = put_dig(p, year, 4);
 	*p++ = '-';
 	p = put_dig(p, month, 2);
 	*p++ = '-';
 	p = put_dig(p, day, 2);
-	buf_append(out, s, (size_t)(p - s));
+	*p = '\0';
+	out->len = (size_t)(p - out->data);
 }
 
 static char *put_hms(char *p, unsigned hour, unsigned minute, unsigned second)
@@ -113,8 +119,10 @@ void value_put_datetime(struct rc_buf *out, unsigned year, unsigned month,
 			unsigned day, unsigned hour, unsigned minute,
 			unsigned second, uint32_t usec, unsigned fsp)
 {
-	char s[96], *p = s;
+	char *p;
 
+	buf_room(out, 96);
+	p = out->data + out->len;
 	p = put_dig(p, year, 4);
 	*p++ = '-';
 	p = put_dig(p, month, 2);
@@ -123,20 +131,24 @@ void value_put_datetime(struct rc_buf *out, unsigned year, unsigned month,
 	*p++ = ' ';
 	p = put_hms(p, hour, minute, second);
 	p = put_frac(p, usec, fsp);
-	buf_append(out, s, (size_t)(p - s));
+	*p = '\0';
+	out->len = (size_t)(p - out->data);
 }
 
 void value_put_time(struct rc_buf *out, bool neg, unsigned hour,
 		    unsigned minute, unsigned second, uint32_t usec,
 		    unsigned fsp)
 {
-	char s[64], *p = s;
+	char *p;
 
+	buf_room(out, 64);
+	p = out->data + out->len;
 	if (neg)
 		*p++ = '-';
 	p = put_hms(p, hour, minute, second);
 	p = put_frac(p, usec, fsp);
-	buf_append(out, s, (size_t)(p - s));
+	*p = '\0';
+	out->len = (size_t)(p - out->data);
 }
 
 /*

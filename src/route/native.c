@@ -44,7 +44,7 @@ static void make_keys(struct dec_table *t)
 
 static void image_json(struct rc_buf *out, struct dec_table *t, const struct dec_image *im)
 {
-	bool first = true;
+	char *o;
 
 	if (!im) {
 		buf_append(out, "null", 4);
@@ -52,22 +52,31 @@ static void image_json(struct rc_buf *out, struct dec_table *t, const struct dec
 	}
 	if (!t->keys.len && t->ncols)
 		make_keys(t);
-	buf_putc(out, '{');
+	/* every key and value, plus a comma or "null" per column, fits */
+	buf_room(out, 2 + t->keys.len + im->text.len + 5 * (size_t)t->ncols);
+	o = out->data + out->len;
+	*o++ = '{';
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		uint32_t k0 = i ? t->key_end[i - 1] : 0;
 
 		if (im->state[i] == DEC_ABSENT)
 			continue;
-		if (!first)
-			buf_putc(out, ',');
-		first = false;
-		buf_append(out, t->keys.data + k0, t->key_end[i] - k0);
-		if (im->state[i] == DEC_NULL)
-			buf_append(out, "null", 4);
-		else
-			buf_append(out, im->text.data + im->off[i], im->len[i]);
+		rc_copy(o, t->keys.data + k0, t->key_end[i] - k0);
+		o += t->key_end[i] - k0;
+		if (im->state[i] == DEC_NULL) {
+			memcpy(o, "null", 4);
+			o += 4;
+		} else {
+			rc_copy(o, im->text.data + im->off[i], im->len[i]);
+			o += im->len[i];
+		}
+		*o++ = ',';
 	}
-	buf_putc(out, '}');
+	if (o[-1] == ',')
+		o--;
+	*o++ = '}';
+	*o = '\0';
+	out->len = (size_t)(o - out->data);
 }
 
 void native_format(struct rc_buf *out, const struct dec_trx *trx, const char *file,
