@@ -93,6 +93,7 @@ struct table_plan {
 	int row_end;			/* system-versioned: the row_end column, or -1 */
 	void *metrics;			/* the caller's counters */
 	struct dec_image img[2];	/* shadow images (point into the real ones) */
+	struct rc_buf topic;		/* the default topic, made on first use */
 };
 
 static const char *const OPS[3] = { "insert", "update", "delete" };
@@ -505,6 +506,7 @@ void router_plan_free(struct table_plan *p)
 	free(p->state[0]);
 	free(p->state[1]);
 	free(p->hdr_col);
+	buf_free(&p->topic);
 	free(p);
 }
 
@@ -782,7 +784,10 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 			return ROUTE_ERROR;
 		}
 	} else {
-		native_topic(&e->topic, r->prefix, row->table->db, row->table->name);
+		if (!p->topic.len)
+			native_topic(&p->topic, r->prefix, row->table->db, row->table->name);
+		buf_reset(&e->topic);
+		buf_append(&e->topic, p->topic.data, p->topic.len);
 	}
 	{
 		int k = rt ? rt->envelope : r->cfg->rt_envelope;
