@@ -57,15 +57,22 @@ struct q_entry {
 	void *mt;			/* Q_ROW: its table's metrics counters */
 };
 
+/*
+ * head is written by the reader only and tail by the loop only, so neither
+ * side locks to move them; the mutex and the condition are only for a
+ * reader that waits for space (it says so in waiting, and the loop signals
+ * only then).
+ */
 struct queue {
-	pthread_mutex_t mu;		/* guards head, tail, closed */
+	pthread_mutex_t mu;		/* guards the waiting reader, closed's writes */
 	pthread_cond_t space;		/* signalled when tail moves or closing */
 	struct q_entry *e;		/* ring of cap entries */
 	uint32_t cap;			/* ring size */
-	uint64_t head;			/* next entry the reader fills */
+	_Atomic uint64_t head;		/* next entry the reader fills */
 	uint64_t pub;			/* next entry the loop publishes (loop only) */
-	uint64_t tail;			/* oldest entry not released */
-	bool closed;			/* reader must stop */
+	_Atomic uint64_t tail;		/* oldest entry not released */
+	atomic_bool waiting;		/* the reader waits (or is about to) on space */
+	atomic_bool closed;		/* reader must stop */
 	/* called by the reader just before it waits for space (the loop
 	 * must know there is something to publish, or it never frees any) */
 	void (*before_wait)(void *ctx);

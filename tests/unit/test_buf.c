@@ -40,6 +40,38 @@ static void test_json_str(void **state)
 	check_str("ab\x7f\xc3\xa9\"x\xffyz\n", 11, "\"ab\x7f\xc3\xa9\\\"x\xef\xbf\xbdyz\\n\"", 1);
 }
 
+/* Every special byte at every position of a string longer than the 8-byte
+ * steps of the writer, with plain bytes around it. */
+static void test_json_str_positions(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		unsigned bad;
+	} sp[] = {
+		{ "\"", "\\\"", 0 }, { "\\", "\\\\", 0 }, { "\n", "\\n", 0 },
+		{ "\x01", "\\u0001", 0 }, { "\x7f", "\x7f", 0 }, { "\xc3\xa9", "\xc3\xa9", 0 },
+		{ "\xff", "\xef\xbf\xbd", 1 }, { "\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd", 2 },
+	};
+	char in[64], want[64];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sp) / sizeof(sp[0]); k++) {
+		for (size_t pos = 0; pos <= 24; pos++) {
+			size_t n = strlen(sp[k].in);
+
+			memset(in, 'a', pos);
+			memcpy(in + pos, sp[k].in, n);
+			memset(in + pos + n, 'z', 24 - pos);
+			want[0] = '"';
+			memset(want + 1, 'a', pos);
+			strcpy(want + 1 + pos, sp[k].out);
+			memset(want + 1 + pos + strlen(sp[k].out), 'z', 24 - pos);
+			strcpy(want + 1 + pos + strlen(sp[k].out) + 24 - pos, "\"");
+			check_str(in, pos + n + 24 - pos, want, sp[k].bad);
+		}
+	}
+}
+
 static void test_base64(void **state)
 {
 	static const struct { const char *in; const char *out; } cases[] = {
@@ -118,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_json_str_positions),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_digits_back),
