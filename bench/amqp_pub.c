@@ -32,6 +32,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "line_field.h"
+
 static double now(void)
 {
 	struct timespec ts;
@@ -130,20 +132,13 @@ static uint64_t read_confirm(amqp_connection_state_t c, uint64_t settled, uint64
 	return 0;
 }
 
-/* The string value of "key":"..." in a native message line (the values
- * asked for hold no escaped quotes), or an empty one. */
+/* The string value of "key":"..." in a native message line, or an empty one. */
 static amqp_bytes_t field(const char *line, size_t len, const char *key)
 {
-	char pat[32];
-	const char *p, *end = line + len, *q;
-	size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	size_t n;
+	const char *p = line_field(line, len, key, &n);
 
-	p = memmem(line, len, pat, n);
-	if (!p)
-		return amqp_empty_bytes;
-	p += n;
-	q = memchr(p, '"', (size_t)(end - p));
-	return (amqp_bytes_t){ .len = q ? (size_t)(q - p) : 0, .bytes = (void *)p };
+	return n ? (amqp_bytes_t){ .len = n, .bytes = (void *)p } : amqp_empty_bytes;
 }
 
 static int do_publish(int argc, char **argv)

@@ -33,6 +33,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "line_field.h"
+
 #define MAX_WINDOW 65535	/* MQTT packet identifiers */
 #define CONNECT_TIMEOUT 10	/* seconds */
 #define DISCONNECT_TIMEOUT 5	/* seconds */
@@ -69,23 +71,6 @@ static void usage(void)
 	exit(2);
 }
 
-/* The string value of "key":"..." in a native message line (the values
- * asked for hold no escaped quotes); its length in *n, 0 when absent. */
-static char *field(char *line, size_t len, const char *key, int *n)
-{
-	char pat[32], *p, *q;
-	size_t k = (size_t)snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-
-	*n = 0;
-	p = memmem(line, len, pat, k);
-	if (!p)
-		return line;
-	p += k;
-	q = memchr(p, '"', (size_t)(line + len - p));
-	*n = q ? (int)(q - p) : 0;
-	return p;
-}
-
 /* rowcast's properties for the message in line (as its MQTT sink sets them). */
 static void add_props(MQTTProperties *props, char *line, size_t len)
 {
@@ -99,10 +84,13 @@ static void add_props(MQTTProperties *props, char *line, size_t len)
 	p.value.data.len = (int)strlen(ctype);
 	MQTTProperties_add(props, &p);
 	for (int i = 0; i < 5; i++) {
+		size_t n;
+
 		p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
 		p.value.data.data = (char *)keys[i];
 		p.value.data.len = (int)strlen(keys[i]);
-		p.value.value.data = field(line, len, keys[i], &p.value.value.len);
+		p.value.value.data = (char *)line_field(line, len, keys[i], &n);
+		p.value.value.len = (int)n;
 		MQTTProperties_add(props, &p);
 	}
 }
