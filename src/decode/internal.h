@@ -7,6 +7,7 @@
 #ifndef RC_DECODE_INTERNAL_H
 #define RC_DECODE_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -123,6 +124,10 @@ struct decoder {
 };
 
 /* tablemap.c */
+/* prefix then the formatted message into err (when err has room); false. */
+bool dec_vfail(char *err, size_t errlen, const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
 bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph_len,
 		    char *err, size_t errlen);
 struct dec_table *tablemap_find(struct decoder *d, uint64_t id);

@@ -48,15 +48,9 @@ static bool jfail(struct jctx *c, const char *fmt, ...)
 static bool jfail(struct jctx *c, const char *fmt, ...)
 {
 	va_list ap;
-	int k;
 
-	if (c->err == NULL || c->errlen == 0)
-		return false;
-	k = snprintf(c->err, c->errlen, "JSON: ");
-	if (k < 0 || (size_t)k >= c->errlen)
-		return false;
 	va_start(ap, fmt);
-	vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
+	dec_vfail(c->err, c->errlen, "JSON: ", fmt, ap);
 	va_end(ap);
 	return false;
 }

@@ -30,15 +30,25 @@ static const uint8_t dig2bytes[10] = { 0, 1, 1, 2, 2, 3, 3, 4, 4, 4 };
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+bool dec_vfail(char *err, size_t errlen, const char *prefix, const char *fmt, va_list ap)
+{
+	int k;
+
+	if (err == NULL || errlen == 0)
+		return false;
+	k = snprintf(err, errlen, "%s", prefix);
+	if (k >= 0 && (size_t)k < errlen)
+		vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
+	return false;
+}
+
 static bool fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	dec_vfail(err, errlen, "", fmt, ap);
+	va_end(ap);
 	return false;
 }
 

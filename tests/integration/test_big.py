@@ -7,8 +7,6 @@ import base64
 import hashlib
 import json
 import os
-import signal
-import subprocess
 import time
 import uuid
 

@@ -5,7 +5,6 @@ DDL between row events; two GTID domains; purged binlogs stop rowcast with
 a clear error and exit 76, leaving the checkpoint as it was."""
 import os
 import re
-import signal
 import subprocess
 import time
 import uuid
