@@ -191,76 +191,87 @@ static inline uint64_t word_special(uint64_t w)
 	       high;
 }
 
+/* What follows '\\' for the escapes that have a short form, else 0. */
+static const char json_short[32 + 93] = {
+	['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
+	['"'] = '"', ['\\'] = '\\',
+};
+
 void buf_json_inner(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, start = 0;
+	size_t i = 0;
+	char *o;
 
-	/* Plain bytes and valid UTF-8 sequences pile up in one run, copied
-	 * when something must be escaped or replaced, and at the end.  There
-	 * is always room for the rest of the input as it is: the escapes
-	 * make sure of it before they write. */
-	buf_room(b, n);
+	/*
+	 * Bytes go out as they are read, 8 at a time where none needs a look
+	 * (a store of all 8 even when one does: the ones after it are written
+	 * again).  Invariant: from o there is room for the rest of the input
+	 * plus 16 bytes plus the NUL; escapes and replacements, which write
+	 * more than they read, make sure of it first.
+	 */
+	buf_room(b, n + 16);
+	o = b->data + b->len;
 	for (;;) {
+		uint64_t w, m;
 		unsigned char c;
 		size_t k;
-		uint64_t w;
 
 		while (n - i >= 8) {
 			memcpy(&w, s + i, 8);
+			memcpy(o, &w, 8);
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 			w = __builtin_bswap64(w);	/* first byte lowest */
 #endif
-			w = word_special(w);
-			if (w) {
-				i += (size_t)__builtin_ctzll(w) >> 3;
+			m = word_special(w);
+			if (m) {
+				k = (size_t)__builtin_ctzll(m) >> 3;
+				i += k;
+				o += k;
 				goto look;
 			}
 			i += 8;
+			o += 8;
 		}
 		while (i < n && json_plain[s[i]])
-			i++;
+			*o++ = (char)s[i++];
 		if (i >= n)
 			break;
 look:
 		c = s[i];
 		if (c >= 0x80 && (k = utf8_seq(s + i, n - i)) != 0) {
+			if (n - i >= 4)
+				memcpy(o, s + i, 4);
+			else
+				memcpy(o, s + i, k);
 			i += k;
+			o += k;
 			continue;
 		}
-		rc_copy(b->data + b->len, (const char *)s + start, i - start);
-		b->len += i - start;
-		buf_room(b, n - i + 6);
+		if ((size_t)(b->data + b->cap - o) < n - i + 16 + 6 + 1) {
+			b->len = (size_t)(o - b->data);
+			buf_reserve(b, n - i + 16 + 6);
+			o = b->data + b->len;
+		}
 		if (c >= 0x80) {
-			memcpy(b->data + b->len, "\xef\xbf\xbd", 3);
-			b->len += 3;
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
 			if (bad)
 				(*bad)++;
-		} else {
-			char *o = b->data + b->len;
-
+		} else if (json_short[c]) {
 			o[0] = '\\';
-			switch (c) {
-			case '"': o[1] = '"'; break;
-			case '\\': o[1] = '\\'; break;
-			case '\n': o[1] = 'n'; break;
-			case '\r': o[1] = 'r'; break;
-			case '\t': o[1] = 't'; break;
-			case '\b': o[1] = 'b'; break;
-			case '\f': o[1] = 'f'; break;
-			default:
-				memcpy(o + 1, "u00", 3);
-				o[4] = hex[c >> 4];
-				o[5] = hex[c & 15];
-				b->len += 4;
-			}
-			b->len += 2;
+			o[1] = json_short[c];
+			o += 2;
+		} else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
 		}
-		start = ++i;
+		i++;
 	}
-	rc_copy(b->data + b->len, (const char *)s + start, n - start);
-	b->len += n - start;
+	b->len = (size_t)(o - b->data);
 	b->data[b->len] = '\0';
 }
 
