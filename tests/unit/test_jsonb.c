@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "decode/jsonb.h"
 
 #define B(...)                                                  \
@@ -350,38 +351,6 @@ static void test_truncated(void **state)
 	}
 	buf_free(&out);
 	assert_int_equal(failures, 0);
-}
-
-/* A growable byte vector for generated documents. */
-struct bytes {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void put(struct bytes *b, const void *p, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
-static void put_le(struct bytes *b, uint64_t v, unsigned w)
-{
-	for (unsigned i = 0; i < w; i++) {
-		uint8_t c = (uint8_t)(v >> (8 * i));
-
-		put(b, &c, 1);
-	}
-}
-
-static void set_le(struct bytes *b, size_t at, uint64_t v, unsigned w)
-{
-	for (unsigned i = 0; i < w; i++)
-		b->p[at + i] = (uint8_t)(v >> (8 * i));
 }
 
 /* depth nested single-element small arrays around [] */

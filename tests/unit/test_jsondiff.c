@@ -20,42 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "decode/jsonb.h"
 #include "decode/jsondiff.h"
-
-/* ---- byte vectors ---- */
-
-struct bytes {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void put(struct bytes *b, const void *p, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 16;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	if (n)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
-static void put_le(struct bytes *b, uint64_t v, unsigned w)
-{
-	for (unsigned i = 0; i < w; i++) {
-		uint8_t c = (uint8_t)(v >> (8 * i));
-
-		put(b, &c, 1);
-	}
-}
-
-static void set_le(struct bytes *b, size_t at, uint64_t v, unsigned w)
-{
-	for (unsigned i = 0; i < w; i++)
-		b->p[at + i] = (uint8_t)(v >> (8 * i));
-}
 
 /* MySQL's length-encoded integer (net_store_length). */
 static void put_netlen(struct bytes *b, uint64_t v)
