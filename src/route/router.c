@@ -436,6 +436,9 @@ struct table_plan *router_plan(struct router *r, struct dec_table *t)
 		log_oom();
 	memcpy(p->shadow.cols, t->cols, t->ncols * sizeof(*t->cols));
 	p->shadow.user = NULL;
+	/* the formatter's key cache is the shadow's own (router_plan_free) */
+	memset(&p->shadow.keys, 0, sizeof(p->shadow.keys));
+	p->shadow.key_end = NULL;
 	p->router_id = r->id;
 	p->row_end = -1;
 
@@ -503,6 +506,8 @@ void router_plan_free(struct table_plan *p)
 		return;
 	free(p->keep);
 	free(p->shadow.cols);
+	buf_free(&p->shadow.keys);
+	free(p->shadow.key_end);
 	free(p->state[0]);
 	free(p->state[1]);
 	free(p->hdr_col);
