@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+"""The stdout sink when whatever reads rowcast's stdout stops reading: the
+writing waits, the event loop does not (SIGTERM stops rowcast within
+shutdown_timeout_ms), the lines that were not written are not acknowledged,
+and the next start publishes them: nothing is lost."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+N = 2000
+
+
+def wait_log(path, text, p, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in open(path).read():
+            return
+        assert p.poll() is None, "rowcast exited %s:\n%s" % (p.returncode, open(path).read())
+        time.sleep(0.05)
+    raise AssertionError("rowcast did not log %r:\n%s" % (text, open(path).read()))
+
+
+def ids_of(data, table):
+    """Ids of the complete lines of table in data (a write cut short when
+    rowcast gives up on the reader may leave a partial last line; its row is
+    not acknowledged and comes again)."""
+    out = []
+    for line in data.split("\n")[:-1]:
+        m = json.loads(line)
+        if m["table"] == table:
+            out.append(m["after"]["id"])
+    return out
+
+
+def test_stalled_reader_does_not_hold_the_loop(sql, rowcast_factory):
+    table = "so_" + uuid.uuid4().hex[:8]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY, pad VARCHAR(1000)) ENGINE=InnoDB" % table)
+    rc = rowcast_factory("it/so", extra="[sink]\ntype = stdout\nshutdown_timeout_ms = 1000\n"
+                                        "[filter]\ninclude = rctest.%s\n" % table)
+    log = open(rc.log, "a")
+    # stdout is a pipe nobody reads until rowcast has stopped
+    p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
+    try:
+        wait_log(rc.log, "streaming from", p)
+        sql.run("INSERT INTO %s SELECT seq, REPEAT('x', 1000) FROM seq_1_to_%d" % (table, N))
+        time.sleep(2)	# the pipe (64 KiB) is full long before 2 MB
+        assert p.poll() is None
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("SIGTERM with a stalled stdout: rowcast still running "
+                                 "after 15 s:\n%s" % open(rc.log).read())
+        took = time.time() - t0
+        first = ids_of(p.stdout.read().decode(), table)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = open(rc.log).read()
+    assert "still unacknowledged" in text, text
+    assert took < 10, took
+    assert 0 < len(first) < N
+    assert first == list(range(1, len(first) + 1))
+
+    # the next start goes on from the checkpoint: no row missing
+    got = []
+    p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
+
+    def read():
+        for line in p.stdout:
+            got.extend(ids_of(line.decode(), table))	# lines end with \n
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and (not got or got[-1] != N):
+        assert p.poll() is None, open(rc.log).read()
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    p.wait(30)
+    t.join(10)
+    log.close()
+    assert got and got[-1] == N, "second run ended at %s" % (got[-1:] or None)
+    # it starts at or before the first row the first run did not write
+    assert got[0] <= len(first) + 1, (got[0], len(first))
+    assert got == list(range(got[0], N + 1))
+    assert set(first) | set(got) == set(range(1, N + 1))
+    assert os.path.exists(rc.ckpt)
