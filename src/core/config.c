@@ -75,7 +75,7 @@ const struct opt_def config_options[] = {
 	  "At most one checkpoint write per this many milliseconds (and one at every clean stop)." },
 
 	{ "sink", "type", OPT_ENUM, F(sink_kind), "mqtt", 0, 0, 0, "mqtt|stdout|amqp|file",
-	  "Where messages go: an MQTT broker, JSON lines on standard output, an AMQP 0-9-1 broker, or JSON lines appended to a file." },
+	  "Where messages go: an MQTT broker, JSON lines on standard output, an AMQP 0-9-1 broker, or JSON lines appended to a file. stdout and file lines count as acknowledged once written (file: and fsynced); a reader of stdout that stops reading holds up publishing, not the daemon, which still stops within shutdown_timeout_ms." },
 	{ "sink", "path", OPT_STR, F(sink_path), "", 0, 0, 0, NULL,
 	  "type = file: the file JSON lines are appended to (fsynced before they count as acknowledged)." },
 	{ "sink", "max_inflight", OPT_INT, F(sink_max_inflight), "1000", 0, 1, 1000000, NULL,
