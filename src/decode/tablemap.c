@@ -540,8 +540,10 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 		buf_free(&members);
 		return false;
 	}
-	/* the names replace the positional ones: a new strings buffer */
+	/* the names replace the positional ones: a new strings buffer, and
+	 * the formatter's keys made from them anew */
 	buf_reset(&t->strings);
+	buf_reset(&t->keys);
 	buf_append(&t->strings, names.data, names.len);
 	{
 		size_t mbase = t->strings.len;
@@ -554,7 +556,6 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 
 			c->name = t->strings.data + noff[i];
 			c->name_len = (uint32_t)strlen(c->name);
-			buf_reset(&t->keys);
 			if (!mcount[i] || (c->real_type != COLT_ENUM && c->real_type != COLT_SET))
 				continue;
 			free((void *)c->members);
