@@ -96,20 +96,21 @@ char *rc_digits_back(char *end, uint64_t v, unsigned width)
 	return p;
 }
 
+const uint64_t rc_pow10[20] = {
+	1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
+	1000000000u, 10000000000u, 100000000000u, 1000000000000u,
+	10000000000000u, 100000000000000u, 1000000000000000u,
+	10000000000000000u, 100000000000000000u, 1000000000000000000u,
+	10000000000000000000u,
+};
+
 /* Decimal digits of v (1 to 20). */
 static unsigned digit_count(uint64_t v)
 {
-	static const uint64_t pow10[20] = {
-		1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
-		1000000000u, 10000000000u, 100000000000u, 1000000000000u,
-		10000000000000u, 100000000000000u, 1000000000000000u,
-		10000000000000000u, 100000000000000000u, 1000000000000000000u,
-		10000000000000000000u,
-	};
 	/* 1233/4096 is just above log10(2): bits * that is digits or one less */
 	unsigned n = (unsigned)((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
 
-	return n == 0 ? 1 : n + (n < 20 && v >= pow10[n]);
+	return n == 0 ? 1 : n + (n < 20 && v >= rc_pow10[n]);
 }
 
 void buf_put_u64(struct rc_buf *b, uint64_t v)

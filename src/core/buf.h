@@ -103,6 +103,8 @@ static inline void rc_copy(char *d, const char *s, size_t n)
 
 /* "00" to "99", two characters each. */
 extern const char rc_digit_pairs[201];
+/* 10^0 to 10^19. */
+extern const uint64_t rc_pow10[20];
 
 /* Exactly width digits of v (v < 10^width) at p, returns p + width. */
 static inline char *rc_digits_fixed(char *p, uint32_t v, unsigned width)

@@ -188,14 +188,6 @@ struct u128 {
 	uint64_t hi, lo;
 };
 
-static const uint64_t pow10_u64[20] = {
-	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-	1000000000, 10000000000u, 100000000000u, 1000000000000u,
-	10000000000000u, 100000000000000u, 1000000000000000u,
-	10000000000000000u, 100000000000000000u, 1000000000000000000u,
-	10000000000000000000u,
-};
-
 static const uint64_t pow5_u64[28] = {
 	1u, 5u, 25u, 125u, 625u, 3125u, 15625u, 78125u, 390625u, 1953125u,
 	9765625u, 48828125u, 244140625u, 1220703125u, 6103515625u,
@@ -344,7 +336,7 @@ static uint64_t div_pow10(uint64_t v, int k)
 	case 4:
 		return v / 10000;
 	default:
-		return v / pow10_u64[k];
+		return v / rc_pow10[k];
 	}
 }
 
@@ -354,6 +346,20 @@ static int floor_log10_pow2(int l)
 	int32_t n = l * 78913;
 
 	return n >= 0 ? n / 262144 : -((-n + 262143) / 262144);
+}
+
+/* The answer: n, p digits (or 10^p, rounded up into one more power of ten:
+ * then 10^(p-1) one decade up), times 10^(x - p + 1). */
+static bool take(uint64_t n, int p, int x, uint64_t *dig, int *prec, int *x10)
+{
+	if (n == rc_pow10[p]) {
+		n = rc_pow10[p - 1];
+		x++;
+	}
+	*dig = n;
+	*prec = p;
+	*x10 = x;
+	return true;
 }
 
 /*
@@ -422,7 +428,7 @@ static bool shortest_scaled(uint64_t m, int e, int mbits, bool below_closer,
 	 * just under an exact 10^(nd-1): then rounding carries over to the
 	 * same decimal the exact value gives.
 	 */
-	have = ip >= pow10_u64[nd] ? nd + 1 : ip >= pow10_u64[nd - 1] ? nd :
+	have = ip >= rc_pow10[nd] ? nd + 1 : ip >= rc_pow10[nd - 1] ? nd :
 	       nd - 1;
 	x += have - nd;
 	/* ip / 10^k for every k = have - p used (k <= have - pmin <= 4),
@@ -440,7 +446,7 @@ static bool shortest_scaled(uint64_t m, int e, int mbits, bool below_closer,
 
 		if (k < 0 || k > 4)
 			return false;
-		p10 = pow10_u64[k];
+		p10 = rc_pow10[k];
 		n = quo[k];
 		/* the dropped digits against half a unit of the last kept */
 		rem = (struct u128){ ip - n * p10, fp };
@@ -480,15 +486,7 @@ static bool shortest_scaled(uint64_t m, int e, int mbits, bool below_closer,
 		}
 		if (fits > 0)
 			continue;
-		n += up > 0;
-		if (n == pow10_u64[p]) {
-			n = pow10_u64[p - 1];
-			x++;
-		}
-		*dig = n;
-		*prec = p;
-		*x10 = x;
-		return true;
+		return take(n + (up > 0), p, x, dig, prec, x10);
 	}
 	return false;
 }
@@ -504,19 +502,15 @@ static bool shortest_int(uint64_t m, int e, bool below_closer, int pmin,
 	uint64_t v = m << e, gap = (uint64_t)1 << e;
 	int x = floor_log10_pow2(63 - clz_64(v));
 
-	x += x < 19 && v >= pow10_u64[x + 1];
+	x += x < 19 && v >= rc_pow10[x + 1];
 	for (int p = pmin; p <= nd; p++) {
 		int s = x - p + 1;
 		uint64_t p10, n, r, err;
 		bool up;
 
-		if (s <= 0) {		/* v itself, zeros appended */
-			*dig = v * pow10_u64[-s];
-			*prec = p;
-			*x10 = x;
-			return true;
-		}
-		p10 = pow10_u64[s];
+		if (s <= 0)		/* v itself, zeros appended */
+			return take(v * rc_pow10[-s], p, x, dig, prec, x10);
+		p10 = rc_pow10[s];
 		n = div_pow10(v, s);
 		r = v - n * p10;
 		/* a tie rounds to even, as printf */
@@ -525,15 +519,7 @@ static bool shortest_int(uint64_t m, int e, bool below_closer, int pmin,
 		err = up ? 2 * (p10 - r) : r << (below_closer ? 2 : 1);
 		if (err > gap || (err == gap && (m & 1)))
 			continue;
-		n += up;
-		if (n == pow10_u64[p]) {
-			n = pow10_u64[p - 1];
-			x++;
-		}
-		*dig = n;
-		*prec = p;
-		*x10 = x;
-		return true;
+		return take(n + up, p, x, dig, prec, x10);
 	}
 	return false;
 }
