@@ -5,6 +5,7 @@ persistent QoS 1 session, a RabbitMQ durable queue with persistent
 messages, brokers stopped with SIGTERM.  Afterwards 0 lost and the order
 per table kept.  A broker frozen with SIGSTOP does not freeze rowcast: it
 still answers its health check and its signals, and catches up after."""
+import contextlib
 import json
 import os
 import signal
@@ -107,18 +108,40 @@ def check(msgs, n):
     assert order == sorted(order), "order per table not kept"
 
 
-@CLIENTS
-def test_mosquitto_outage(client, sql, rowcast_factory, tmp_path):
-    table = "mo_" + uuid.uuid4().hex[:8]
+@contextlib.contextmanager
+def private_broker(client, sql, rowcast_factory, tmp_path, prefix, extra=""):
+    """A new table, a private Mosquitto with a subscriber to PREFIX/# writing
+    into a file, and rowcast (this MQTT client) publishing to it; yields
+    (table, broker, rowcast, the subscriber's file).  At the end rowcast
+    must stop cleanly."""
+    table = prefix + "_" + uuid.uuid4().hex[:8]
     sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
     broker = Broker(str(tmp_path))
     try:
         path = str(tmp_path / "sub.txt")
-        sub, f = subscriber(broker.port, "out/#", path)
+        sub, f = subscriber(broker.port, prefix + "/#", path)
         time.sleep(0.5)
-        rc = rowcast_factory("out", extra="client = %s\n" % client)
+        rc = rowcast_factory(prefix, extra="client = %s\n%s" % (client, extra))
         rc.set_broker("tcp://127.0.0.1:%d" % broker.port)
         rc.start()
+        yield table, broker, rc, path
+        assert rc.stop() == 0
+        sub.terminate()
+        f.close()
+    finally:
+        broker.close()
+
+
+def wait_ids(path, n, timeout):
+    """Until the subscriber's file holds n distinct ids, or timeout s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < n:
+        time.sleep(0.2)
+
+
+@CLIENTS
+def test_mosquitto_outage(client, sql, rowcast_factory, tmp_path):
+    with private_broker(client, sql, rowcast_factory, tmp_path, "out") as (table, broker, rc, path):
         n = 3000
         w = writer(sql, table, n)
         time.sleep(2)
@@ -127,31 +150,15 @@ def test_mosquitto_outage(client, sql, rowcast_factory, tmp_path):
         assert rc.p.poll() is None, "rowcast exited during the outage"
         broker.start()
         assert w.wait(300) == 0
-        deadline = time.time() + 120
-        while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < n:
-            time.sleep(0.5)
+        wait_ids(path, n, 120)
         check(read_msgs(path), n)
-        assert rc.stop() == 0
-        sub.terminate()
-        f.close()
-    finally:
-        broker.close()
 
 
 @CLIENTS
 def test_broker_frozen(client, sql, rowcast_factory, subscriber_factory, svc, tmp_path):
-    table = "fz_" + uuid.uuid4().hex[:8]
-    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
-    broker = Broker(str(tmp_path))
     port = free_port()
-    try:
-        path = str(tmp_path / "sub.txt")
-        sub, f = subscriber(broker.port, "frz/#", path)
-        time.sleep(0.5)
-        rc = rowcast_factory("frz", extra="client = %s\n[metrics]\nlisten = 127.0.0.1:%d\n"
-                             % (client, port))
-        rc.set_broker("tcp://127.0.0.1:%d" % broker.port)
-        rc.start()
+    with private_broker(client, sql, rowcast_factory, tmp_path, "frz",
+                        "[metrics]\nlisten = 127.0.0.1:%d\n" % port) as (table, broker, rc, path):
         n = 2000
         w = writer(sql, table, n)
         time.sleep(1)
@@ -173,15 +180,8 @@ def test_broker_frozen(client, sql, rowcast_factory, subscriber_factory, svc, tm
         broker.p.send_signal(signal.SIGCONT)
         assert answered >= FREEZE_S / 2, "health check unanswered while the broker was frozen"
         assert w.wait(300) == 0
-        deadline = time.time() + 120
-        while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < n:
-            time.sleep(0.5)
+        wait_ids(path, n, 120)
         check(read_msgs(path), n)
-        assert rc.stop() == 0
-        sub.terminate()
-        f.close()
-    finally:
-        broker.close()
 
 
 @CLIENTS
@@ -192,16 +192,7 @@ def test_broker_killed_resends(client, sql, rowcast_factory, tmp_path):
     never publishes an entry twice, so every row written during the freeze
     reaches the subscriber only because the client (libmosquitto or paho)
     sent it again after the reconnect, from its session."""
-    table = "mr_" + uuid.uuid4().hex[:8]
-    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % table)
-    broker = Broker(str(tmp_path))
-    try:
-        path = str(tmp_path / "sub.txt")
-        sub, f = subscriber(broker.port, "rs/#", path)
-        time.sleep(0.5)
-        rc = rowcast_factory("rs", extra="client = %s\n" % client)
-        rc.set_broker("tcp://127.0.0.1:%d" % broker.port)
-        rc.start()
+    with private_broker(client, sql, rowcast_factory, tmp_path, "rs") as (table, broker, rc, path):
         sql.run("".join("INSERT INTO %s VALUES (%d);" % (table, i) for i in range(300)))
         deadline = time.time() + 30
         while time.time() < deadline and len(read_msgs(path)) < 300:
@@ -217,19 +208,12 @@ def test_broker_killed_resends(client, sql, rowcast_factory, tmp_path):
         time.sleep(1)
         pid = rc.p.pid
         broker.start()
-        deadline = time.time() + 60
-        while time.time() < deadline and len({m["after"]["id"] for m in read_msgs(path)}) < 700:
-            time.sleep(0.2)
+        wait_ids(path, 700, 60)
         check(read_msgs(path), 700)
         assert rc.p.poll() is None and rc.p.pid == pid
         log = open(rc.log).read()
         assert "mqtt: connection to tcp://127.0.0.1:%d lost" % broker.port in log, log
         assert "mqtt: connected to" in log, log
-        assert rc.stop() == 0
-        sub.terminate()
-        f.close()
-    finally:
-        broker.close()
 
 
 def test_rabbitmq_outage(svc, sql, rowcast_factory, tmp_path):

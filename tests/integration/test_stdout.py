@@ -14,16 +14,6 @@ import uuid
 N = 2000
 
 
-def wait_log(path, text, p, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if text in open(path).read():
-            return
-        assert p.poll() is None, "rowcast exited %s:\n%s" % (p.returncode, open(path).read())
-        time.sleep(0.05)
-    raise AssertionError("rowcast did not log %r:\n%s" % (text, open(path).read()))
-
-
 def ids_of(data, table):
     """Ids of the complete lines of table in data (a write cut short when
     rowcast gives up on the reader may leave a partial last line; its row is
@@ -43,9 +33,9 @@ def test_stalled_reader_does_not_hold_the_loop(sql, rowcast_factory):
                                         "[filter]\ninclude = rctest.%s\n" % table)
     log = open(rc.log, "a")
     # stdout is a pipe nobody reads until rowcast has stopped
-    p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
+    p = rc.p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
     try:
-        wait_log(rc.log, "streaming from", p)
+        rc.wait_log("streaming from")
         sql.run("INSERT INTO %s SELECT seq, REPEAT('x', 1000) FROM seq_1_to_%d" % (table, N))
         time.sleep(2)	# the pipe (64 KiB) is full long before 2 MB
         assert p.poll() is None
@@ -70,7 +60,7 @@ def test_stalled_reader_does_not_hold_the_loop(sql, rowcast_factory):
 
     # the next start goes on from the checkpoint: no row missing
     got = []
-    p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
+    p = rc.p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
 
     def read():
         for line in p.stdout:
