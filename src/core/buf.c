@@ -278,9 +278,8 @@ look:
 
 void buf_json_str(struct rc_buf *b, const char *str, size_t n, unsigned *bad)
 {
-	buf_room(b, n + 2);
-	b->data[b->len++] = '"';
-	buf_json_inner(b, str, n, bad);
+	buf_putc(b, '"');
+	buf_json_inner(b, str, n, bad);	/* reserves for the rest */
 	buf_putc(b, '"');
 }
 
