@@ -53,6 +53,9 @@ struct dec_table {
 	uint32_t ncols;			/* columns */
 	struct dec_column *cols;	/* ncols descriptions */
 	bool names_logged;		/* COLUMN_NAME metadata was present */
+	uint32_t md_fields;		/* bit 1 << type for each optional metadata
+					   field the map carried (MD_* numbers of
+					   tablemap.c, below 32) */
 	bool warned_names;		/* the "no column names" warning was given */
 	struct rc_buf raw;		/* the map's body, to skip re-parsing */
 	struct rc_buf strings;		/* names and members point in here */
@@ -166,10 +169,13 @@ bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, s
 void decoder_expect_checksum(struct decoder *d, bool crc32);
 /*
  * Name the columns of a table map from a description, one line per column
- * in table order: "name<TAB>column type<TAB>key", as information_schema
- * COLUMNS gives COLUMN_NAME, COLUMN_TYPE and COLUMN_KEY ("enum('a','b')"
- * gives ENUM members, "PRI" the primary key).  false with err when the
- * number of columns differs from the map's.
+ * in table order: "name<TAB>column type<TAB>key<TAB>collation id", as
+ * information_schema COLUMNS gives COLUMN_NAME, COLUMN_TYPE and COLUMN_KEY
+ * and COLLATIONS the ID of COLLATION_NAME ("enum('a','b')" gives ENUM
+ * members, "PRI" the primary key, "... unsigned" the sign, 0 or nothing
+ * no collation).  Signs and character sets come from the description only
+ * where the map did not log them (binlog_row_metadata = NO_LOG).  false
+ * with err when the number of columns differs from the map's.
  */
 bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, size_t errlen);
 

@@ -22,33 +22,101 @@ enum {
 	MD_ENUM_AND_SET_COLUMN_CHARSET = 11, MD_COLUMN_VISIBILITY = 12,
 };
 
-static bool is_numeric(const struct dec_column *c)
+/*
+ * Which columns a positional metadata field counts.  The server writes one
+ * entry per counted column, in column order, and nothing says which column
+ * an entry belongs to: a reader that counts one column more or less than
+ * the server reads every later entry into the wrong column (an unsigned
+ * flag or a character set one column off).  So each rule below is the
+ * server's own, and where MariaDB and MySQL differ the flavour from the
+ * FORMAT_DESCRIPTION decides.  Only the TABLE_MAP's column type byte (and,
+ * for COLT_STRING, the real type in its metadata) is known here; the rules
+ * are written in those terms.
+ */
+enum md_group {
+	G_SIGNED,	/* SIGNEDNESS */
+	G_TEXT,		/* DEFAULT_CHARSET, COLUMN_CHARSET */
+	G_ENUM_SET,	/* ENUM_AND_SET_DEFAULT_CHARSET, ..._COLUMN_CHARSET */
+};
+
+/*
+ * SIGNEDNESS, both servers: one bit per column whose field carries a sign
+ * flag, YEAR included although nobody reads its bit.
+ * - MariaDB, sql/log_event_server.cc Table_map_log_event::
+ *   init_signedness_field(): a bit for every field whose Binlog_type_info
+ *   has m_signedness != SIGN_NOT_APPLICABLE, i.e. the Field_num family:
+ *   TINY, SHORT, INT24, LONG, LONGLONG, YEAR (Field_year is a Field_tiny),
+ *   FLOAT, DOUBLE, DECIMAL and NEWDECIMAL.  BIT and the temporal types have
+ *   none.
+ * - MySQL 8, sql/log_event.cc init_signedness_field() with
+ *   has_signedess_information_type() of sql/field_common_properties.h: the
+ *   same ten types.
+ * Bits are most significant first within each byte.
+ */
+static bool counts_signed(const struct dec_column *c)
 {
 	switch (c->type) {
 	case COLT_TINY: case COLT_SHORT: case COLT_INT24: case COLT_LONG:
-	case COLT_LONGLONG: case COLT_NEWDECIMAL: case COLT_DECIMAL:
-	case COLT_FLOAT: case COLT_DOUBLE:
+	case COLT_LONGLONG: case COLT_YEAR: case COLT_FLOAT: case COLT_DOUBLE:
+	case COLT_DECIMAL: case COLT_NEWDECIMAL:
 		return true;
 	}
 	return false;
 }
 
-static bool is_character(const struct dec_column *c)
+/*
+ * DEFAULT_CHARSET and COLUMN_CHARSET: the columns with a character set.
+ * - MariaDB, sql/log_event_server.cc is_character_field(): every field
+ *   whose Binlog_type_info has a charset (m_cs) and no ENUM/SET typelib:
+ *   CHAR, VARCHAR, BINARY, VARBINARY, every BLOB and TEXT (JSON is a
+ *   LONGTEXT), the COMPRESSED columns, GEOMETRY (Field_geom logs
+ *   my_charset_bin) and the fixed binary types INET6, INET4 and UUID
+ *   (logged as COLT_STRING, collation 63).
+ * - MySQL 8, sql/log_event.cc is_character_field():
+ *   is_character_type(field->real_type()), i.e. STRING, VAR_STRING,
+ *   VARCHAR and BLOB.  GEOMETRY, JSON, ENUM and SET do not count.
+ * The pairs of DEFAULT_CHARSET number a column among the counted ones.
+ */
+static bool counts_text(const struct dec_column *c, bool mariadb)
 {
 	switch (c->type) {
 	case COLT_STRING:
 		return c->real_type == COLT_STRING;
 	case COLT_VAR_STRING: case COLT_VARCHAR: case COLT_BLOB:
 	case COLT_TINY_BLOB: case COLT_MEDIUM_BLOB: case COLT_LONG_BLOB:
-	case COLT_BLOB_COMPRESSED: case COLT_VARCHAR_COMPRESSED:
 		return true;
+	case COLT_GEOMETRY: case COLT_BLOB_COMPRESSED: case COLT_VARCHAR_COMPRESSED:
+		return mariadb;
 	}
 	return false;
 }
 
-static bool is_enum_set(const struct dec_column *c)
+/*
+ * ENUM_AND_SET_*_CHARSET, ENUM_STR_VALUE and SET_STR_VALUE, both servers:
+ * the ENUM and SET columns (MariaDB: a field with an ENUM or SET typelib;
+ * MySQL: is_enum_or_set_field(), real_type() ENUM or SET), which the
+ * TABLE_MAP logs as COLT_STRING with the real type in the metadata.
+ * GEOMETRY_TYPE, both: the GEOMETRY columns.  COLUMN_NAME, both, and
+ * COLUMN_VISIBILITY (MySQL 8.0.23 and later; MariaDB has none): every
+ * column.  SIMPLE_PRIMARY_KEY and PRIMARY_KEY_WITH_PREFIX name columns by
+ * their index among all columns, counting nothing.
+ */
+static bool counts_enum_set(const struct dec_column *c)
 {
 	return c->real_type == COLT_ENUM || c->real_type == COLT_SET;
+}
+
+static bool in_group(const struct dec_column *c, enum md_group g, bool mariadb)
+{
+	switch (g) {
+	case G_SIGNED:
+		return counts_signed(c);
+	case G_TEXT:
+		return counts_text(c, mariadb);
+	case G_ENUM_SET:
+		return counts_enum_set(c);
+	}
+	return false;
 }
 
 /* Bytes of type metadata each column type has in the TABLE_MAP. */
@@ -99,6 +167,7 @@ static void table_reset(struct decoder *d, struct dec_table *t)
 	t->pk = NULL;
 	t->db = t->name = NULL;
 	t->ncols = t->npk = 0;
+	t->md_fields = 0;
 	t->names_logged = false;
 	t->user = NULL;
 	buf_reset(&t->strings);
@@ -133,15 +202,100 @@ static bool add_members(struct pending *pd, struct dec_table *t, struct rd *r, u
 	return true;
 }
 
-/* The optional metadata block (TLV fields) at the end of the map. */
+/* Columns of t in group g. */
+static uint32_t group_size(const struct dec_table *t, enum md_group g, bool mariadb)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->ncols; i++)
+		n += in_group(&t->cols[i], g, mariadb);
+	return n;
+}
+
+/* One bit per counted column, most significant first: SIGNEDNESS. */
+static bool read_signedness(struct dec_table *t, const struct rd *f, bool mariadb)
+{
+	uint32_t n = group_size(t, G_SIGNED, mariadb), k = 0;
+
+	if (f->n != (n + 7) / 8)
+		return false;
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		if (!counts_signed(&t->cols[i]))
+			continue;
+		t->cols[i].is_unsigned = f->p[k / 8] & (0x80 >> (k % 8));
+		k++;
+	}
+	return true;
+}
+
+/* DEFAULT_CHARSET: a default, then (index among the counted columns,
+ * collation) pairs for the columns that differ from it. */
+static bool read_default_charset(struct dec_table *t, struct rd *f, enum md_group g,
+				 bool mariadb)
+{
+	uint32_t n = group_size(t, g, mariadb);
+	uint64_t def, idx, cs;
+
+	if (!rd_lenenc(f, &def))
+		return false;
+	for (uint32_t i = 0; i < t->ncols; i++)
+		if (in_group(&t->cols[i], g, mariadb))
+			t->cols[i].charset = (uint32_t)def;
+	while (f->n > 0) {
+		uint32_t k = 0;
+
+		if (!rd_lenenc(f, &idx) || !rd_lenenc(f, &cs) || idx >= n)
+			return false;
+		for (uint32_t i = 0; i < t->ncols; i++) {
+			if (in_group(&t->cols[i], g, mariadb) && k++ == idx) {
+				t->cols[i].charset = (uint32_t)cs;
+				break;
+			}
+		}
+	}
+	return true;
+}
+
+/* COLUMN_CHARSET: one collation per counted column, no more, no less. */
+static bool read_column_charset(struct dec_table *t, struct rd *f, enum md_group g,
+				bool mariadb)
+{
+	uint64_t cs;
+
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		if (!in_group(&t->cols[i], g, mariadb))
+			continue;
+		if (!rd_lenenc(f, &cs))
+			return false;
+		t->cols[i].charset = (uint32_t)cs;
+	}
+	return f->n == 0;
+}
+
+/* COLUMN_VISIBILITY: one bit per column, most significant first, 1 for a
+ * visible column. */
+static bool read_visibility(struct dec_table *t, const struct rd *f)
+{
+	if (f->n != (t->ncols + 7) / 8)
+		return false;
+	for (uint32_t i = 0; i < t->ncols; i++)
+		t->cols[i].hidden = !(f->p[i / 8] & (0x80 >> (i % 8)));
+	return true;
+}
+
+/*
+ * The optional metadata block (TLV fields) at the end of the map.  A field
+ * whose entries do not match the columns its rule counts is an error: a
+ * list read against the wrong columns would publish wrong values silently.
+ */
 static bool parse_optional(struct dec_table *t, struct pending *pd, struct rd *r,
-			   char *err, size_t errlen)
+			   bool mariadb, char *err, size_t errlen)
 {
 	while (r->n > 0) {
 		uint8_t type;
 		uint64_t len;
 		struct rd f;
-		uint32_t k = 0;
+		bool ok = true;
 
 		if (!rd_u8(r, &type) || !rd_lenenc(r, &len) || len > r->n) {
 			snprintf(err, errlen, "optional metadata field truncated");
@@ -150,122 +304,97 @@ static bool parse_optional(struct dec_table *t, struct pending *pd, struct rd *r
 		f.p = r->p;
 		f.n = (size_t)len;
 		rd_skip(r, (size_t)len);
+		if (type < 32)
+			t->md_fields |= 1u << type;
 
 		switch (type) {
 		case MD_SIGNEDNESS:
-			for (uint32_t i = 0; i < t->ncols; i++) {
-				if (!is_numeric(&t->cols[i]))
-					continue;
-				if (k / 8 < f.n)
-					t->cols[i].is_unsigned = f.p[k / 8] & (0x80 >> (k % 8));
-				k++;
-			}
+			ok = read_signedness(t, &f, mariadb);
 			break;
 		case MD_DEFAULT_CHARSET:
-		case MD_ENUM_AND_SET_DEFAULT_CHARSET: {
-			uint64_t def, idx, cs;
-			bool es = type == MD_ENUM_AND_SET_DEFAULT_CHARSET;
-
-			if (!rd_lenenc(&f, &def))
-				goto bad;
-			for (uint32_t i = 0; i < t->ncols; i++)
-				if (es ? is_enum_set(&t->cols[i]) : is_character(&t->cols[i]))
-					t->cols[i].charset = (uint32_t)def;
-			while (f.n > 0) {
-				if (!rd_lenenc(&f, &idx) || !rd_lenenc(&f, &cs))
-					goto bad;
-				k = 0;
-				for (uint32_t i = 0; i < t->ncols; i++) {
-					if (!(es ? is_enum_set(&t->cols[i]) :
-						   is_character(&t->cols[i])))
-						continue;
-					if (k++ == idx) {
-						t->cols[i].charset = (uint32_t)cs;
-						break;
-					}
-				}
-			}
+			ok = read_default_charset(t, &f, G_TEXT, mariadb);
 			break;
-		}
+		case MD_ENUM_AND_SET_DEFAULT_CHARSET:
+			ok = read_default_charset(t, &f, G_ENUM_SET, mariadb);
+			break;
 		case MD_COLUMN_CHARSET:
-		case MD_ENUM_AND_SET_COLUMN_CHARSET: {
-			bool es = type == MD_ENUM_AND_SET_COLUMN_CHARSET;
-			uint64_t cs;
-
-			for (uint32_t i = 0; i < t->ncols && f.n > 0; i++) {
-				if (!(es ? is_enum_set(&t->cols[i]) : is_character(&t->cols[i])))
-					continue;
-				if (!rd_lenenc(&f, &cs))
-					goto bad;
-				t->cols[i].charset = (uint32_t)cs;
-			}
+			ok = read_column_charset(t, &f, G_TEXT, mariadb);
 			break;
-		}
+		case MD_ENUM_AND_SET_COLUMN_CHARSET:
+			ok = read_column_charset(t, &f, G_ENUM_SET, mariadb);
+			break;
 		case MD_COLUMN_NAME:
-			for (uint32_t i = 0; i < t->ncols; i++) {
+			for (uint32_t i = 0; ok && i < t->ncols; i++) {
 				uint64_t n;
 
-				if (!rd_lenenc(&f, &n) || n > f.n)
-					goto bad;
+				if (!rd_lenenc(&f, &n) || n > f.n) {
+					ok = false;
+					break;
+				}
 				pd->name_off[i] = (uint32_t)t->strings.len;
 				t->cols[i].name_len = (uint32_t)n;
 				buf_append(&t->strings, f.p, (size_t)n);
 				buf_putc(&t->strings, '\0');
 				rd_skip(&f, (size_t)n);
 			}
-			t->names_logged = true;
+			ok = ok && f.n == 0;
+			t->names_logged = ok;
 			break;
 		case MD_SET_STR_VALUE:
 		case MD_ENUM_STR_VALUE: {
 			uint8_t want = type == MD_SET_STR_VALUE ? COLT_SET : COLT_ENUM;
 
-			for (uint32_t i = 0; i < t->ncols; i++) {
-				if (t->cols[i].real_type != want)
-					continue;
-				if (!add_members(pd, t, &f, i))
-					goto bad;
-			}
+			for (uint32_t i = 0; ok && i < t->ncols; i++)
+				if (t->cols[i].real_type == want)
+					ok = add_members(pd, t, &f, i);
+			ok = ok && f.n == 0;
 			break;
 		}
 		case MD_GEOMETRY_TYPE:
-			for (uint32_t i = 0; i < t->ncols; i++) {
-				uint64_t g;
+			for (uint32_t i = 0; ok && i < t->ncols; i++) {
+				uint64_t g = 0;
 
 				if (t->cols[i].type != COLT_GEOMETRY)
 					continue;
-				if (!rd_lenenc(&f, &g))
-					goto bad;
+				ok = rd_lenenc(&f, &g);
 				t->cols[i].geometry_type = (uint32_t)g;
 			}
+			ok = ok && f.n == 0;
 			break;
 		case MD_SIMPLE_PRIMARY_KEY:
 		case MD_PRIMARY_KEY_WITH_PREFIX:
-			while (f.n > 0) {
+			while (ok && f.n > 0) {
 				uint64_t idx, prefix;
 
-				if (!rd_lenenc(&f, &idx) || idx >= t->ncols)
-					goto bad;
-				if (type == MD_PRIMARY_KEY_WITH_PREFIX && !rd_lenenc(&f, &prefix))
-					goto bad;
+				if (!rd_lenenc(&f, &idx) || idx >= t->ncols ||
+				    (type == MD_PRIMARY_KEY_WITH_PREFIX && !rd_lenenc(&f, &prefix))) {
+					ok = false;
+					break;
+				}
 				t->pk = realloc(t->pk, (t->npk + 1) * sizeof(uint32_t));
 				if (!t->pk)
 					log_oom();
 				t->pk[t->npk++] = (uint32_t)idx;
 			}
 			break;
+		case MD_COLUMN_VISIBILITY:
+			ok = read_visibility(t, &f);
+			break;
 		default:
-			break;	/* visibility and future fields: not needed */
+			break;	/* fields of later servers: skipped */
 		}
-		continue;
-bad:
-		snprintf(err, errlen, "optional metadata field %u is malformed", type);
-		return false;
+		if (!ok) {
+			snprintf(err, errlen,
+				 "optional metadata field %u does not match the table's %u columns",
+				 type, t->ncols);
+			return false;
+		}
 	}
 	return true;
 }
 
 static bool parse_map(struct dec_table *t, const uint8_t *body, size_t n, uint8_t ph_len,
-		      char *err, size_t errlen)
+		      bool mariadb, char *err, size_t errlen)
 {
 	struct rd r = { body, n };
 	struct pending pd = { 0 };
@@ -339,7 +468,7 @@ static bool parse_map(struct dec_table *t, const uint8_t *body, size_t n, uint8_
 	for (uint32_t i = 0; i < t->ncols; i++)
 		t->cols[i].nullable = r.p[i / 8] & (1u << (i % 8));
 	rd_skip(&r, (t->ncols + 7) / 8);
-	if (!parse_optional(t, &pd, &r, err, errlen))
+	if (!parse_optional(t, &pd, &r, mariadb, err, errlen))
 		goto out;
 
 	/* Columns without logged names are named by position, "@1" etc. */
@@ -444,7 +573,7 @@ bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph
 	}
 	table_reset(d, t);
 	buf_reset(&t->raw);
-	if (!parse_map(t, body, n, ph_len, err, errlen)) {
+	if (!parse_map(t, body, n, ph_len, d->mariadb, err, errlen)) {
 		table_reset(d, t);
 		return false;
 	}
@@ -494,6 +623,8 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 	struct rc_buf names = { 0 }, members = { 0 };
 	uint32_t *noff, *mcount, ncols = 0;
 	const char *p;
+	bool need_sign = !(t->md_fields & 1u << MD_SIGNEDNESS);
+	bool need_cs = !(t->md_fields & (1u << MD_DEFAULT_CHARSET | 1u << MD_COLUMN_CHARSET));
 
 	noff = calloc(t->ncols + 1, sizeof(uint32_t));
 	mcount = calloc(t->ncols + 1, sizeof(uint32_t));
@@ -502,7 +633,7 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 	for (p = lines; *p; ) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char line[2048], *tab1, *tab2;
+		char line[2048], *tab1, *tab2, *tab3;
 
 		snprintf(line, sizeof(line), "%.*s", (int)len, p);
 		p += len + (nl ? 1 : 0);
@@ -514,10 +645,22 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 		}
 		tab1 = strchr(line, '\t');
 		tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+		tab3 = tab2 ? strchr(tab2 + 1, '\t') : NULL;
 		if (tab1)
 			*tab1 = '\0';
 		if (tab2)
 			*tab2 = '\0';
+		if (tab3)
+			*tab3 = '\0';
+		/* NO_LOG: the sign and the character set as the server has them
+		 * now (a binary string has no collation: 63, binary) */
+		if (need_sign && tab1 && counts_signed(&t->cols[ncols]))
+			t->cols[ncols].is_unsigned = strstr(tab1 + 1, "unsigned") != NULL;
+		if (need_cs && counts_text(&t->cols[ncols], true)) {
+			unsigned long id = tab3 ? strtoul(tab3 + 1, NULL, 10) : 0;
+
+			t->cols[ncols].charset = id ? (uint32_t)id : CHARSET_BINARY;
+		}
 		noff[ncols] = (uint32_t)names.len;
 		buf_append(&names, line, strlen(line) + 1);
 		if (tab1 && (!strncasecmp(tab1 + 1, "enum(", 5) || !strncasecmp(tab1 + 1, "set(", 4)))
@@ -566,6 +709,9 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 				log_oom();
 			c->n_members = mcount[i];
 			for (uint32_t k = 0; k < mcount[i]; k++) {
+				if (strchr(m, '?'))
+					log_warn("%s.%s: member '%s' of %s as information_schema shows it: a character outside the BMP reads as '?' there (binlog_row_metadata = FULL logs the real name)",
+						 t->db, t->name, m, c->name);
 				((const char **)c->members)[k] = m;
 				((uint32_t *)c->member_lens)[k] = (uint32_t)strlen(m);
 				m += strlen(m) + 1;

@@ -38,6 +38,7 @@ struct dec_column {
 				   as the server wrote it (see value.c) */
 	bool is_unsigned;	/* SIGNEDNESS optional metadata */
 	bool nullable;		/* null bit of the TABLE_MAP */
+	bool hidden;		/* COLUMN_VISIBILITY (MySQL): invisible column */
 	uint32_t charset;	/* collation id, 0 when not logged */
 	const char *name;	/* column name, NUL-terminated; never NULL */
 	uint32_t name_len;	/* bytes of name */
