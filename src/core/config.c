@@ -57,7 +57,7 @@ const struct opt_def config_options[] = {
 	  "The client certificate's private key (PEM)." },
 	{ "source", "column_names", OPT_ENUM, F(src_column_names), "binlog", 0, 0, 0,
 	  "binlog|information_schema",
-	  "Where column names come from: the binlog (binlog_row_metadata = FULL, required), or information_schema for servers that cannot log them (a table changed while rowcast is down is then described as it is now, not as it was)." },
+	  "Where column names come from: the binlog (binlog_row_metadata = FULL, required), or information_schema for servers that cannot log them (binlog_row_metadata MINIMAL, or NO_LOG, where signs and character sets come from there too). A table changed while rowcast is down is then described as it is now, not as it was, and an ENUM or SET member with a character outside the BMP reads as '?' from information_schema (rowcast warns)." },
 	{ "source", "position_mode", OPT_ENUM, F(src_position_mode), "gtid", 0, 0, 0, "gtid|file",
 	  "Resume by GTID state, or by binlog file and offset (servers without GTIDs)." },
 	{ "source", "reconnect_min_ms", OPT_INT, F(src_reconnect_min_ms), "500", OPT_RELOAD, 10, 600000, NULL,

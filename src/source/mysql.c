@@ -725,8 +725,10 @@ static bool m_describe(struct source *s, const char *db, const char *table, stru
 	mysql_real_escape_string(m->meta, edb, db, (unsigned long)strlen(db));
 	mysql_real_escape_string(m->meta, etab, table, (unsigned long)strlen(table));
 	snprintf(q, sizeof(q),
-		 "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
-		 "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+		 "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, IFNULL(co.ID, 0) "
+		 "FROM information_schema.COLUMNS c LEFT JOIN information_schema.COLLATIONS co "
+		 "ON co.COLLATION_NAME = c.COLLATION_NAME "
+		 "WHERE c.TABLE_SCHEMA = '%s' AND c.TABLE_NAME = '%s' ORDER BY c.ORDINAL_POSITION",
 		 edb, etab);
 	if (mysql_query(m->meta, q) || !(res = mysql_store_result(m->meta))) {
 		snprintf(err, errlen, "%s: information_schema: %s", s->peer, mysql_error(m->meta));
@@ -736,8 +738,8 @@ static bool m_describe(struct source *s, const char *db, const char *table, stru
 	}
 	buf_reset(out);
 	while ((row = mysql_fetch_row(res)))
-		buf_printf(out, "%s\t%s\t%s\n", row[0] ? row[0] : "", row[1] ? row[1] : "",
-			   row[2] ? row[2] : "");
+		buf_printf(out, "%s\t%s\t%s\t%s\n", row[0] ? row[0] : "", row[1] ? row[1] : "",
+			   row[2] ? row[2] : "", row[3] ? row[3] : "0");
 	mysql_free_result(res);
 	return true;
 }

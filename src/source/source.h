@@ -40,8 +40,9 @@ struct source_ops {
 	/* Next event (blocking); the bytes stay valid until the next call. */
 	bool (*next)(struct source *s, const uint8_t **ev, size_t *len, bool *fatal,
 		     char *err, size_t errlen);
-	/* The columns of db.table now, one "name\ttype\tkey" line each, in
-	 * table order (over a second connection: the first one streams). */
+	/* The columns of db.table now, one "name\ttype\tkey\tcollation id"
+	 * line each, in table order (over a second connection: the first one
+	 * streams); see decoder_table_describe(). */
 	bool (*describe)(struct source *s, const char *db, const char *table, struct rc_buf *out,
 			 char *err, size_t errlen);
 	/* From another thread: make a blocked next() return. */
