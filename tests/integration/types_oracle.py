@@ -273,7 +273,9 @@ class Col:
         if not self.kw.get("unsigned"):
             out += ["-" + big, "-" + tiny, "-1"]
         if m - d > 9:
-            out += ["1" + "0" * 9, "999999999", "-" + "1" + "0" * (m - d - 1)]
+            out += ["1" + "0" * 9, "999999999"]
+            if not self.kw.get("unsigned"):
+                out.append("-" + "1" + "0" * (m - d - 1))
         if d > 9:
             out += ["0." + "0" * 9 + "1", "0." + "9" * 9, "0.000000001" + "0" * (d - 9)]
         # only what fits: DECIMAL(10,10) has no integer digits
