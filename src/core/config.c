@@ -194,6 +194,12 @@ const struct opt_def config_options[] = {
 	  "Address of the HTTP listener for /metrics and /health, e.g. 127.0.0.1:9187; empty turns it off." },
 	{ "metrics", "lag_threshold", OPT_INT, F(metrics_lag_threshold_s), "60", OPT_RELOAD, 1, 86400, NULL,
 	  "Seconds of replication lag above which /health answers 503." },
+	{ "metrics", "max_connections", OPT_INT, F(metrics_max_conns), "32", 0, 1, 1024, NULL,
+	  "Most HTTP connections open at once; more are closed as they arrive, so that clients can never take the descriptors the checkpoint and the connections to the servers need." },
+	{ "metrics", "max_connections_per_address", OPT_INT, F(metrics_max_conns_per_addr), "8", 0, 0, 1024, NULL,
+	  "Most HTTP connections open at once from one client address; 0 for no limit besides max_connections." },
+	{ "metrics", "idle_timeout", OPT_INT, F(metrics_idle_timeout_s), "10", 0, 1, 3600, NULL,
+	  "Seconds after which an HTTP connection that sends nothing is closed." },
 	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
 };
 

@@ -169,6 +169,9 @@ struct rc_config {
 	/* [metrics] */
 	char *metrics_listen;		/* host:port of the HTTP listener; "" = off */
 	int metrics_lag_threshold_s;	/* /health fails above this lag */
+	int metrics_max_conns;		/* HTTP connections open at once */
+	int metrics_max_conns_per_addr;	/* of them from one address, 0 = no limit */
+	int metrics_idle_timeout_s;	/* an idle HTTP connection is closed after */
 
 	/* set by the program, not the file */
 	bool handle_signals;		/* rc_run() installs SIGTERM/SIGINT watchers */

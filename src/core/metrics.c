@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -34,6 +35,8 @@ struct metrics_priv {
 	struct metrics_table *buckets[NBUCKETS];
 	size_t ntables;
 	struct MHD_Daemon *daemon;		/* NULL when not listening */
+	char ckpt_why[200];			/* why the last checkpoint write failed
+						   (under mu) */
 };
 
 static const char *const op_names[3] = { "insert", "update", "delete" };
@@ -55,6 +58,10 @@ struct metrics *metrics_new(int lag_threshold_s)
 		log_oom();
 	pthread_mutex_init(&p->mu, NULL);
 	m->lag_threshold_s = lag_threshold_s;
+	m->http_max_conns = 32;
+	m->http_max_per_addr = 8;
+	m->http_idle_s = 10;
+	atomic_store(&m->source_lag_bytes, -1);
 	m->priv = p;
 	return m;
 }
@@ -132,6 +139,29 @@ double metrics_lag_seconds(struct metrics *m)
 	if (oldest == 0)
 		return 0.0;
 	d = now_ms() + off - oldest;
+	return d > 0 ? (double)d / 1000.0 : 0.0;
+}
+
+void metrics_checkpoint_result(struct metrics *m, bool ok, const char *why)
+{
+	struct metrics_priv *p = m->priv;
+
+	if (ok) {
+		atomic_store(&m->checkpoint_failing, 0);
+		return;
+	}
+	atomic_fetch_add(&m->checkpoint_failures, 1);
+	pthread_mutex_lock(&p->mu);
+	snprintf(p->ckpt_why, sizeof(p->ckpt_why), "%s", why ? why : "");
+	pthread_mutex_unlock(&p->mu);
+	atomic_store(&m->checkpoint_failing, 1);
+}
+
+/* Seconds from a wall-clock stamp to now, never negative. */
+static double age_s(int64_t stamp_ms)
+{
+	int64_t d = now_ms() - stamp_ms;
+
 	return d > 0 ? (double)d / 1000.0 : 0.0;
 }
 
@@ -263,20 +293,46 @@ void metrics_render(struct metrics *m, struct rc_buf *out)
 		"Binlog events that failed to decode.", atomic_load(&m->decode_errors));
 	put_u64(out, "rowcast_unroutable_total", "counter",
 		"Messages the broker returned as unroutable.", atomic_load(&m->unroutable));
+	put_u64(out, "rowcast_unpublishable_skipped_total", "counter",
+		"Messages skipped as unpublishable (on_unpublishable = skip).",
+		atomic_load(&m->unpublishable));
 	put_u64(out, "rowcast_checkpoint_writes_total", "counter",
 		"Checkpoint files written.", atomic_load(&m->checkpoint_writes));
+	put_u64(out, "rowcast_checkpoint_write_failures_total", "counter",
+		"Checkpoint writes that failed.", atomic_load(&m->checkpoint_failures));
+	put_u64(out, "rowcast_checkpoint_failing", "gauge",
+		"1 while the last checkpoint write failed.",
+		atomic_load(&m->checkpoint_failing) ? 1 : 0);
 
 	/* No sample at all until the first checkpoint is written: an absent
 	 * series is what Prometheus alerting (absent(), staleness) expects,
-	 * where NaN or -1 would have to be filtered out by every query. */
+	 * where NaN or -1 would have to be filtered out by every query.
+	 * While nothing acknowledged waits to be written (an idle database)
+	 * it is 0, so that it grows only when the checkpoint is stuck. */
 	put_head(out, "rowcast_seconds_since_checkpoint", "gauge",
-		 "Seconds since the last checkpoint write; absent until the first.");
+		 "Seconds since the last checkpoint write while acknowledged changes wait to be written, 0 when none wait; absent until the first write.");
 	last_ckpt = atomic_load(&m->last_checkpoint_ms);
-	if (last_ckpt != 0) {
-		int64_t d = now_ms() - last_ckpt;
-
+	if (last_ckpt != 0)
 		buf_printf(out, "rowcast_seconds_since_checkpoint %.3f\n",
-			   d > 0 ? (double)d / 1000.0 : 0.0);
+			   atomic_load(&m->checkpoint_behind) ? age_s(last_ckpt) : 0.0);
+	{
+		int64_t pub = atomic_load(&m->oldest_pub_ms);
+
+		put_head(out, "rowcast_oldest_unacked_message_seconds", "gauge",
+			 "Seconds since the oldest message not yet acknowledged was published, 0 when none.");
+		buf_printf(out, "rowcast_oldest_unacked_message_seconds %.3f\n",
+			   pub ? age_s(pub) : 0.0);
+	}
+	{
+		int64_t lag = atomic_load(&m->source_lag_bytes);
+
+		put_head(out, "rowcast_source_lag_bytes", "gauge",
+			 "Binlog bytes between the position read and the server's end; absent until measured.");
+		if (lag >= 0) {
+			buf_puts(out, "rowcast_source_lag_bytes ");
+			buf_put_u64(out, (uint64_t)lag);
+			buf_putc(out, '\n');
+		}
 	}
 	put_head(out, "rowcast_replication_lag_seconds", "gauge",
 		 "Age of the oldest unacknowledged transaction, 0 when none is pending.");
@@ -291,7 +347,7 @@ void metrics_render(struct metrics *m, struct rc_buf *out)
 
 bool metrics_healthy(struct metrics *m, char *why, size_t whylen)
 {
-	char tmp[128];
+	char tmp[256];
 	bool ok = false;
 	double lag;
 
@@ -301,6 +357,14 @@ bool metrics_healthy(struct metrics *m, char *why, size_t whylen)
 	}
 	if (!atomic_load(&m->sink_connected)) {
 		snprintf(tmp, sizeof(tmp), "sink not connected");
+		goto out;
+	}
+	if (atomic_load(&m->checkpoint_failing)) {
+		struct metrics_priv *p = m->priv;
+
+		pthread_mutex_lock(&p->mu);
+		snprintf(tmp, sizeof(tmp), "checkpoint cannot be written: %s", p->ckpt_why);
+		pthread_mutex_unlock(&p->mu);
 		goto out;
 	}
 	lag = metrics_lag_seconds(m);
@@ -348,7 +412,7 @@ static mhd_result on_request(void *cls, struct MHD_Connection *c, const char *ur
 	struct rc_buf body = { 0 };
 	bool is_metrics = strcmp(url, "/metrics") == 0;
 	bool is_health = strcmp(url, "/health") == 0;
-	char why[128];
+	char why[256];
 
 	(void)version;
 	(void)upload;
@@ -430,11 +494,40 @@ static bool parse_listen(const char *s, struct sockaddr_storage *sa, bool *v6)
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
+/* Raise the soft descriptor limit to the hard one, then check that the
+ * HTTP connections leave METRICS_FD_RESERVE for the rest; false with err. */
+static bool fd_room(struct metrics *m, char *err, size_t errlen)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		snprintf(err, errlen, "metrics: getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return false;
+	}
+	if (rl.rlim_cur != rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;	/* keep going with the old one */
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)m->http_max_conns + METRICS_FD_RESERVE + 8 > rl.rlim_cur) {
+		snprintf(err, errlen,
+			 "metrics: max_connections = %u leaves too few of the %llu file descriptors allowed (LimitNOFILE): at most %llu",
+			 m->http_max_conns, (unsigned long long)rl.rlim_cur,
+			 rl.rlim_cur > METRICS_FD_RESERVE + 8 ?
+			 (unsigned long long)(rl.rlim_cur - METRICS_FD_RESERVE - 8) : 0ULL);
+		return false;
+	}
+	return true;
+}
+
 bool metrics_http_start(struct metrics *m, const char *listen, char *err, size_t errlen)
 {
 	struct metrics_priv *p = m->priv;
 	struct sockaddr_storage sa;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	unsigned flags = MHD_USE_POLL_INTERNAL_THREAD;	/* poll: no FD_SETSIZE cap */
 	const union MHD_DaemonInfo *info;
 	bool v6;
 
@@ -450,12 +543,16 @@ bool metrics_http_start(struct metrics *m, const char *listen, char *err, size_t
 	}
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	if (!fd_room(m, err, errlen))
+		return false;
 	/* libmicrohttpd leaves the errno of the failed socket call behind;
 	 * start from 0 to tell it apart from a failure without one. */
 	errno = 0;
 	p->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+				     MHD_OPTION_CONNECTION_TIMEOUT, m->http_idle_s,
+				     MHD_OPTION_CONNECTION_LIMIT, m->http_max_conns,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, m->http_max_per_addr,
 				     MHD_OPTION_END);
 	if (!p->daemon) {
 		int e = errno;

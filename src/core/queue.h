@@ -47,6 +47,7 @@ struct q_entry {
 	uint8_t op;			/* Q_ROW: OP_* (0-2 as enum dec_op) */
 	uint64_t index;			/* Q_ROW: row index in the trx */
 	uint64_t ts_ms;			/* commit time of the trx */
+	int64_t pub_ms;			/* Q_ROW: wall clock when published (loop) */
 	uint64_t next_offset;		/* Q_COMMIT: offset after the trx */
 	char file[256];			/* Q_COMMIT: binlog file */
 	int fail_status;		/* Q_FAIL: rc_status */

@@ -657,6 +657,34 @@ static bool repeat_should_log(struct repeat_log *rl, const char *msg)
 	return (rl->count & (rl->count - 1)) == 0;	/* a power of two */
 }
 
+#define RC_LAG_POLL_S 2		/* seconds between source lag measurements */
+
+/* At most every RC_LAG_POLL_S while events (or heartbeats) arrive: the
+ * binlog bytes between the read position and the server's end, for
+ * rowcast_source_lag_bytes.  One cheap query on the second connection;
+ * the per-event cost is reading a coarse clock.  Reader thread. */
+static void measure_source_lag(struct rc *rc, time_t *last)
+{
+	struct timespec now;
+	const char *file = decoder_file(rc->dec);
+	char err[512];
+	int64_t bytes;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (now.tv_sec - *last < RC_LAG_POLL_S)
+		return;
+	*last = now.tv_sec;
+	if (!rc->src->ops->lag || !file || !file[0])
+		return;
+	if (rc->src->ops->lag(rc->src, file, decoder_next_offset(rc->dec), &bytes, err,
+			      sizeof(err))) {
+		atomic_store(&rc->m->source_lag_bytes, bytes);
+	} else {
+		atomic_store(&rc->m->source_lag_bytes, -1);
+		log_debug("source lag: %s", err);
+	}
+}
+
 /* Resume from what was read: the state, and the trx in progress. */
 static void reader_resume_point(struct rc *rc, struct reader *r)
 {
@@ -690,6 +718,7 @@ static void *reader_main(void *arg)
 	struct repeat_log rl = { "", 0 };
 	bool first = true;
 	bool ever_streamed = false;	/* a failure before this ends the run */
+	time_t lag_at = 0;		/* monotonic second of the last lag measurement */
 
 	/* named for top -H, perf and gdb (15 characters at most) */
 	(void)pthread_setname_np(pthread_self(), "rowcast-reader");
@@ -760,6 +789,8 @@ static void *reader_main(void *arg)
 			backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
 			fed = decoder_feed(rc->dec, ev, len, err, sizeof(err));
 			reader_signal(rc);
+			if (rc->cfg->metrics_listen[0])
+				measure_source_lag(rc, &lag_at);
 			if (!fed) {
 				if (err[0]) {
 					atomic_fetch_add(&rc->m->decode_errors, 1);
@@ -769,6 +800,7 @@ static void *reader_main(void *arg)
 			}
 		}
 		atomic_store(&rc->m->source_connected, 0);
+		atomic_store(&rc->m->source_lag_bytes, -1);
 		rc->src->ops->disconnect(rc->src);
 		if (reader_closed(rc))
 			break;
@@ -828,6 +860,8 @@ static void checkpoint_written(struct rc *rc)
 	rc->last_write = ev_now(rc->loop);
 	atomic_fetch_add(&rc->m->checkpoint_writes, 1);
 	atomic_store(&rc->m->last_checkpoint_ms, now_ms());
+	atomic_store(&rc->m->checkpoint_behind, rc->dirty);
+	metrics_checkpoint_result(rc->m, true, NULL);
 	log_debug("checkpoint written");
 }
 
@@ -841,6 +875,7 @@ static bool write_checkpoint(struct rc *rc)
 	fill_checkpoint(rc);
 	if (!ckpt_write(rc->ckpt, err, sizeof(err))) {
 		log_error("checkpoint: %s", err);
+		metrics_checkpoint_result(rc->m, false, err);
 		return false;
 	}
 	rc->dirty = false;
@@ -875,6 +910,7 @@ static void take_checkpoint_result(struct rc *rc)
 		checkpoint_written(rc);
 	} else if (r == 0) {
 		log_error("checkpoint: %s", err);
+		metrics_checkpoint_result(rc->m, false, err);
 		rc->dirty = true;	/* tried again at the next tick */
 	}
 }
@@ -934,8 +970,12 @@ static void drain_acks(struct rc *rc)
 		rc->dirty = true;
 		t++;
 	}
-	if (t != rc->q.tail)
+	if (t != rc->q.tail) {
 		queue_release(&rc->q, t);
+		atomic_store(&rc->m->checkpoint_behind, 1);
+	}
+	/* the oldest message published and not acknowledged (t stops at one) */
+	atomic_store(&rc->m->oldest_pub_ms, t < rc->q.pub ? queue_at(&rc->q, t)->pub_ms : 0);
 	/* lag: the commit time of the oldest transaction not yet acknowledged */
 	atomic_store(&rc->m->oldest_unacked_ms,
 		     t < queue_head(&rc->q) ? (int64_t)queue_at(&rc->q, t)->ts_ms : 0);
@@ -981,6 +1021,7 @@ static void publish_ready(struct rc *rc)
 			}
 			atomic_fetch_add(&rc->m->inflight, 1);
 			atomic_fetch_add(&rc->m->inflight_bytes, e->payload.len);
+			e->pub_ms = (int64_t)(ev_now(rc->loop) * 1000.0);
 		}
 		rc->q.pub++;
 	}
@@ -1006,6 +1047,8 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 		begin_stop(rc);
 	}
 	atomic_store(&rc->m->sink_connected, rc->sink->ops->ready(rc->sink));
+	atomic_store(&rc->m->reconnects_sink, atomic_load(&rc->sink->reconnects));
+	atomic_store(&rc->m->unroutable, atomic_load(&rc->sink->returned));
 	if (!rc->ready_sent && atomic_load(&rc->m->source_connected) &&
 	    atomic_load(&rc->m->sink_connected)) {
 		/* both ends answered once: the service is up */
@@ -1287,6 +1330,9 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	rc->stop_timer.data = rc;
 
 	rc->m = metrics_new(rc->cfg->metrics_lag_threshold_s);
+	rc->m->http_max_conns = (unsigned)rc->cfg->metrics_max_conns;
+	rc->m->http_max_per_addr = (unsigned)rc->cfg->metrics_max_conns_per_addr;
+	rc->m->http_idle_s = (unsigned)rc->cfg->metrics_idle_timeout_s;
 	rc->router = router_new(rc->cfg, rc->cfg->mqtt_topic_prefix, msg, sizeof(msg));
 	if (!rc->router) {
 		set_error(rc, RC_ERR_CONFIG, rc->cfg->path, "%s", msg);

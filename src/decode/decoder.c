@@ -70,6 +70,11 @@ uint64_t decoder_offset(const struct decoder *d)
 	return d->in_payload ? d->payload_offset : d->offset;
 }
 
+uint64_t decoder_next_offset(const struct decoder *d)
+{
+	return d->next_offset;
+}
+
 void decoder_expect_checksum(struct decoder *d, bool crc32)
 {
 	d->checksum = crc32 ? 1 : 0;

@@ -156,6 +156,8 @@ void decoder_set_file(struct decoder *d, const char *file, uint64_t offset);
 const char *decoder_file(const struct decoder *d);
 /* Start offset of the event being decoded (inside a callback). */
 uint64_t decoder_offset(const struct decoder *d);
+/* Where the event after the last one fed starts (its end). */
+uint64_t decoder_next_offset(const struct decoder *d);
 
 /*
  * Feed one whole event.  Returns false on a decode error (message in err,

@@ -644,6 +644,7 @@ static enum am_res on_return(struct am_state *st, const amqp_frame_t *f, char *e
 	}
 	found->returned = true;
 	if (st->sink->cfg->amqp_on_unroutable == UNROUTABLE_COUNT) {
+		atomic_fetch_add(&st->sink->returned, 1);
 		if (st->unroutable++ % AM_UNROUTABLE_LOG_EVERY == 0)
 			log_warn("amqp: message %s unroutable (exchange '%s', key '%s'); %llu so far, counted and dropped (on_unroutable = count)",
 				 mid, ex, key, (unsigned long long)st->unroutable);
@@ -861,6 +862,8 @@ static void *worker_main(void *arg)
 		}
 		again = requeue_unconfirmed(st);
 		atomic_store(&st->connected, 1);
+		if (ever)
+			atomic_fetch_add(&s->reconnects, 1);
 		if (!ever)
 			log_info("amqp: connected to %s (vhost '%s', exchange '%s')", st->peer,
 				 s->cfg->amqp_vhost, s->cfg->amqp_exchange);

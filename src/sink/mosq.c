@@ -280,6 +280,8 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc, int flags,
 		return;
 	}
 	st->state = MQ_UP;
+	if (st->ever_connected)
+		atomic_fetch_add(&st->sink->reconnects, 1);
 	st->ever_connected = true;
 	if (st->lost_logged || st->fails)
 		log_info("mqtt: connected to %s", st->sink->cfg->mqtt_uri);

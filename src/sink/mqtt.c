@@ -105,11 +105,15 @@ static void publish_status(struct mqtt_state *st, const char *text)
 static void on_connected(void *ctx, char *cause)
 {
 	struct mqtt_state *st = ctx;
+	bool was_up;
 
 	(void)cause;
-	atomic_store(&st->connected, 1);
+	/* called twice for one connection (its onSuccess and the connected
+	 * callback): only a session that was down counts as a reconnect */
+	was_up = atomic_exchange(&st->connected, 1);
 	atomic_store(&st->connecting, 0);
-	atomic_store(&st->ever_connected, 1);
+	if (atomic_exchange(&st->ever_connected, 1) && !was_up)
+		atomic_fetch_add(&st->sink->reconnects, 1);
 	if (atomic_exchange(&st->lost_logged, 0) || st->fails)
 		log_info("mqtt: connected to %s", st->sink->cfg->mqtt_uri);
 	st->fails = 0;

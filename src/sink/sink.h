@@ -9,6 +9,7 @@
 #define RC_SINK_SINK_H
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -43,6 +44,8 @@ struct sink {
 	void *impl;			/* implementation state */
 	char error[1024];		/* last fatal error, "" when none */
 	atomic_int fatal;		/* set from any thread on a fatal error */
+	atomic_uint_fast64_t reconnects; /* sessions up again after the first */
+	atomic_uint_fast64_t returned;	/* messages the broker returned (counted) */
 };
 
 /* Acknowledged: the loop may release e.  Any thread. */

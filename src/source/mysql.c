@@ -686,14 +686,11 @@ static bool m_next(struct source *s, const uint8_t **ev, size_t *len, bool *fata
 	return true;
 }
 
-static bool m_describe(struct source *s, const char *db, const char *table, struct rc_buf *out,
-		       char *err, size_t errlen)
+/* The second connection (describe(), lag()), opened on first use; what
+ * names the purpose in err. */
+static bool meta_open(struct msrc *m, const char *what, char *err, size_t errlen)
 {
-	struct msrc *m = (struct msrc *)s;
-	const struct rc_config *c = s->cfg;
-	char edb[600], etab[600], q[1500];
-	MYSQL_RES *res;
-	MYSQL_ROW row;
+	const struct rc_config *c = m->base.cfg;
 
 	if (!m->meta) {
 		unsigned timeout = (unsigned)c->src_connect_timeout_s;
@@ -711,13 +708,63 @@ static bool m_describe(struct source *s, const char *db, const char *table, stru
 					c->src_user, c->src_password, NULL,
 					(unsigned)m->port[m->cur],
 					c->src_socket[0] ? c->src_socket : NULL, 0)) {
-			snprintf(err, errlen, "%s: information_schema: %s", s->peer,
+			snprintf(err, errlen, "%s: %s: %s", m->base.peer, what,
 				 mysql_error(m->meta));
 			mysql_close(m->meta);
 			m->meta = NULL;
 			return false;
 		}
 	}
+	return true;
+}
+
+/* Binlog bytes from file:pos to the server's end, from SHOW BINARY LOGS. */
+static bool m_lag(struct source *s, const char *file, uint64_t pos, int64_t *bytes,
+		  char *err, size_t errlen)
+{
+	struct msrc *m = (struct msrc *)s;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool found = false;
+	uint64_t total = 0;
+
+	if (!meta_open(m, "SHOW BINARY LOGS", err, errlen))
+		return false;
+	if (mysql_query(m->meta, "SHOW BINARY LOGS") || !(res = mysql_store_result(m->meta))) {
+		snprintf(err, errlen, "%s: SHOW BINARY LOGS: %s", s->peer, mysql_error(m->meta));
+		mysql_close(m->meta);
+		m->meta = NULL;
+		return false;
+	}
+	while ((row = mysql_fetch_row(res))) {
+		uint64_t size = row[1] ? strtoull(row[1], NULL, 10) : 0;
+
+		if (found)
+			total += size;
+		else if (row[0] && strcmp(row[0], file) == 0) {
+			found = true;
+			total = size > pos ? size - pos : 0;
+		}
+	}
+	mysql_free_result(res);
+	if (!found) {
+		snprintf(err, errlen, "%s: %s is not in SHOW BINARY LOGS", s->peer, file);
+		return false;
+	}
+	*bytes = (int64_t)total;
+	return true;
+}
+
+static bool m_describe(struct source *s, const char *db, const char *table, struct rc_buf *out,
+		       char *err, size_t errlen)
+{
+	struct msrc *m = (struct msrc *)s;
+	char edb[600], etab[600], q[1500];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (!meta_open(m, "information_schema", err, errlen))
+		return false;
 	if (strlen(db) > 256 || strlen(table) > 256) {
 		snprintf(err, errlen, "names too long");
 		return false;
@@ -796,6 +843,7 @@ static const struct source_ops mysql_ops = {
 	.start = m_start,
 	.next = m_next,
 	.describe = m_describe,
+	.lag = m_lag,
 	.interrupt = m_interrupt,
 	.disconnect = m_disconnect,
 	.free = m_free,

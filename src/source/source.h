@@ -45,6 +45,10 @@ struct source_ops {
 	 * streams); see decoder_table_describe(). */
 	bool (*describe)(struct source *s, const char *db, const char *table, struct rc_buf *out,
 			 char *err, size_t errlen);
+	/* Bytes of log between file:pos and the server's end now (over the
+	 * second connection); NULL when the source cannot tell. */
+	bool (*lag)(struct source *s, const char *file, uint64_t pos, int64_t *bytes,
+		    char *err, size_t errlen);
 	/* From another thread: make a blocked next() return. */
 	void (*interrupt)(struct source *s);
 	/* Close the connection; the source can connect again. */

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -316,4 +317,55 @@ def test_reconnect_publishes_unconfirmed_again(amqp, sql, rowcast_factory):
         c2 = conn.channel()
         c2.queue_delete(qname)
         c2.exchange_delete(exchange)
+        conn.close()
+
+
+def test_returns_and_reconnects_exported(amqp, sql, rowcast_factory):
+    """AMQP returns (on_unroutable = count) reach rowcast_unroutable_total
+    (they were counted privately), and a RabbitMQ restart moves
+    rowcast_reconnects_total{peer="sink"} by one (it stayed 0)."""
+    import urllib.request
+    table = "amr_" + uuid.uuid4().hex[:8]
+    exchange = "rc-test-" + uuid.uuid4().hex[:8]   # declared by rowcast, no queue bound
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % table)
+    rc = rowcast_factory("it/x", extra=amqp_conf(amqp, exchange,
+                                                 "mandatory = true\non_unroutable = count\n")
+                         + "[metrics]\nlisten = 127.0.0.1:%d\n" % port)
+    rc.start()
+    rc.wait_log("amqp: connected to")
+
+    def value(name, label=""):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + label + " "):
+                    return float(line.split()[-1])
+        return None
+
+    def wait(name, want, label="", timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline and value(name, label) != want:
+            time.sleep(0.2)
+        assert value(name, label) == want, (name, label, value(name, label))
+
+    try:
+        sql.run("".join("INSERT INTO %s VALUES (%d);" % (table, i) for i in range(3)))
+        wait("rowcast_unroutable_total", 3)
+        wait("rowcast_inflight_messages", 0)
+        assert value("rowcast_reconnects_total", '{peer="sink"}') == 0
+        services = os.path.join(TOP, "scripts", "services")
+        subprocess.run([services, "stop", "rabbitmq"], check=True, capture_output=True)
+        wait("rowcast_sink_connected", 0)
+        for attempt in range(3):
+            if subprocess.run([services, "start", "rabbitmq"], capture_output=True).returncode == 0:
+                break
+            time.sleep(3)
+        wait("rowcast_reconnects_total", 1, '{peer="sink"}', timeout=90)
+        assert rc.stop() == 0
+    finally:
+        conn = connect(amqp)
+        conn.channel().exchange_delete(exchange)
         conn.close()

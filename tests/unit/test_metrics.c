@@ -3,6 +3,7 @@
  * Unit tests: the per-table registry, the exact Prometheus text, lag and
  * health, and the HTTP listener spoken to over a plain socket.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "core/log.h"
@@ -137,7 +140,10 @@ static void test_render(void **state)
 	atomic_store(&m->decode_errors, 1);
 	atomic_store(&m->unroutable, 6);
 	atomic_store(&m->checkpoint_writes, 11);
+	atomic_store(&m->unpublishable, 4);
 	atomic_store(&m->source_connected, 1);
+	metrics_checkpoint_result(m, false, "x");
+	metrics_checkpoint_result(m, false, "y");
 
 	metrics_render(m, &b);
 	check_grouping(b.data);
@@ -167,6 +173,17 @@ static void test_render(void **state)
 	assert_true(has_line(b.data, "rowcast_decode_errors_total 1"));
 	assert_true(has_line(b.data, "rowcast_unroutable_total 6"));
 	assert_true(has_line(b.data, "rowcast_checkpoint_writes_total 11"));
+	assert_true(has_line(b.data, "# TYPE rowcast_unpublishable_skipped_total counter"));
+	assert_true(has_line(b.data, "rowcast_unpublishable_skipped_total 4"));
+	assert_true(has_line(b.data, "# TYPE rowcast_checkpoint_write_failures_total counter"));
+	assert_true(has_line(b.data, "rowcast_checkpoint_write_failures_total 2"));
+	assert_true(has_line(b.data, "# TYPE rowcast_checkpoint_failing gauge"));
+	assert_true(has_line(b.data, "rowcast_checkpoint_failing 1"));
+	assert_true(has_line(b.data, "# TYPE rowcast_oldest_unacked_message_seconds gauge"));
+	assert_true(has_line(b.data, "rowcast_oldest_unacked_message_seconds 0.000"));
+	/* not measured yet: family announced, no sample */
+	assert_true(has_line(b.data, "# TYPE rowcast_source_lag_bytes gauge"));
+	assert_null(strstr(b.data, "\nrowcast_source_lag_bytes "));
 	/* never written: family announced, no sample */
 	assert_true(has_line(b.data, "# TYPE rowcast_seconds_since_checkpoint gauge"));
 	assert_null(strstr(b.data, "\nrowcast_seconds_since_checkpoint "));
@@ -183,11 +200,30 @@ static void test_render(void **state)
 	assert_true(strstr(b.data, "table=\"orders\"") < strstr(b.data, "table=\"we"));
 	assert_int_equal(b.data[b.len - 1], '\n');
 
-	/* after a checkpoint write: a sample near 2 s */
+	/* written 2 s ago and nothing waits to be written (idle): 0 */
 	atomic_store(&m->last_checkpoint_ms, wall_ms() - 2000);
 	buf_reset(&b);
 	metrics_render(m, &b);
+	assert_true(has_line(b.data, "rowcast_seconds_since_checkpoint 0.000"));
+	/* acknowledged changes wait: a sample near 2 s; the other gauges */
+	atomic_store(&m->checkpoint_behind, 1);
+	atomic_store(&m->oldest_pub_ms, wall_ms() - 3000);
+	atomic_store(&m->source_lag_bytes, 123456);
+	metrics_checkpoint_result(m, true, NULL);
+	buf_reset(&b);
+	metrics_render(m, &b);
 	check_grouping(b.data);
+	assert_true(has_line(b.data, "rowcast_source_lag_bytes 123456"));
+	assert_true(has_line(b.data, "rowcast_checkpoint_failing 0"));
+	assert_true(has_line(b.data, "rowcast_checkpoint_write_failures_total 2"));
+	{
+		const char *s = strstr(b.data, "\nrowcast_oldest_unacked_message_seconds ");
+		double v;
+
+		assert_non_null(s);
+		v = strtod(s + strlen("\nrowcast_oldest_unacked_message_seconds "), NULL);
+		assert_true(v >= 2.9 && v < 10.0);
+	}
 	{
 		const char *s = strstr(b.data, "\nrowcast_seconds_since_checkpoint ");
 		double v;
@@ -281,6 +317,39 @@ static void test_healthy(void **state)
 	atomic_store(&m->source_connected, 0);
 	assert_false(metrics_healthy(m, why, sizeof(why)));
 	assert_string_equal(why, "source not connected");
+	metrics_free(m);
+}
+
+/* A checkpoint that cannot be written fails /health with the reason until
+ * a write succeeds; each failure is counted. */
+static void test_healthy_checkpoint(void **state)
+{
+	struct metrics *m = metrics_new(60);
+	char why[256];
+
+	(void)state;
+	atomic_store(&m->source_connected, 1);
+	atomic_store(&m->sink_connected, 1);
+	metrics_checkpoint_result(m, true, NULL);
+	assert_true(metrics_healthy(m, why, sizeof(why)));
+	metrics_checkpoint_result(m, false,
+				  "/var/lib/rowcast/checkpoint.tmp: open: Permission denied");
+	assert_false(metrics_healthy(m, why, sizeof(why)));
+	assert_string_equal(why, "checkpoint cannot be written: "
+			    "/var/lib/rowcast/checkpoint.tmp: open: Permission denied");
+	metrics_checkpoint_result(m, false, "again");
+	assert_false(metrics_healthy(m, why, sizeof(why)));
+	assert_string_equal(why, "checkpoint cannot be written: again");
+	assert_int_equal(atomic_load(&m->checkpoint_failures), 2);
+	/* a lost end is named first */
+	atomic_store(&m->sink_connected, 0);
+	assert_false(metrics_healthy(m, why, sizeof(why)));
+	assert_string_equal(why, "sink not connected");
+	atomic_store(&m->sink_connected, 1);
+	metrics_checkpoint_result(m, true, NULL);
+	assert_true(metrics_healthy(m, why, sizeof(why)));
+	assert_string_equal(why, "ok");
+	assert_int_equal(atomic_load(&m->checkpoint_failures), 2);
 	metrics_free(m);
 }
 
@@ -415,6 +484,117 @@ static void test_http(void **state)
 	buf_free(&r);
 }
 
+/* A connected TCP socket to 127.0.0.1:port that sends nothing. */
+static int idle_conn(unsigned port)
+{
+	struct sockaddr_in a = { 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* True when the server closed fd within secs (read sees EOF or a reset). */
+static bool closed_within(int fd, int secs)
+{
+	struct timeval tv = { .tv_sec = secs };
+	char c;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return read(fd, &c, 1) <= 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+/* Connections over the per-address limit are closed at once, idle ones
+ * after the timeout; then a request is served again. */
+static void test_http_limits(void **state)
+{
+	struct metrics *m = metrics_new(60);
+	struct rc_buf r = { 0 };
+	unsigned port = free_port();
+	char addr[64], err[256];
+	int fd[6];
+	int64_t t0;
+
+	(void)state;
+	m->http_max_conns = 4;
+	m->http_max_per_addr = 2;
+	m->http_idle_s = 1;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	assert_true(metrics_http_start(m, addr, err, sizeof(err)));
+	for (int i = 0; i < 6; i++) {
+		fd[i] = idle_conn(port);
+		usleep(50000);	/* let the server accept them in order */
+	}
+	/* over the limit: closed right away */
+	for (int i = 2; i < 6; i++) {
+		errno = 0;
+		assert_true(closed_within(fd[i], 1));
+	}
+	/* the first two are held until the idle timeout (1 s) */
+	t0 = wall_ms();
+	for (int i = 0; i < 2; i++) {
+		errno = 0;
+		assert_true(closed_within(fd[i], 5));
+	}
+	assert_true(wall_ms() - t0 >= 300);
+	for (int i = 0; i < 6; i++)
+		close(fd[i]);
+	/* served again once the server has let go of them (its thread
+	 * releases the per-address count just after the close) */
+	for (int i = 0; i < 40 && http(AF_INET, port, "GET /health HTTP/1.0\r\n\r\n", &r) != 503;
+	     i++)
+		usleep(50000);
+	assert_int_equal(http(AF_INET, port, "GET /health HTTP/1.0\r\n\r\n", &r), 503);
+	metrics_free(m);
+	buf_free(&r);
+}
+
+/* max_connections must leave METRICS_FD_RESERVE under the descriptor
+ * limit (after raising the soft limit to the hard one): checked in a
+ * child, since a lowered hard limit cannot be raised again. */
+static void test_http_fd_room(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { .rlim_cur = 50, .rlim_max = 200 };
+		struct metrics *m = metrics_new(60);
+		char err[256];
+		bool ok;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(2);
+		m->http_max_conns = 200;
+		ok = metrics_http_start(m, "127.0.0.1:0", err, sizeof(err));
+		if (ok || strcmp(err, "metrics: max_connections = 200 leaves too few of the 200 "
+			    "file descriptors allowed (LimitNOFILE): at most 128") != 0) {
+			fprintf(stderr, "got: %s\n", ok ? "started" : err);
+			_exit(3);
+		}
+		/* the soft limit was raised to the hard one */
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur != 200)
+			_exit(4);
+		m->http_max_conns = 128;
+		if (!metrics_http_start(m, "127.0.0.1:0", err, sizeof(err))) {
+			fprintf(stderr, "got: %s\n", err);
+			_exit(5);
+		}
+		metrics_free(m);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_http_ipv6(void **state)
 {
 	struct metrics *m = metrics_new(60);
@@ -465,7 +645,10 @@ int main(void)
 		cmocka_unit_test(test_empty_render),
 		cmocka_unit_test(test_lag),
 		cmocka_unit_test(test_healthy),
+		cmocka_unit_test(test_healthy_checkpoint),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_http_limits),
+		cmocka_unit_test(test_http_fd_room),
 		cmocka_unit_test(test_http_ipv6),
 		cmocka_unit_test(test_bad_listen),
 	};
