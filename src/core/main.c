@@ -56,12 +56,11 @@ static int exit_code(enum rc_status st)
 	return 1;
 }
 
+/* The reason for exiting, through the logger: every destination set up
+ * so far gets it, with time and level. */
 static int print_error(const struct rc_error *e)
 {
-	if (e->where[0])
-		fprintf(stderr, "rowcast: %s: %s\n", e->where, e->message);
-	else
-		fprintf(stderr, "rowcast: %s\n", e->message);
+	log_write(LOG_ERROR, e->where[0] ? e->where : NULL, "%s", e->message);
 	return exit_code(e->status);
 }
 
@@ -255,6 +254,11 @@ int main(int argc, char **argv)
 	}
 	log_setup(verbose ? LOG_DEBUG : cfg->log_level,
 		  LOG_TO_STDERR | (cfg->log_syslog ? LOG_TO_SYSLOG : 0), "rowcast");
+	if (!log_file_open(cfg->log_file, e.message, sizeof(e.message))) {
+		e.status = RC_ERR_CONFIG;
+		rc_config_free(cfg);
+		return print_error(&e);
+	}
 	log_info("rowcast %s starting with %s", rc_version(), cfgpath);
 	cfg->handle_signals = true;
 	st = rc_new(cfg, &rc, &e);
