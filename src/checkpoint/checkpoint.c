@@ -113,6 +113,18 @@ void ckpt_clear_section(struct ckpt *c, const char *section)
 	c->n = k;
 }
 
+/* Forget every entry (a damaged file set aside: start empty). */
+static void ckpt_clear_all(struct ckpt *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->kv[i].section);
+		free(c->kv[i].key);
+		free(c->kv[i].value);
+	}
+	c->n = 0;
+	c->exists = false;
+}
+
 /* The body (everything the checksum covers). */
 static void body_text(const struct ckpt *c, struct rc_buf *out)
 {
@@ -209,7 +221,10 @@ static bool parse_text(struct ckpt *c, char *text, size_t len, char *err, size_t
 	return true;
 }
 
-static bool load(struct ckpt *c, char *err, size_t errlen)
+/* Read c->path into c.  *damaged (when given) says the file was read but
+ * is not a checkpoint (checksum, syntax, empty), as opposed to unreadable
+ * or of a newer format. */
+static bool load(struct ckpt *c, bool *damaged, char *err, size_t errlen)
 {
 	FILE *f = fopen(c->path, "r");
 	struct rc_buf b = { 0 };
@@ -233,6 +248,8 @@ static bool load(struct ckpt *c, char *err, size_t errlen)
 	ok = b.len > 0 && parse_text(c, b.data, b.len, err, errlen);
 	if (b.len == 0)
 		snprintf(err, errlen, "%s: damaged: the file is empty", c->path);
+	if (!ok && damaged)
+		*damaged = strstr(err, ": damaged: ") != NULL;
 	buf_free(&b);
 	return ok;
 }
@@ -252,7 +269,7 @@ bool ckpt_read_only(const char *path, struct ckpt **out, char *err, size_t errle
 {
 	struct ckpt *c = ckpt_alloc(path);
 
-	if (!load(c, err, errlen)) {
+	if (!load(c, NULL, err, errlen)) {
 		ckpt_close(c);
 		*out = NULL;
 		return false;
@@ -261,14 +278,89 @@ bool ckpt_read_only(const char *path, struct ckpt **out, char *err, size_t errle
 	return true;
 }
 
-bool ckpt_open(const char *path, struct ckpt **out, char *err, size_t errlen)
+/*
+ * Owner and mode a file at path should have: those of the file there now,
+ * else (a new file) the owner of its folder and mode 0640.  Run as root
+ * (`rowcast checkpoint set` by an operator), this keeps the files the
+ * service's user can open.
+ */
+static void wanted_owner(const char *path, uid_t *uid, gid_t *gid, mode_t *mode)
+{
+	char dirbuf[4200];
+	struct stat sb;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	*mode = 0640;
+	if (stat(path, &sb) == 0) {
+		*uid = sb.st_uid;
+		*gid = sb.st_gid;
+		*mode = sb.st_mode & 07777;
+		return;
+	}
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	if (stat(dirname(dirbuf), &sb) == 0) {
+		*uid = sb.st_uid;
+		*gid = sb.st_gid;
+	}
+}
+
+/* Give fd the owner (when root) and mode wanted; false with err filled. */
+static bool set_owner(int fd, const char *name, uid_t uid, gid_t gid, mode_t mode, char *err,
+		      size_t errlen)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0) {
+		snprintf(err, errlen, "%s: fstat: %s", name, strerror(errno));
+		return false;
+	}
+	if (geteuid() == 0 && uid != (uid_t)-1 && (sb.st_uid != uid || sb.st_gid != gid) &&
+	    fchown(fd, uid, gid) < 0) {
+		snprintf(err, errlen, "%s: chown to %ld:%ld: %s", name, (long)uid, (long)gid,
+			 strerror(errno));
+		return false;
+	}
+	if ((sb.st_mode & 07777) != mode && fchmod(fd, mode) < 0) {
+		snprintf(err, errlen, "%s: chmod %04o: %s", name, (unsigned)mode, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Move a damaged checkpoint aside as PATH.damaged-<UTC time>; saved gets
+ * the new name. */
+static bool set_aside(const char *path, char *saved, size_t savedlen, char *err, size_t errlen)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(saved, savedlen, "%s.damaged-%s", path, ts);
+	if (rename(path, saved) < 0) {
+		snprintf(err, errlen, "%s: cannot move it to %s: %s", path, saved, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static bool open_locked(const char *path, struct ckpt **out, char *saved, size_t savedlen,
+			char *err, size_t errlen)
 {
 	struct ckpt *c = ckpt_alloc(path);
 	char lockpath[4200], pidtxt[32];
+	bool damaged = false;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
 	int fd, n;
 
 	*out = NULL;
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+	/* the lock file belongs to whoever owns the checkpoint */
+	wanted_owner(path, &uid, &gid, &mode);
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot create lock file: %s", lockpath, strerror(errno));
@@ -284,16 +376,36 @@ bool ckpt_open(const char *path, struct ckpt **out, char *err, size_t errlen)
 		goto failed;
 	}
 	c->lock_fd = fd;
+	if (!set_owner(fd, lockpath, uid, gid, 0640, err, errlen))
+		goto failed;
 	n = snprintf(pidtxt, sizeof(pidtxt), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pidtxt, (size_t)n, 0) != n)
 		log_warn("%s: cannot record our pid: %s", lockpath, strerror(errno));
-	if (!load(c, err, errlen))
-		goto failed;
+	if (!load(c, &damaged, err, errlen)) {
+		if (!damaged || !saved)
+			goto failed;
+		/* forced: keep the damaged file for a post-mortem, start empty */
+		if (!set_aside(path, saved, savedlen, err, errlen))
+			goto failed;
+		ckpt_clear_all(c);
+	}
 	*out = c;
 	return true;
 failed:
 	ckpt_close(c);
 	return false;
+}
+
+bool ckpt_open(const char *path, struct ckpt **out, char *err, size_t errlen)
+{
+	return open_locked(path, out, NULL, 0, err, errlen);
+}
+
+bool ckpt_open_force(const char *path, struct ckpt **out, char *saved, size_t savedlen,
+		     char *err, size_t errlen)
+{
+	saved[0] = '\0';
+	return open_locked(path, out, saved, savedlen, err, errlen);
 }
 
 /* Put text at path atomically.  Touches nothing shared: any thread. */
@@ -303,13 +415,19 @@ static bool store(const char *path, const char *text, char *err, size_t errlen)
 	size_t len = strlen(text);
 	int fd = -1, dfd;
 	bool ok = false;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	wanted_owner(path, &uid, &gid, &mode);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: open: %s", tmp, strerror(errno));
 		goto out;
 	}
+	if (!set_owner(fd, tmp, uid, gid, mode, err, errlen))
+		goto out;
 	if (write(fd, text, len) != (ssize_t)len) {
 		snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
 		goto out;

@@ -20,9 +20,18 @@ struct ckpt;
 /*
  * Lock and read the checkpoint at path.  A missing file is not an error
  * (ckpt_exists() says false).  A damaged, newer or locked file is: err
- * says why (with the holder's pid when locked).
+ * says why (with the holder's pid when locked).  The lock file gets the
+ * owner of the checkpoint (or, for a new one, of its folder) when run as
+ * root; every write keeps the file's owner and mode the same way.
  */
 bool ckpt_open(const char *path, struct ckpt **out, char *err, size_t errlen);
+/*
+ * Like ckpt_open(), but a damaged file (not a locked, unreadable or newer
+ * one) is renamed to PATH.damaged-<UTC time> and c starts empty; saved
+ * gets that name, or "" when nothing was moved.
+ */
+bool ckpt_open_force(const char *path, struct ckpt **out, char *saved, size_t savedlen,
+		     char *err, size_t errlen);
 /* Read without locking (for `rowcast checkpoint show`). */
 bool ckpt_read_only(const char *path, struct ckpt **out, char *err, size_t errlen);
 bool ckpt_exists(const struct ckpt *c);

@@ -23,6 +23,8 @@ const struct opt_def config_options[] = {
 	  "error|warning|info|debug", "Least severe message that is logged." },
 	{ "log", "syslog", OPT_BOOL, F(log_syslog), "false", 0, 0, 0, NULL,
 	  "Also log to syslog (facility daemon), besides standard error." },
+	{ "log", "file", OPT_STR, F(log_file), "", 0, 0, 0, NULL,
+	  "Also append log lines to this file, each with its time and level (empty: no file). Opened at start; rotate it with copytruncate." },
 
 	{ "source", "host", OPT_STR, F(src_host), "127.0.0.1", 0, 0, 0, NULL,
 	  "Database server host name or address." },

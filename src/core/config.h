@@ -91,6 +91,7 @@ struct rc_config {
 	/* [log] */
 	int log_level;			/* LOG_* */
 	bool log_syslog;		/* also to syslog */
+	char *log_file;			/* also appended to this file; "" none */
 
 	/* [source] */
 	char *src_host;			/* database host name or address */

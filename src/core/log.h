@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One logging function for the whole daemon: a level threshold, then the
- * line goes to stderr (journald) and/or syslog.  Nothing is formatted below
+ * line goes to every destination set: stderr (journald), a log file,
+ * syslog.  Until the config is read only stderr is set; every reason for
+ * exiting goes through here, so it reaches all of them.  Nothing is formatted below
  * the threshold.  A line may carry a source position (binlog file:offset or
  * GTID) as its prefix.  Never pass a secret to it.
  */
@@ -10,6 +12,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_ERROR = 0,
@@ -21,11 +24,20 @@ enum log_level {
 /* Destinations, a bitmask. */
 #define LOG_TO_STDERR 1
 #define LOG_TO_SYSLOG 2
+#define LOG_TO_FILE 4		/* set by log_file_open() */
 
 /* Read by every thread, changed by a reload: atomic. */
 extern atomic_int log_threshold;
 
+/* Level and destinations (LOG_TO_STDERR | LOG_TO_SYSLOG); an open log
+ * file stays a destination. */
 void log_setup(int level, int destinations, const char *ident);
+/*
+ * Append lines to path as well (created 0640), each with time and level;
+ * NULL or "" closes the file.  False, err filled and the old file kept,
+ * when path cannot be opened.
+ */
+bool log_file_open(const char *path, char *err, size_t errlen);
 /* Parse "error|warning|info|debug"; false when unknown. */
 bool log_level_parse(const char *s, int *level);
 const char *log_level_name(int level);

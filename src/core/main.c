@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"       rowcast check-config [-c FILE]     validate the config and exit\n"
 		"       rowcast --print-config [-c FILE]   show the effective config\n"
 		"       rowcast checkpoint show [-c FILE]  show the checkpoint\n"
-		"       rowcast checkpoint set --gtid-state STATE [-c FILE]\n"
+		"       rowcast checkpoint set --gtid-state STATE [--force] [-c FILE]\n"
 		"                                          set it on purpose (rowcast stopped)\n"
 		"       rowcast status [-c FILE]           position, age, running or not\n"
 		"       rowcast decode [--events] FILE...  decode binlog files to JSON\n"
@@ -56,12 +56,11 @@ static int exit_code(enum rc_status st)
 	return 1;
 }
 
+/* The reason for exiting, through the logger: every destination set up
+ * so far gets it, with time and level. */
 static int print_error(const struct rc_error *e)
 {
-	if (e->where[0])
-		fprintf(stderr, "rowcast: %s: %s\n", e->where, e->message);
-	else
-		fprintf(stderr, "rowcast: %s\n", e->message);
+	log_write(LOG_ERROR, e->where[0] ? e->where : NULL, "%s", e->message);
 	return exit_code(e->status);
 }
 
@@ -70,21 +69,26 @@ static int cmd_checkpoint(const char *cfgpath, int argc, char **argv)
 	struct rc_config *cfg;
 	struct rc_error e = { 0 };
 	struct ckpt *c = NULL;
-	char err[1024];
+	char err[1024], saved[4200];
+	bool force = false;
 	char *text;
 	int rc = 0;
 
+	if (argc == 4 && !strcmp(argv[0], "set") && !strcmp(argv[3], "--force")) {
+		force = true;
+		argc--;
+	}
 	if (argc < 1 || (strcmp(argv[0], "show") && strcmp(argv[0], "set")) ||
 	    (!strcmp(argv[0], "set") && (argc != 3 || strcmp(argv[1], "--gtid-state")))) {
 		fprintf(stderr, "Usage: rowcast checkpoint show [-c FILE]\n"
-				"       rowcast checkpoint set --gtid-state STATE [-c FILE]\n");
+				"       rowcast checkpoint set --gtid-state STATE [--force] [-c FILE]\n");
 		return EX_USAGE;
 	}
 	if (rc_config_load(cfgpath, &cfg, &e) != RC_OK)
 		return exit_code(e.status);
 	if (!strcmp(argv[0], "show")) {
 		if (!ckpt_read_only(cfg->ckpt_path, &c, err, sizeof(err))) {
-			fprintf(stderr, "rowcast: %s\n", err);
+			log_error("%s", err);
 			rc = EX_PROTOCOL;
 		} else if (!ckpt_exists(c)) {
 			printf("# no checkpoint at %s\n", cfg->ckpt_path);
@@ -100,24 +104,31 @@ static int cmd_checkpoint(const char *cfgpath, int argc, char **argv)
 		struct gtid_state st = { 0 };
 
 		if (!gtid_state_parse(&st, argv[2], err, sizeof(err))) {
-			fprintf(stderr, "rowcast: --gtid-state: %s\n", err);
+			log_error("--gtid-state: %s", err);
 			rc = EX_USAGE;
 			goto out;
 		}
 		gtid_state_free(&st);
 	}
-	if (!ckpt_open(cfg->ckpt_path, &c, err, sizeof(err))) {
-		fprintf(stderr, "rowcast: %s\n", err);
+	if (force ? !ckpt_open_force(cfg->ckpt_path, &c, saved, sizeof(saved), err, sizeof(err)) :
+		    !ckpt_open(cfg->ckpt_path, &c, err, sizeof(err))) {
+		if (!force && strstr(err, ": damaged: "))
+			log_error("%s (rowcast checkpoint set ... --force replaces it, keeping a copy)",
+				  err);
+		else
+			log_error("%s", err);
 		rc = EX_PROTOCOL;
 		goto out;
 	}
+	if (force && saved[0])
+		printf("%s: damaged; moved to %s\n", cfg->ckpt_path, saved);
 	ckpt_set(c, "source", "flavour", "mariadb");
 	ckpt_set(c, "source", "gtid_state", argv[2]);
 	ckpt_set(c, "source", "file", NULL);
 	ckpt_set(c, "source", "offset", NULL);
 	ckpt_clear_section(c, "progress");
 	if (!ckpt_write(c, err, sizeof(err))) {
-		fprintf(stderr, "rowcast: %s\n", err);
+		log_error("%s", err);
 		rc = EX_PROTOCOL;
 		goto out;
 	}
@@ -255,6 +266,11 @@ int main(int argc, char **argv)
 	}
 	log_setup(verbose ? LOG_DEBUG : cfg->log_level,
 		  LOG_TO_STDERR | (cfg->log_syslog ? LOG_TO_SYSLOG : 0), "rowcast");
+	if (!log_file_open(cfg->log_file, e.message, sizeof(e.message))) {
+		e.status = RC_ERR_CONFIG;
+		rc_config_free(cfg);
+		return print_error(&e);
+	}
 	log_info("rowcast %s starting with %s", rc_version(), cfgpath);
 	cfg->handle_signals = true;
 	st = rc_new(cfg, &rc, &e);

@@ -832,6 +832,10 @@ static void fill_checkpoint(struct rc *rc)
 	ckpt_set(rc->ckpt, "source", "mode",
 		 rc->cfg->src_position_mode == POS_FILE ? "file" : "gtid");
 	ckpt_set(rc->ckpt, "source", "gtid_state", b.data ? b.data : "");
+	/* the server it came from (kept when unknown yet: not connected) */
+	if (rc->src->server_uuid[0])
+		ckpt_set(rc->ckpt, "source", rc->acked.mysql ? "server_uuid" : "server_id",
+			 rc->src->server_uuid);
 	if (rc->acked_file[0]) {
 		ckpt_set(rc->ckpt, "source", "file", rc->acked_file);
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)rc->acked_offset);

@@ -312,6 +312,12 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 		return false;
 	m->checksum = strcasecmp(val, "CRC32") == 0;
 	snprintf(s->flavour, sizeof(s->flavour), "%s", m->mariadb ? "mariadb" : "mysql");
+	/* the identity kept in the checkpoint: MariaDB's server_id (its GTIDs
+	 * carry it), MySQL's server_uuid */
+	if (!query_value(m, m->mariadb ? "SELECT @@GLOBAL.server_id" : "SELECT @@GLOBAL.server_uuid",
+			 val, sizeof(val), err, errlen))
+		return false;
+	snprintf(s->server_uuid, sizeof(s->server_uuid), "%.63s", val);
 	/* the server's clock against ours, for the lag of event times */
 	if (query_value(m, "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)", val,
 			sizeof(val), err, errlen)) {
@@ -382,6 +388,52 @@ static void put_le(struct rc_buf *b, uint64_t v, int k)
 }
 
 /*
+ * Is the checkpoint's history this server's?  Every GTID d-s-n of the
+ * resume state must name a server s that wrote in domain d here (or on the
+ * primary this one replicated from): @@gtid_binlog_state keeps the last
+ * GTID of every (domain, server id) pair the binlogs ever held, and
+ * gtid_slave_pos the replicated ones.  A replica promoted after a
+ * fail-over keeps its old primary's server id in the domain, so it passes;
+ * another server that merely uses the same domain does not.  Two servers
+ * with the same server_id cannot be told apart this way (replication
+ * forbids that in one topology anyway).
+ */
+static bool check_same_server(struct msrc *m, const struct gtid_state *want, bool *fatal,
+			      char *err, size_t errlen)
+{
+	char val[8192], seen[8192];
+	struct maria_gtid pairs[256];
+	size_t n = 0;
+
+	if (!query_value(m, "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_state, ''), "
+			    "NULLIF(@@GLOBAL.gtid_slave_pos, ''))", val, sizeof(val), err, errlen))
+		return true;	/* no verdict */
+	snprintf(seen, sizeof(seen), "%s", val[0] ? val : "no GTIDs");
+	for (char *tok = strtok(val, ","); tok && n < 256; tok = strtok(NULL, ","))
+		if (gtid_parse_one(tok, strlen(tok), &pairs[n]))
+			n++;
+	for (size_t i = 0; i < want->n; i++) {
+		bool domain = false, known = false;
+
+		for (size_t k = 0; k < n; k++) {
+			domain |= pairs[k].domain == want->v[i].domain;
+			known |= pairs[k].domain == want->v[i].domain &&
+				 pairs[k].server == want->v[i].server;
+		}
+		if (!domain || known)
+			continue;	/* an unknown domain is reported below */
+		snprintf(err, errlen,
+			 "%s: the checkpoint's GTID %u-%u-%llu was written by server_id %u, which never wrote in domain %u of this server (server_id %s, GTIDs %s): a checkpoint of another server? (rowcast(8), Repairing a checkpoint)",
+			 m->base.peer, want->v[i].domain, want->v[i].server,
+			 (unsigned long long)want->v[i].seq, want->v[i].server, want->v[i].domain,
+			 m->base.server_uuid[0] ? m->base.server_uuid : "?", seen);
+		*fatal = true;
+		return false;
+	}
+	return true;
+}
+
+/*
  * Before asking for the stream: is every GTID after the resume state still
  * in the server's binlogs, and does the server know each of its domains?
  * The server's own refusal (error 1236) names no GTID; this does.
@@ -407,6 +459,10 @@ static bool check_position(struct msrc *m, const char *state, bool *fatal, char 
 
 		if (gtid_parse_one(tok, strlen(tok), &g))
 			gtid_state_apply(&have, &g);
+	}
+	if (!check_same_server(m, &want, fatal, err, errlen)) {
+		ok = false;
+		goto out;
 	}
 	gtid_state_format(&have, &shown);
 	snprintf(val, sizeof(val), "%s", shown.data ? shown.data : "");

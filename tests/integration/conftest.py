@@ -42,6 +42,52 @@ def svc():
     return env
 
 
+def mariadb_is_ours(env):
+    """None when the server on our TCP port is the one whose socket and data
+    folder scripts/services gave us, else what is wrong.  While a test has
+    the private server stopped, its port is free, and a MariaDB started
+    meanwhile by another checkout, bench/run or scripts/demo with the same
+    port (13306 is everyone's default) takes it: our restart then fails on
+    the port, the socket stays absent ("Can't connect to local server
+    through socket"), and TCP clients such as rowcast would reach the
+    other server."""
+    datadir = os.path.join(env["ROWCAST_TEST_DIR"], "mariadb", "data")
+    p = subprocess.run(["mariadb", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1",
+                        "-P", env["ROWCAST_MARIADB_PORT"], "-utest", "-ptest", "--connect-timeout=5",
+                        "--batch", "--skip-column-names", "-e", "SELECT @@datadir"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return "127.0.0.1:%s: %s" % (env["ROWCAST_MARIADB_PORT"], p.stderr.strip())
+    if os.path.realpath(p.stdout.strip()) != os.path.realpath(datadir):
+        return ("127.0.0.1:%s is served by a MariaDB with datadir %s, not ours (%s)"
+                % (env["ROWCAST_MARIADB_PORT"], p.stdout.strip(), datadir))
+    return None
+
+
+def start_private_mariadb(env=None):
+    """(Re)start the private MariaDB and make sure the port is ours again;
+    fails the calling test, with the reason, when it is not."""
+    p = subprocess.run([os.path.join(TOP, "scripts", "services"), "start", "mariadb"],
+                       env=env, capture_output=True, text=True)
+    why = mariadb_is_ours(services_env()) if p.returncode == 0 else None
+    if p.returncode != 0 or why:
+        pytest.fail("the private MariaDB did not come back: %s%s" % (p.stderr.strip(), why or ""),
+                    pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def private_mariadb_is_ours(request):
+    """Before each test that uses the servers: the private MariaDB answers on
+    our port and is ours.  A test that left it stopped, or a port taken by
+    another MariaDB, is named here instead of failing the next test."""
+    if "svc" not in request.fixturenames and "sql" not in request.fixturenames:
+        return
+    env = request.getfixturevalue("svc")
+    why = mariadb_is_ours(env)
+    if why:
+        start_private_mariadb()
+
+
 class Sql:
     """The mariadb command-line client as root over the private socket."""
 

@@ -203,7 +203,7 @@ def test_unroutable_message_stops_before_checkpoint(amqp, sql, rowcast_factory):
         log = open(rc.log).read()
         assert code == 75, log
         last = log.strip().splitlines()[-1]
-        m = re.match(r"^rowcast: amqp: message (\S+) unroutable \(exchange '([^']*)', key '([^']*)'\)$",
+        m = re.match(r"^\S+ rowcast error: amqp: message (\S+) unroutable \(exchange '([^']*)', key '([^']*)'\)$",
                      last)
         assert m, log
         assert m.group(1).startswith(gtid + "@"), (gtid, last)
@@ -239,7 +239,7 @@ def test_wrong_credentials_clear_error_no_progress(amqp, sql, rowcast_factory):
         p = subprocess.run([rc.bin, "-c", rc.conf], capture_output=True, text=True, timeout=60)
         assert p.returncode == 75, p.stderr
         last = p.stderr.strip().splitlines()[-1]
-        assert last == "rowcast: amqp: login refused for user 'guest' on vhost '/'", p.stderr
+        assert last.split(" ", 1)[1] == "rowcast error: amqp: login refused for user 'guest' on vhost '/'", p.stderr
         assert "not-the-password" not in p.stderr
         assert ckpt_state(rc.ckpt) == before
         assert not gtid_covered(ckpt_state(rc.ckpt), gtid)
@@ -254,8 +254,8 @@ def test_unreachable_broker(amqp, rowcast_factory):
     rc = rowcast_factory("it/x", extra="[sink]\ntype = amqp\n[amqp]\nhost = 127.0.0.1\nport = 1\n")
     p = subprocess.run([rc.bin, "-c", rc.conf], capture_output=True, text=True, timeout=60)
     assert p.returncode == 75, p.stderr
-    assert p.stderr.strip().splitlines()[-1] == \
-        "rowcast: amqp: cannot connect to 127.0.0.1:1: Connection refused", p.stderr
+    assert p.stderr.strip().splitlines()[-1].split(" ", 1)[1] == \
+        "rowcast error: amqp: cannot connect to 127.0.0.1:1: Connection refused", p.stderr
 
 
 def rabbitmqctl(*args):

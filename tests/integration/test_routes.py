@@ -223,5 +223,5 @@ def test_outbox_row_missing_a_column(sql, rowcast_factory):
     gtid = sql.value("SELECT @@gtid_binlog_pos").split(",")[0]
     assert rc.p.wait(20) == 75
     last = open(rc.log).read().strip().splitlines()[-1]
-    assert last == ("rowcast: outbox o: table rctest.ob_%s column 'payload' is NULL in the row "
+    assert last.split(" ", 1)[1] == ("rowcast error: outbox o: table rctest.ob_%s column 'payload' is NULL in the row "
                     "of GTID %s" % (t, gtid)), last
