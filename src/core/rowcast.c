@@ -1292,13 +1292,15 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 		set_error(rc, RC_ERR_CONFIG, rc->cfg->path, "%s", msg);
 		goto out;
 	}
+	/* the checkpoint's lock first: a second copy started by mistake is
+	 * told who holds it, not that the metrics port is taken */
+	if (!ckpt_open(rc->cfg->ckpt_path, &rc->ckpt, msg, sizeof(msg))) {
+		set_error(rc, RC_ERR_CHECKPOINT, "", "%s", msg);
+		goto out;
+	}
 	if (rc->cfg->metrics_listen[0] &&
 	    !metrics_http_start(rc->m, rc->cfg->metrics_listen, msg, sizeof(msg))) {
 		set_error(rc, RC_ERR_SYSTEM, "", "%s", msg);
-		goto out;
-	}
-	if (!ckpt_open(rc->cfg->ckpt_path, &rc->ckpt, msg, sizeof(msg))) {
-		set_error(rc, RC_ERR_CHECKPOINT, "", "%s", msg);
 		goto out;
 	}
 	rc->src = source_mysql_new(rc->cfg);

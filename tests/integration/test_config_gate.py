@@ -3,8 +3,10 @@
 loaded, with file:line and exit 78 (EX_CONFIG, which the systemd unit does
 not restart), by `rowcast check-config` and by the daemon alike.  None of
 these needs a server: the config is refused before any connection."""
+import fcntl
 import os
 import pwd
+import socket
 import subprocess
 import tempfile
 
@@ -150,3 +152,26 @@ def test_bad_command_line_is_one_line(args, word):
     assert p.returncode == 64, p.stderr
     assert p.stderr == "rowcast: %s; try 'rowcast --help'\n" % word
 
+
+def test_second_copy_told_checkpoint_in_use_before_metrics_port(tmp_path):
+    """The lock is taken before the metrics port is bound: a second copy
+    started by hand names the pid holding the checkpoint."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    conf = write_conf(tmp_path, "", "[metrics]\nlisten = 127.0.0.1:%d\n" % port)
+    ckpt = os.path.join(str(tmp_path), "checkpoint")
+    # what a running rowcast holds: the lock file, flocked, with its pid
+    fd = os.open(ckpt + ".lock", os.O_RDWR | os.O_CREAT, 0o640)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, b"4711\n")
+    try:
+        p = run("-c", conf)
+    finally:
+        os.close(fd)
+        s.close()
+    assert p.returncode == 76, p.stderr
+    assert p.stderr.strip().splitlines()[-1].endswith(
+        "%s is in use by another rowcast (pid 4711)" % ckpt), p.stderr
+    assert "metrics" not in p.stderr
