@@ -688,6 +688,7 @@ static void *reader_main(void *arg)
 	unsigned backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
 	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	struct repeat_log rl = { "", 0 };
+	unsigned failed = 0;		/* failed attempts since the last stream */
 	bool first = true;
 	bool ever_streamed = false;	/* a failure before this ends the run */
 
@@ -723,6 +724,7 @@ static void *reader_main(void *arg)
 				reader_fail(rc, fatal ? RC_ERR_SOURCE_FATAL : RC_ERR_SOURCE, err);
 				break;
 			}
+			failed++;
 			if (repeat_should_log(&rl, err)) {
 				if (rl.count > 1)
 					log_warn("%s (%u times in a row; still retrying)", err, rl.count);
@@ -731,9 +733,10 @@ static void *reader_main(void *arg)
 			}
 			continue;
 		}
-		if (rl.count > 1)
-			log_info("%s: connected again after %u failed attempts", rc->src->peer,
-				 rl.count - 1);
+		if (failed)
+			log_info("%s: connected again after %u failed attempt%s", rc->src->peer,
+				 failed, failed == 1 ? "" : "s");
+		failed = 0;
 		rl.last[0] = '\0';
 		rl.count = 0;
 		if (rc->cfg->src_position_mode == POS_GTID && rc->src->flavour[0] &&
