@@ -6,13 +6,18 @@
  */
 #include "core/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -26,11 +31,11 @@ const struct opt_def config_options[] = {
 	{ "log", "file", OPT_STR, F(log_file), "", 0, 0, 0, NULL,
 	  "Also append log lines to this file, each with its time and level (empty: no file). Opened at start; rotate it with copytruncate." },
 
-	{ "source", "host", OPT_STR, F(src_host), "127.0.0.1", 0, 0, 0, NULL,
+	{ "source", "host", OPT_HOSTPORTS, F(src_host), "127.0.0.1", OPT_NONEMPTY, 0, 0, NULL,
 	  "Database server host name or address." },
 	{ "source", "port", OPT_INT, F(src_port), "3306", 0, 1, 65535, NULL,
 	  "Database server TCP port." },
-	{ "source", "hosts", OPT_STR, F(src_hosts), "", 0, 0, 0, NULL,
+	{ "source", "hosts", OPT_HOSTPORTS, F(src_hosts), "", 0, 0, 0, NULL,
 	  "Servers of one GTID topology, host:port comma separated; when set it replaces host and port, and rowcast moves to the next one that answers when its server is gone." },
 	{ "source", "socket", OPT_STR, F(src_socket), "", 0, 0, 0, NULL,
 	  "Unix socket of the database server; when set, host and port are not used." },
@@ -38,7 +43,7 @@ const struct opt_def config_options[] = {
 	  "User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT." },
 	{ "source", "password", OPT_STR, F(src_password), "", OPT_SECRET, 0, 0, NULL,
 	  "Password of that user (prefer password_file)." },
-	{ "source", "password_file", OPT_STR, F(src_password_file), "", 0, 0, 0, NULL,
+	{ "source", "password_file", OPT_SECRET_FILE, F(src_password_file), "", 0, 0, 0, NULL,
 	  "File whose first line is the password; wins over password." },
 	{ "source", "server_id", OPT_INT, F(src_server_id), "", OPT_REQUIRED, 1, 4294967295L, NULL,
 	  "Server id rowcast registers with; unique among the server's replicas." },
@@ -89,11 +94,11 @@ const struct opt_def config_options[] = {
 	{ "sink", "shutdown_timeout_ms", OPT_INT, F(sink_shutdown_timeout_ms), "10000", OPT_RELOAD, 0, 3600000, NULL,
 	  "At a clean stop, how long to wait for outstanding acknowledgements." },
 
-	{ "mqtt", "uri", OPT_STR, F(mqtt_uri), "tcp://127.0.0.1:1883", 0, 0, 0, NULL,
+	{ "mqtt", "uri", OPT_URI, F(mqtt_uri), "tcp://127.0.0.1:1883", OPT_NONEMPTY, 0, 0, NULL,
 	  "Broker address, tcp://host:port." },
-	{ "mqtt", "client_id", OPT_STR, F(mqtt_client_id), "rowcast", 0, 0, 0, NULL,
+	{ "mqtt", "client_id", OPT_STR, F(mqtt_client_id), "rowcast", OPT_NONEMPTY, 0, 0, NULL,
 	  "MQTT client id; keep it stable so the broker keeps the session." },
-	{ "mqtt", "topic_prefix", OPT_STR, F(mqtt_topic_prefix), "rowcast", 0, 0, 0, NULL,
+	{ "mqtt", "topic_prefix", OPT_TOPIC, F(mqtt_topic_prefix), "rowcast", 0, 0, 0, NULL,
 	  "Messages go to PREFIX/DB/TABLE." },
 	{ "mqtt", "qos", OPT_INT, F(mqtt_qos), "1", 0, 0, 2, NULL,
 	  "MQTT quality of service: 0 at most once, 1 at least once, 2 exactly once per connection." },
@@ -101,7 +106,7 @@ const struct opt_def config_options[] = {
 	  "MQTT user name; empty for none." },
 	{ "mqtt", "password", OPT_STR, F(mqtt_password), "", OPT_SECRET, 0, 0, NULL,
 	  "MQTT password (prefer password_file)." },
-	{ "mqtt", "password_file", OPT_STR, F(mqtt_password_file), "", 0, 0, 0, NULL,
+	{ "mqtt", "password_file", OPT_SECRET_FILE, F(mqtt_password_file), "", 0, 0, 0, NULL,
 	  "File whose first line is the MQTT password; wins over password." },
 	{ "mqtt", "keepalive", OPT_INT, F(mqtt_keepalive_s), "30", 0, 5, 3600, NULL,
 	  "MQTT keep-alive interval, seconds." },
@@ -130,7 +135,7 @@ const struct opt_def config_options[] = {
 	  "User name." },
 	{ "amqp", "password", OPT_STR, F(amqp_password), "guest", OPT_SECRET, 0, 0, NULL,
 	  "Password (prefer password_file)." },
-	{ "amqp", "password_file", OPT_STR, F(amqp_password_file), "", 0, 0, 0, NULL,
+	{ "amqp", "password_file", OPT_SECRET_FILE, F(amqp_password_file), "", 0, 0, 0, NULL,
 	  "File whose first line is the password; wins over password." },
 	{ "amqp", "exchange", OPT_STR, F(amqp_exchange), "rowcast", 0, 0, 0, NULL,
 	  "Exchange messages are published to." },
@@ -192,7 +197,7 @@ const struct opt_def config_options[] = {
 	{ "routing", "include_query", OPT_BOOL, F(rt_ddl_query), "false", OPT_RELOAD, 0, 0, NULL,
 	  "Include the statement text in DDL messages." },
 
-	{ "metrics", "listen", OPT_STR, F(metrics_listen), "", 0, 0, 0, NULL,
+	{ "metrics", "listen", OPT_LISTEN, F(metrics_listen), "", 0, 0, 0, NULL,
 	  "Address of the HTTP listener for /metrics and /health, e.g. 127.0.0.1:9187; empty turns it off." },
 	{ "metrics", "lag_threshold", OPT_INT, F(metrics_lag_threshold_s), "60", OPT_RELOAD, 1, 86400, NULL,
 	  "Seconds of replication lag above which /health answers 503." },
@@ -267,6 +272,7 @@ struct parse_ctx {
 	int *set_at;			/* per option: line it was set on, 0 = not */
 	int errors;			/* bad lines so far */
 	struct rc_error *err;		/* first error goes here */
+	unsigned checks;		/* CONFIG_*: checks beyond the text */
 };
 
 static void cfg_error(struct parse_ctx *pc, int line, const char *fmt, ...)
@@ -328,6 +334,184 @@ static const char *choice_name(const char *choices, int i, char *out, size_t out
 	return out;
 }
 
+/* Options whose value is kept as a string. */
+static bool opt_is_str(const struct opt_def *o)
+{
+	return o->type >= OPT_STR;
+}
+
+/* n bytes at s are a port: digits, 1 to 65535 (0 too when zero_ok). */
+static bool port_ok(const char *s, size_t n, bool zero_ok)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	return v <= 65535 && (v > 0 || zero_ok);
+}
+
+/* n bytes at s are a host name or address: not empty, no blank or '/'. */
+static bool host_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (isspace((unsigned char)s[i]) || s[i] == '/' || s[i] == ',')
+			return false;
+	return true;
+}
+
+/* "HOST[:PORT], HOST[:PORT]...": the form the source splits (mysql.c). */
+static bool hostports_ok(const char *s)
+{
+	for (;;) {
+		size_t n = strcspn(s, ",");
+		const char *colon;
+
+		while (n && *s == ' ') {
+			s++;
+			n--;
+		}
+		while (n && s[n - 1] == ' ')
+			n--;
+		colon = memrchr(s, ':', n);
+		if (!host_ok(s, colon ? (size_t)(colon - s) : n) ||
+		    (colon && !port_ok(colon + 1, n - (size_t)(colon - s) - 1, false)))
+			return false;
+		s = strchr(s, ',');
+		if (!s)
+			return true;
+		s++;
+	}
+}
+
+/* "a.b.c.d:PORT", "localhost:PORT" or "[v6]:PORT", as metrics.c binds. */
+static bool listen_ok(const char *s)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *h = s, *colon;
+	char host[64];
+	size_t hl;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return false;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return false;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (*s == '[' ? inet_pton(AF_INET6, host, addr) != 1 :
+	    strcmp(host, "localhost") && inet_pton(AF_INET, host, addr) != 1)
+		return false;
+	return port_ok(colon + 1, strlen(colon + 1), true);
+}
+
+/* A broker URI: scheme://HOST[:PORT][/]; *port_bad when only the port is. */
+static bool uri_ok(const char *s, bool *port_bad)
+{
+	static const char *const schemes[] = { "tcp://", "mqtt://", "ssl://", "mqtts://", NULL };
+	const char *p = NULL, *end;
+
+	*port_bad = false;
+	for (int i = 0; schemes[i] && !p; i++)
+		if (!strncmp(s, schemes[i], strlen(schemes[i])))
+			p = s + strlen(schemes[i]);
+	if (!p)
+		return false;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end || end == p + 1)
+			return false;
+		end++;
+	} else {
+		end = p + strcspn(p, ":/");
+		if (!host_ok(p, (size_t)(end - p)))
+			return false;
+	}
+	if (*end == ':') {
+		size_t n = strcspn(end + 1, "/");
+
+		if (!port_ok(end + 1, n, false)) {
+			*port_bad = true;
+			return false;
+		}
+		end += 1 + n;
+	}
+	return *end == '\0' || !strcmp(end, "/");
+}
+
+/* The form check of a string type; false with a message. */
+static bool str_ok(const struct opt_def *o, const char *val, char *msg, size_t msglen)
+{
+	bool port_bad;
+
+	if (!val[0]) {
+		if (!(o->flags & OPT_NONEMPTY))
+			return true;	/* empty: off, or the default meaning */
+		snprintf(msg, msglen, "[%s] %s: must not be empty", o->section, o->key);
+		return false;
+	}
+	switch (o->type) {
+	case OPT_HOSTPORTS:
+		if (hostports_ok(val))
+			return true;
+		snprintf(msg, msglen,
+			 "[%s] %s: expected HOST or HOST:PORT (port 1 to 65535), comma separated, got '%s'",
+			 o->section, o->key, val);
+		return false;
+	case OPT_LISTEN:
+		if (listen_ok(val))
+			return true;
+		snprintf(msg, msglen,
+			 "[%s] %s: expected IPV4:PORT, localhost:PORT or [IPV6]:PORT (port 0 to 65535), got '%s'",
+			 o->section, o->key, val);
+		return false;
+	case OPT_TOPIC:
+		if (strpbrk(val, "+#")) {
+			snprintf(msg, msglen,
+				 "[%s] %s: must not hold the MQTT wildcards + or #, got '%s'",
+				 o->section, o->key, val);
+			return false;
+		}
+		if (val[0] == '$') {
+			snprintf(msg, msglen,
+				 "[%s] %s: must not start with $ (topics kept for the broker), got '%s'",
+				 o->section, o->key, val);
+			return false;
+		}
+		return true;
+	case OPT_URI:
+		if (uri_ok(val, &port_bad))
+			return true;
+		if (port_bad)
+			snprintf(msg, msglen, "[%s] %s: the port must be from 1 to 65535, got '%s'",
+				 o->section, o->key, val);
+		else
+			snprintf(msg, msglen,
+				 "[%s] %s: expected tcp://HOST:PORT or ssl://HOST:PORT, got '%s'",
+				 o->section, o->key, val);
+		return false;
+	default:
+		return true;	/* OPT_STR; OPT_SECRET_FILE is read in check_whole */
+	}
+}
+
 /* Store text into the option's field; false with a message when invalid. */
 static bool opt_store(void *base, const struct opt_def *o, const char *val,
 		      char *msg, size_t msglen)
@@ -335,10 +519,18 @@ static bool opt_store(void *base, const struct opt_def *o, const char *val,
 	void *field = (char *)base + o->offset;
 
 	switch (o->type) {
-	case OPT_STR: {
+	case OPT_STR:
+	case OPT_HOSTPORTS:
+	case OPT_LISTEN:
+	case OPT_TOPIC:
+	case OPT_URI:
+	case OPT_SECRET_FILE: {
 		char **sp = field;
-		char *copy = strdup(val);
+		char *copy;
 
+		if (!str_ok(o, val, msg, msglen))
+			return false;
+		copy = strdup(val);
 		if (!copy)
 			log_oom();
 		free(*sp);
@@ -575,20 +767,31 @@ static int handler(void *user, const char *section, const char *key, const char 
 	return 1;
 }
 
-/* Read the first line of path into *out (without the newline). */
+/* Read the first line of path into *out (without the newline): a
+ * readable file, not a folder, whose first line is not empty. */
 static bool read_secret_file(const char *path, char **out, char *msg, size_t msglen)
 {
 	char line[4096];
+	struct stat sb;
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
 		snprintf(msg, msglen, "cannot read password file %s: %s", path, strerror(errno));
 		return false;
 	}
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(msg, msglen, "%s is a directory, not a password file", path);
+		fclose(f);
+		return false;
+	}
 	if (!fgets(line, sizeof(line), f))
 		line[0] = '\0';
 	fclose(f);
 	line[strcspn(line, "\r\n")] = '\0';
+	if (!line[0]) {
+		snprintf(msg, msglen, "%s: the first line (the password) is empty", path);
+		return false;
+	}
 	free(*out);
 	*out = strdup(line);
 	if (!*out)
@@ -603,6 +806,88 @@ static bool gtid_text_ok(const char *s)
 		if (!isxdigit((unsigned char)*s) && !strchr("-:,. ", *s))
 			return false;
 	return true;
+}
+
+/* The name of the user we run as, for messages. */
+static const char *user_name(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "uid %ld", (long)geteuid());
+	return buf;
+}
+
+/* The checkpoint's folder exists and this user may create files in it
+ * (the temp file and the lock); the file, if there, is readable. */
+static bool ckpt_folder_ok(const char *path, char *msg, size_t msglen)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096], user[64];
+	struct stat sb;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(msg, msglen, "%.300s is a directory: name a file in it", path);
+		return false;
+	}
+	if (stat(dir, &sb) < 0) {
+		if (errno == ENOENT)
+			snprintf(msg, msglen, "the folder %.300s does not exist", dir);
+		else
+			snprintf(msg, msglen, "the folder %.300s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(msg, msglen, "%.300s is not a folder", dir);
+		return false;
+	}
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+		snprintf(msg, msglen, "the folder %.300s is not writable by user %s (%s)", dir,
+			 user_name(user, sizeof(user)), strerror(errno));
+		return false;
+	}
+	if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0 && errno != ENOENT) {
+		snprintf(msg, msglen, "%.300s is not readable and writable by user %s (%s)", path,
+			 user_name(user, sizeof(user)), strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Warn about passwords written in the file, and password files any user
+ * may read.  Never prints a secret. */
+static void warn_secrets(struct parse_ctx *pc)
+{
+	char where[256];
+
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i];
+		const char *v;
+		struct stat sb;
+
+		if (!pc->set_at[i] || !opt_is_str(o))
+			continue;
+		v = *(char **)((char *)pc->cfg + o->offset);
+		if (!v[0])
+			continue;
+		snprintf(where, sizeof(where), "%.200s:%d", pc->path, pc->set_at[i]);
+		if (o->flags & OPT_SECRET)
+			log_write(LOG_WARN, where,
+				  "[%s] %s is written in the config file; prefer password_file, readable by rowcast only",
+				  o->section, o->key);
+		else if (o->type == OPT_SECRET_FILE && stat(v, &sb) == 0 && (sb.st_mode & S_IROTH))
+			log_write(LOG_WARN, where,
+				  "[%s] %s: %s can be read by every user (mode %04o); chmod o-r it",
+				  o->section, o->key, v, (unsigned)(sb.st_mode & 07777));
+	}
 }
 
 /* Checks that span options; line numbers from set_at where one applies. */
@@ -632,31 +917,21 @@ static void check_whole(struct parse_ctx *pc)
 			  "[source] start_position: expected current, earliest or a GTID state, got '%s'",
 			  c->src_start);
 	}
-	if (c->src_password_file[0] &&
-	    !read_secret_file(c->src_password_file, &c->src_password, msg, sizeof(msg))) {
-		opt_find("source", "password_file", &idx);
-		cfg_error(pc, pc->set_at[idx], "[source] password_file: %s", msg);
-	}
-	if (c->mqtt_password_file[0] &&
-	    !read_secret_file(c->mqtt_password_file, &c->mqtt_password, msg, sizeof(msg))) {
-		opt_find("mqtt", "password_file", &idx);
-		cfg_error(pc, pc->set_at[idx], "[mqtt] password_file: %s", msg);
-	}
-	if (c->amqp_password_file[0] &&
-	    !read_secret_file(c->amqp_password_file, &c->amqp_password, msg, sizeof(msg))) {
-		opt_find("amqp", "password_file", &idx);
-		cfg_error(pc, pc->set_at[idx], "[amqp] password_file: %s", msg);
+	/* each password_file fills the password of its section */
+	for (int i = 0; config_options[i].key; i++) {
+		const struct opt_def *o = &config_options[i], *pw;
+		const char *file = *(char **)((char *)c + o->offset);
+
+		if (o->type != OPT_SECRET_FILE || !file[0])
+			continue;
+		pw = opt_find(o->section, "password", &idx);
+		if (pw && !read_secret_file(file, (char **)((char *)c + pw->offset), msg,
+					    sizeof(msg)))
+			cfg_error(pc, pc->set_at[i], "[%s] %s: %s", o->section, o->key, msg);
 	}
 	if (c->sink_kind == SINK_FILE && c->sink_path[0] == '\0') {
 		opt_find("sink", "type", &idx);
 		cfg_error(pc, pc->set_at[idx], "[sink] type = file needs [sink] path");
-	}
-	if (strncmp(c->mqtt_uri, "tcp://", 6) && strncmp(c->mqtt_uri, "mqtt://", 7) &&
-	    strncmp(c->mqtt_uri, "ssl://", 6) && strncmp(c->mqtt_uri, "mqtts://", 8)) {
-		opt_find("mqtt", "uri", &idx);
-		cfg_error(pc, pc->set_at[idx],
-			  "[mqtt] uri: expected tcp://HOST:PORT or ssl://HOST:PORT, got '%s'",
-			  c->mqtt_uri);
 	}
 	for (int i = 0; i < c->noutboxes; i++)
 		if (!c->outboxes[i].table[0])
@@ -665,7 +940,13 @@ static void check_whole(struct parse_ctx *pc)
 	if (c->ckpt_path[0] == '\0') {
 		opt_find("checkpoint", "path", &idx);
 		cfg_error(pc, pc->set_at[idx], "[checkpoint] path must not be empty");
+	} else if ((pc->checks & CONFIG_CHECK_FOLDERS) &&
+		   !ckpt_folder_ok(c->ckpt_path, msg, sizeof(msg))) {
+		opt_find("checkpoint", "path", &idx);
+		cfg_error(pc, pc->set_at[idx], "[checkpoint] path: %s", msg);
 	}
+	if (pc->errors == 0 && (pc->checks & CONFIG_WARN))
+		warn_secrets(pc);
 }
 
 static struct rc_config *config_defaults(void)
@@ -678,7 +959,7 @@ static struct rc_config *config_defaults(void)
 	for (int i = 0; config_options[i].key; i++) {
 		const struct opt_def *o = &config_options[i];
 
-		if (o->def[0] || o->type == OPT_STR)
+		if (o->def[0] || opt_is_str(o))
 			(void)opt_store(cfg, o, o->def, msg, sizeof(msg));
 	}
 	return cfg;
@@ -686,7 +967,14 @@ static struct rc_config *config_defaults(void)
 
 enum rc_status rc_config_load(const char *path, struct rc_config **out, struct rc_error *err)
 {
+	return config_load(path, 0, out, err);
+}
+
+enum rc_status config_load(const char *path, unsigned checks, struct rc_config **out,
+			   struct rc_error *err)
+{
 	struct parse_ctx pc = { 0 };
+	struct stat sb;
 	int nopts = 0, rc;
 
 	*out = NULL;
@@ -694,6 +982,7 @@ enum rc_status rc_config_load(const char *path, struct rc_config **out, struct r
 		nopts++;
 	pc.path = path;
 	pc.err = err;
+	pc.checks = checks;
 	pc.next_line = 1;
 	pc.cfg = config_defaults();
 	pc.set_at = calloc((size_t)nopts, sizeof(int));
@@ -706,6 +995,11 @@ enum rc_status rc_config_load(const char *path, struct rc_config **out, struct r
 	pc.fp = fopen(path, "r");
 	if (!pc.fp) {
 		cfg_error(&pc, 0, "cannot open config file: %s", strerror(errno));
+		goto out;
+	}
+	if (fstat(fileno(pc.fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		cfg_error(&pc, 0, "is a directory");
+		fclose(pc.fp);
 		goto out;
 	}
 	/* Values may hold ';' (passwords): only whole-line comments. */
@@ -735,7 +1029,7 @@ out:
 static void free_named(void *base, const struct opt_def *tab)
 {
 	for (int i = 0; tab[i].key; i++)
-		if (tab[i].type == OPT_STR)
+		if (opt_is_str(&tab[i]))
 			free(*(char **)((char *)base + tab[i].offset));
 }
 
@@ -754,7 +1048,7 @@ void rc_config_free(struct rc_config *cfg)
 	free(cfg->routes);
 	free(cfg->outboxes);
 	for (int i = 0; config_options[i].key; i++)
-		if (config_options[i].type == OPT_STR)
+		if (opt_is_str(&config_options[i]))
 			free(*(char **)((char *)cfg + config_options[i].offset));
 	free(cfg->path);
 	free(cfg);
@@ -766,9 +1060,9 @@ static const char *opt_text(const void *base, const struct opt_def *o, char *tmp
 {
 	const void *field = (const char *)base + o->offset;
 
-	switch (o->type) {
-	case OPT_STR:
+	if (opt_is_str(o))
 		return *(char *const *)field;
+	switch (o->type) {
 	case OPT_INT:
 		snprintf(tmp, tmplen, "%u", *(const unsigned *)field);
 		return tmp;
@@ -776,6 +1070,8 @@ static const char *opt_text(const void *base, const struct opt_def *o, char *tmp
 		return *(const bool *)field ? "true" : "false";
 	case OPT_ENUM:
 		return choice_name(o->choices, *(const int *)field, tmp, tmplen);
+	default:
+		break;
 	}
 	return "";
 }
@@ -886,6 +1182,25 @@ static void roff_text(FILE *f, const char *s)
 	}
 }
 
+/* What the man page says of a string type's form, or NULL. */
+static const char *type_doc(enum opt_type t)
+{
+	switch (t) {
+	case OPT_HOSTPORTS:
+		return "HOST or HOST:PORT, comma separated; a PORT is from 1 to 65535.";
+	case OPT_LISTEN:
+		return "IPV4:PORT, localhost:PORT or [IPV6]:PORT, PORT from 0 to 65535 (0: any free port, logged).";
+	case OPT_TOPIC:
+		return "MQTT topic levels: no wildcard (+ or #), and no $ at the start.";
+	case OPT_URI:
+		return "tcp://, mqtt://, ssl:// or mqtts://, then HOST or HOST:PORT ([IPV6] in brackets), PORT from 1 to 65535.";
+	case OPT_SECRET_FILE:
+		return "Read at start and at each reload: a file rowcast can read, not a directory, whose first line is not empty; a file any user may read gets a warning at start.";
+	default:
+		return NULL;
+	}
+}
+
 void config_print_man(FILE *f)
 {
 	const char *section = "";
@@ -908,7 +1223,12 @@ void config_print_man(FILE *f)
 			fputs(".\n", f);
 		} else if (o->type == OPT_INT) {
 			fprintf(f, "An integer from %ld to %ld.\n", o->min, o->max);
+		} else if (type_doc(o->type)) {
+			roff_text(f, type_doc(o->type));
+			fputc('\n', f);
 		}
+		if (o->flags & OPT_NONEMPTY)
+			fputs("Must not be empty.\n", f);
 		if (o->flags & OPT_REQUIRED) {
 			fputs("Required; no default.\n", f);
 		} else {

@@ -178,11 +178,31 @@ struct rc_config {
 	bool handle_signals;		/* rc_run() installs SIGTERM/SIGINT watchers */
 };
 
-enum opt_type { OPT_STR, OPT_INT, OPT_BOOL, OPT_ENUM };
+/*
+ * How a value is parsed and checked.  Every type from OPT_STR on is stored
+ * as a string (char *); the others only add a check of its form, named in
+ * rowcast.conf(5).
+ */
+enum opt_type {
+	OPT_INT,		/* integer in [min, max] */
+	OPT_BOOL,		/* true/false, yes/no, on/off, 1/0 */
+	OPT_ENUM,		/* one of choices; its index is stored */
+	OPT_STR,		/* any text */
+	OPT_HOSTPORTS,		/* HOST[:PORT], comma separated, port 1-65535 */
+	OPT_LISTEN,		/* IPv4:PORT, localhost:PORT or [IPv6]:PORT */
+	OPT_TOPIC,		/* MQTT topic level(s): no wildcard, no leading $ */
+	OPT_URI,		/* tcp|mqtt|ssl|mqtts://HOST[:PORT] */
+	OPT_SECRET_FILE,	/* readable file, first line not empty */
+};
 
 #define OPT_SECRET 0x1		/* never printed or logged */
 #define OPT_RELOAD 0x2		/* a reload applies it (SIGHUP) */
 #define OPT_REQUIRED 0x4	/* no default: the file must set it */
+#define OPT_NONEMPTY 0x8	/* a string that must not be empty */
+
+/* What config_load() checks besides the file's own text. */
+#define CONFIG_CHECK_FOLDERS 0x1	/* the checkpoint folder exists, is writable */
+#define CONFIG_WARN 0x2			/* warn about inline or world-readable secrets */
 
 /* One row of the option table. */
 struct opt_def {
@@ -199,6 +219,13 @@ struct opt_def {
 
 /* The table, terminated by a row with key NULL. */
 extern const struct opt_def config_options[];
+
+/*
+ * rc_config_load() with more checks (CONFIG_*), for the daemon and
+ * check-config.  The folder check is made for the user running it.
+ */
+enum rc_status config_load(const char *path, unsigned checks, struct rc_config **out,
+			   struct rc_error *err);
 
 /*
  * After a reload: copy into running the options a reload may change, and

@@ -56,6 +56,26 @@ static int exit_code(enum rc_status st)
 	return 1;
 }
 
+/* A bad command line: one line naming what is wrong, not the whole help. */
+static int bad_usage(const char *what, const char *arg)
+{
+	fprintf(stderr, "rowcast: %s '%s'; try 'rowcast --help'\n", what, arg);
+	return EX_USAGE;
+}
+
+/* The bad option getopt_long() just stopped at (opterr is off). */
+static int bad_option(int opt, char **argv)
+{
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	const char *arg = optopt ? shortopt : argv[optind - 1];
+
+	if (opt == ':') {
+		fprintf(stderr, "rowcast: option '%s' needs a value; try 'rowcast --help'\n", arg);
+		return EX_USAGE;
+	}
+	return bad_usage("unknown option", arg);
+}
+
 /* The reason for exiting, through the logger: every destination set up
  * so far gets it, with time and level. */
 static int print_error(const struct rc_error *e)
@@ -209,7 +229,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "decode"))
 		return cli_decode(argc - 1, argv + 1);
 
-	while ((opt = getopt_long(argc, argv, "+c:hVvP", opts, NULL)) != -1) {
+	opterr = 0;	/* bad_option() says it in one line */
+	while ((opt = getopt_long(argc, argv, "+:c:hVvP", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cfgpath = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -218,19 +239,19 @@ int main(int argc, char **argv)
 		case 'P': print = true; break;
 		case 'M': config_print_man(stdout); return 0;
 		case 'S': config_print_sample(stdout); return 0;
-		default: usage(stderr); return EX_USAGE;
+		default: return bad_option(opt, argv);
 		}
 	}
 	if (optind < argc) {
 		cmd = argv[optind++];
 		/* options may also follow the subcommand */
-		while ((opt = getopt_long(argc, argv, "+c:v", opts, NULL)) != -1) {
+		while ((opt = getopt_long(argc, argv, "+:c:v", opts, NULL)) != -1) {
 			if (opt == 'c')
 				cfgpath = optarg;
 			else if (opt == 'v')
 				verbose = true;
 			else
-				return EX_USAGE;
+				return bad_option(opt, argv);
 		}
 	}
 	/* subcommands take -c FILE anywhere among their words */
@@ -246,13 +267,12 @@ int main(int argc, char **argv)
 		return cmd_checkpoint(cfgpath, argc - optind, argv + optind);
 	if (cmd && !strcmp(cmd, "status"))
 		return cmd_status(cfgpath);
-	if (cmd && strcmp(cmd, "check-config") && strcmp(cmd, "run")) {
-		fprintf(stderr, "rowcast: unknown command '%s'\n", cmd);
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (cmd && strcmp(cmd, "check-config") && strcmp(cmd, "run"))
+		return bad_usage("unknown command", cmd);
 
-	if (rc_config_load(cfgpath, &cfg, &e) != RC_OK)
+	/* check-config and the daemon check the same: the file, and what the
+	 * running user needs (the checkpoint folder) */
+	if (config_load(cfgpath, print ? 0 : CONFIG_CHECK_FOLDERS | CONFIG_WARN, &cfg, &e) != RC_OK)
 		return exit_code(e.status);	/* every bad line was logged */
 	if (print) {
 		rc_config_print(cfg, stdout);

@@ -716,6 +716,7 @@ static void *reader_main(void *arg)
 	unsigned backoff = (unsigned)rc->cfg->src_reconnect_min_ms;
 	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	struct repeat_log rl = { "", 0 };
+	unsigned failed = 0;		/* failed attempts since the last stream */
 	bool first = true;
 	bool ever_streamed = false;	/* a failure before this ends the run */
 	time_t lag_at = 0;		/* monotonic second of the last lag measurement */
@@ -752,6 +753,7 @@ static void *reader_main(void *arg)
 				reader_fail(rc, fatal ? RC_ERR_SOURCE_FATAL : RC_ERR_SOURCE, err);
 				break;
 			}
+			failed++;
 			if (repeat_should_log(&rl, err)) {
 				if (rl.count > 1)
 					log_warn("%s (%u times in a row; still retrying)", err, rl.count);
@@ -760,9 +762,10 @@ static void *reader_main(void *arg)
 			}
 			continue;
 		}
-		if (rl.count > 1)
-			log_info("%s: connected again after %u failed attempts", rc->src->peer,
-				 rl.count - 1);
+		if (failed)
+			log_info("%s: connected again after %u failed attempt%s", rc->src->peer,
+				 failed, failed == 1 ? "" : "s");
+		failed = 0;
 		rl.last[0] = '\0';
 		rl.count = 0;
 		if (rc->cfg->src_position_mode == POS_GTID && rc->src->flavour[0] &&
@@ -1342,13 +1345,15 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 		set_error(rc, RC_ERR_CONFIG, rc->cfg->path, "%s", msg);
 		goto out;
 	}
+	/* the checkpoint's lock first: a second copy started by mistake is
+	 * told who holds it, not that the metrics port is taken */
+	if (!ckpt_open(rc->cfg->ckpt_path, &rc->ckpt, msg, sizeof(msg))) {
+		set_error(rc, RC_ERR_CHECKPOINT, "", "%s", msg);
+		goto out;
+	}
 	if (rc->cfg->metrics_listen[0] &&
 	    !metrics_http_start(rc->m, rc->cfg->metrics_listen, msg, sizeof(msg))) {
 		set_error(rc, RC_ERR_SYSTEM, "", "%s", msg);
-		goto out;
-	}
-	if (!ckpt_open(rc->cfg->ckpt_path, &rc->ckpt, msg, sizeof(msg))) {
-		set_error(rc, RC_ERR_CHECKPOINT, "", "%s", msg);
 		goto out;
 	}
 	rc->src = source_mysql_new(rc->cfg);

@@ -833,7 +833,7 @@ static void *worker_main(void *arg)
 	(void)pthread_setname_np(pthread_self(), "rowcast-amqp");
 	bool ever = false;		/* a connection succeeded once */
 	bool outage = false;		/* lost; the outage was logged */
-	bool retry_logged = false;	/* a failed reconnect was logged */
+	unsigned failed = 0;		/* failed reconnects; the first is logged */
 
 	while (!atomic_load(&st->stop)) {
 		enum am_res r;
@@ -855,9 +855,8 @@ static void *worker_main(void *arg)
 				fail(st, err);
 				break;
 			}
-			if (!retry_logged)
+			if (failed++ == 0)
 				log_warn("%s; retrying (backoff up to 30 s)", err);
-			retry_logged = true;
 			continue;
 		}
 		again = requeue_unconfirmed(st);
@@ -867,12 +866,15 @@ static void *worker_main(void *arg)
 		if (!ever)
 			log_info("amqp: connected to %s (vhost '%s', exchange '%s')", st->peer,
 				 s->cfg->amqp_vhost, s->cfg->amqp_exchange);
+		else if (failed)
+			log_info("amqp: reconnected to %s after %u failed attempt%s; publishing %zu unconfirmed messages again",
+				 st->peer, failed, failed == 1 ? "" : "s", again);
 		else
 			log_info("amqp: reconnected to %s; publishing %zu unconfirmed messages again",
 				 st->peer, again);
 		ever = true;
 		outage = false;
-		retry_logged = false;
+		failed = 0;
 		backoff_ms = 500;
 		ev_async_send(s->loop, s->wake);
 

@@ -283,7 +283,10 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc, int flags,
 	if (st->ever_connected)
 		atomic_fetch_add(&st->sink->reconnects, 1);
 	st->ever_connected = true;
-	if (st->lost_logged || st->fails)
+	if (st->fails)
+		log_info("mqtt: connected to %s again after %d failed attempt%s",
+			 st->sink->cfg->mqtt_uri, st->fails, st->fails == 1 ? "" : "s");
+	else if (st->lost_logged)
 		log_info("mqtt: connected to %s", st->sink->cfg->mqtt_uri);
 	st->lost_logged = false;
 	st->fails = 0;

@@ -114,8 +114,11 @@ static void on_connected(void *ctx, char *cause)
 	atomic_store(&st->connecting, 0);
 	if (atomic_exchange(&st->ever_connected, 1) && !was_up)
 		atomic_fetch_add(&st->sink->reconnects, 1);
-	if (atomic_exchange(&st->lost_logged, 0) || st->fails)
+	if (atomic_exchange(&st->lost_logged, 0) && !st->fails)
 		log_info("mqtt: connected to %s", st->sink->cfg->mqtt_uri);
+	else if (st->fails)
+		log_info("mqtt: connected to %s again after %d failed attempt%s",
+			 st->sink->cfg->mqtt_uri, st->fails, st->fails == 1 ? "" : "s");
 	st->fails = 0;
 	publish_status(st, "online");
 	ev_async_send(st->sink->loop, st->sink->wake);

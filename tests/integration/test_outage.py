@@ -8,6 +8,7 @@ still answers its health check and its signals, and catches up after."""
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -152,6 +153,11 @@ def test_mosquitto_outage(client, sql, rowcast_factory, tmp_path):
         assert w.wait(300) == 0
         wait_ids(path, n, 120)
         check(read_msgs(path), n)
+        # the reconnect names how many attempts failed during the outage
+        rc.wait_log(" failed attempt", timeout=60)
+        log = open(rc.log).read()
+        assert "; retrying" in log, log
+        assert re.search(r"mqtt: connected to \S+ again after [1-9]\d* failed attempts?\n", log), log
 
 
 @CLIENTS

@@ -177,4 +177,8 @@ def test_repeating_error_logged_with_count(sql, subscriber_factory, rowcast_fact
     # logged at the 1st, 2nd, 4th, 8th ... failure, not once per retry
     assert len(fails) <= attempts.bit_length() + 1, (len(fails), attempts)
     assert "times in a row; still retrying" in log
+    # the count agrees with the failures logged: at least the last "N times
+    # in a row", and fewer than the next power of two, which would be logged
+    logged = max(int(n) for n in re.findall(r"\((\d+) times in a row", log))
+    assert logged <= attempts < 2 * logged, (logged, attempts)
     assert rc.stop() == 0

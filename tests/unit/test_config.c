@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -134,6 +135,37 @@ static void test_errors(void **state)
 		{ MIN "this is not ini\n", ":4", "syntax error: expected [section] or key = value" },
 		{ MIN "password_file = /nonexistent/pw\n", ":4",
 		  "[source] password_file: cannot read password file /nonexistent/pw: No such file or directory" },
+		/* issue 14: values the daemon could not use passed the check */
+		{ MIN "host =\n", ":4", "[source] host: must not be empty" },
+		{ MIN "hosts = ,\n", ":4",
+		  "[source] hosts: expected HOST or HOST:PORT (port 1 to 65535), comma separated, got ','" },
+		{ MIN "hosts = 127.0.0.1:abc\n", ":4",
+		  "[source] hosts: expected HOST or HOST:PORT (port 1 to 65535), comma separated, got '127.0.0.1:abc'" },
+		{ MIN "hosts = a:3306, :3307\n", ":4",
+		  "[source] hosts: expected HOST or HOST:PORT (port 1 to 65535), comma separated, got 'a:3306, :3307'" },
+		{ MIN "host = db:0\n", ":4",
+		  "[source] host: expected HOST or HOST:PORT (port 1 to 65535), comma separated, got 'db:0'" },
+		{ MIN "[metrics]\nlisten = 127.0.0.1:99999\n", ":5",
+		  "[metrics] listen: expected IPV4:PORT, localhost:PORT or [IPV6]:PORT (port 0 to 65535), got '127.0.0.1:99999'" },
+		{ MIN "[metrics]\nlisten = notanaddress\n", ":5",
+		  "[metrics] listen: expected IPV4:PORT, localhost:PORT or [IPV6]:PORT (port 0 to 65535), got 'notanaddress'" },
+		{ MIN "[metrics]\nlisten = [::1:9187\n", ":5",
+		  "[metrics] listen: expected IPV4:PORT, localhost:PORT or [IPV6]:PORT (port 0 to 65535), got '[::1:9187'" },
+		{ MIN "[mqtt]\ntopic_prefix = bad/#\n", ":5",
+		  "[mqtt] topic_prefix: must not hold the MQTT wildcards + or #, got 'bad/#'" },
+		{ MIN "[mqtt]\ntopic_prefix = $SYS/x\n", ":5",
+		  "[mqtt] topic_prefix: must not start with $ (topics kept for the broker), got '$SYS/x'" },
+		{ MIN "[mqtt]\nclient_id =\n", ":5", "[mqtt] client_id: must not be empty" },
+		{ MIN "[mqtt]\nuri = tcp://:21883\n", ":5",
+		  "[mqtt] uri: expected tcp://HOST:PORT or ssl://HOST:PORT, got 'tcp://:21883'" },
+		{ MIN "[mqtt]\nuri = tcp://127.0.0.1:0\n", ":5",
+		  "[mqtt] uri: the port must be from 1 to 65535, got 'tcp://127.0.0.1:0'" },
+		{ MIN "[mqtt]\nuri = tcp://127.0.0.1:1883x\n", ":5",
+		  "[mqtt] uri: the port must be from 1 to 65535, got 'tcp://127.0.0.1:1883x'" },
+		{ MIN "password_file = /tmp\n", ":4",
+		  "[source] password_file: /tmp is a directory, not a password file" },
+		{ MIN "[amqp]\npassword_file = /dev/null\n", ":5",
+		  "[amqp] password_file: /dev/null: the first line (the password) is empty" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -164,6 +196,106 @@ static void test_every_error_reported(void **state)
 		    strstr(lines[1], ":5:") != NULL);
 	assert_true(strstr(lines[2], ":7: [mqtt] qos") != NULL);
 	assert_true(strstr(lines[3], ":8: unknown option 'nope'") != NULL);
+}
+
+/* Forms the daemon uses are accepted. */
+static void test_good_forms(void **state)
+{
+	struct rc_config *c;
+	struct rc_error e;
+
+	(void)state;
+	assert_int_equal(load(MIN "hosts = db1:3306, db2 ,[x]:3307\nhost = db0:3308\n"
+			      "[metrics]\nlisten = [::1]:9187\n"
+			      "[mqtt]\nuri = ssl://[::1]:8883/\ntopic_prefix = a/b c\n", &c, &e), RC_OK);
+	rc_config_free(c);
+	assert_int_equal(load(MIN "[metrics]\nlisten = localhost:0\n[mqtt]\nuri = mqtt://broker\n",
+			      &c, &e), RC_OK);
+	rc_config_free(c);
+}
+
+/* CONFIG_CHECK_FOLDERS: the checkpoint folder, for the running user. */
+static void test_checkpoint_folder(void **state)
+{
+	static const struct { const char *ckpt; const char *msg; } cases[] = {
+		{ "/nonexistent/ckpt", "[checkpoint] path: the folder /nonexistent does not exist" },
+		{ "/tmp", "[checkpoint] path: /tmp is a directory: name a file in it" },
+		{ "/dev/null/ckpt", "[checkpoint] path: /dev/null is not a folder" },
+	};
+	struct rc_config *c;
+	struct rc_error e;
+	char text[512], where[400];
+	FILE *f;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), MIN "[checkpoint]\npath = %s\n", cases[i].ckpt);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(text, f);
+		fclose(f);
+		memset(&e, 0, sizeof(e));
+		/* without the check (status, reload) the file is fine */
+		assert_int_equal(rc_config_load(path, &c, &e), RC_OK);
+		rc_config_free(c);
+		assert_int_equal(config_load(path, CONFIG_CHECK_FOLDERS, &c, &e), RC_ERR_CONFIG);
+		snprintf(where, sizeof(where), "%s:5", path);
+		assert_string_equal(e.where, where);
+		assert_string_equal(e.message, cases[i].msg);
+	}
+	snprintf(text, sizeof(text), MIN "[checkpoint]\npath = /tmp/rowcast-test-ckpt\n");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(config_load(path, CONFIG_CHECK_FOLDERS, &c, &e), RC_OK);
+	rc_config_free(c);
+}
+
+/* A config path naming a directory says so. */
+static void test_config_is_a_directory(void **state)
+{
+	struct rc_config *c;
+	struct rc_error e;
+
+	(void)state;
+	assert_int_equal(rc_config_load("/tmp", &c, &e), RC_ERR_CONFIG);
+	assert_string_equal(e.where, "/tmp");
+	assert_string_equal(e.message, "is a directory");
+}
+
+/* CONFIG_WARN: inline passwords and world-readable password files. */
+static void test_secret_warnings(void **state)
+{
+	char pw[] = "/tmp/rowcast-test-pw-XXXXXX";
+	char text[512], want[600];
+	struct rc_config *c;
+	struct rc_error e;
+	int fd = mkstemp(pw);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "s3cret\n", 7), 7);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	snprintf(text, sizeof(text), MIN "[mqtt]\npassword = hunter2\npassword_file = %s\n", pw);
+	log_setup(LOG_WARN, 0, "test");
+	assert_int_equal(load(text, &c, &e), RC_OK);	/* no warning without CONFIG_WARN */
+	assert_int_equal(nlines, 0);
+	rc_config_free(c);
+	assert_int_equal(config_load(path, CONFIG_WARN, &c, &e), RC_OK);
+	log_setup(LOG_ERROR, 0, "test");
+	assert_int_equal(nlines, 2);
+	snprintf(want, sizeof(want), "%s:5: [mqtt] password is written in the config file; "
+		 "prefer password_file, readable by rowcast only", path);
+	assert_non_null(strstr(lines[0], want));
+	snprintf(want, sizeof(want), "%s:6: [mqtt] password_file: %s can be read by every user "
+		 "(mode 0644); chmod o-r it", path, pw);
+	assert_non_null(strstr(lines[1], want));
+	assert_null(strstr(lines[0], "hunter2"));
+	assert_string_equal(c->mqtt_password, "s3cret");
+	rc_config_free(c);
+	unlink(pw);
 }
 
 static void test_missing_file(void **state)
@@ -226,6 +358,10 @@ int main(void)
 		cmocka_unit_test(test_password_file),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_every_error_reported),
+		cmocka_unit_test(test_good_forms),
+		cmocka_unit_test(test_checkpoint_folder),
+		cmocka_unit_test(test_config_is_a_directory),
+		cmocka_unit_test(test_secret_warnings),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_hides_secrets),
 	};
