@@ -190,10 +190,8 @@ def replay(w, msgs, defaults):
             if known is None:
                 bad(i, "%s of unknown row %r" % (op, key))
                 continue
-            for n, v in m["before"].items():
-                if n in known and known[n] != v:
-                    bad(i, "before image %s=%s differs from the row as last published %s" % (
-                        n, T.show(v), T.show(known[n])))
+            for why in T.before_differences(m["before"], known):
+                bad(i, why)
             if op == "delete":
                 del rows[key]
                 continue

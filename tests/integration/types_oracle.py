@@ -844,6 +844,12 @@ def pk_select(name, ddl):
     return "`%s`" % name if "INT" in ddl.upper() else "HEX(`%s`)" % name
 
 
+def before_differences(before, known):
+    """Why a before image disagrees with the row as last published."""
+    return ["before image %s=%s differs from the row as last published %s" % (n, show(v), show(known[n]))
+            for n, v in before.items() if n in known and known[n] != v]
+
+
 def compare_images(got, want, cols, table):
     """Value-by-value differences between the replayed and the server's table."""
     diffs = []
