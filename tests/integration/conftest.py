@@ -47,10 +47,11 @@ def mariadb_is_ours(env):
     folder scripts/services gave us, else what is wrong.  While a test has
     the private server stopped, its port is free, and a MariaDB started
     meanwhile by another checkout, bench/run or scripts/demo with the same
-    port (13306 is everyone's default) takes it: our restart then fails on
-    the port, the socket stays absent ("Can't connect to local server
-    through socket"), and TCP clients such as rowcast would reach the
-    other server."""
+    port could take it: our restart then fails on the port, the socket stays
+    absent ("Can't connect to local server through socket"), and TCP clients
+    such as rowcast would reach the other server.  scripts/services now gives
+    every data folder ports of its own; this check stays for ports set by
+    hand."""
     datadir = os.path.join(env["ROWCAST_TEST_DIR"], "mariadb", "data")
     p = subprocess.run(["mariadb", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1",
                         "-P", env["ROWCAST_MARIADB_PORT"], "-utest", "-ptest", "--connect-timeout=5",
