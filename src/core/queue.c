@@ -4,7 +4,9 @@
  */
 #include "core/queue.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/log.h"
 
@@ -23,6 +25,8 @@ void queue_init(struct queue *q, uint32_t cap)
 	atomic_init(&q->waiting, false);
 	atomic_init(&q->closed, false);
 	q->before_wait = NULL;
+	q->while_waiting = NULL;
+	q->wait_tick_ms = 1000;
 	q->wait_ctx = NULL;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->space, NULL);
@@ -58,8 +62,28 @@ static bool wait_space(struct queue *q, uint64_t head)
 	/* seq_cst: either queue_release() sees waiting, or this sees its
 	 * new tail; the signal comes under the mutex, after the wait began */
 	atomic_store(&q->waiting, true);
-	while (!atomic_load(&q->closed) && full(q, head))
-		pthread_cond_wait(&q->space, &q->mu);
+	while (!atomic_load(&q->closed) && full(q, head)) {
+		struct timespec until;
+
+		if (!q->while_waiting) {
+			pthread_cond_wait(&q->space, &q->mu);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += q->wait_tick_ms / 1000;
+		until.tv_nsec += (long)(q->wait_tick_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&q->space, &q->mu, &until) == ETIMEDOUT) {
+			/* a release meanwhile is seen by full() above: waiting
+			 * stays set, and the signal is not needed */
+			pthread_mutex_unlock(&q->mu);
+			q->while_waiting(q->wait_ctx);
+			pthread_mutex_lock(&q->mu);
+		}
+	}
 	atomic_store(&q->waiting, false);
 	open = !atomic_load(&q->closed);
 	pthread_mutex_unlock(&q->mu);

@@ -77,6 +77,10 @@ struct queue {
 	/* called by the reader just before it waits for space (the loop
 	 * must know there is something to publish, or it never frees any) */
 	void (*before_wait)(void *ctx);
+	/* called by the reader every wait_tick_ms while it waits for space,
+	 * outside the mutex (NULL: never), e.g. to keep a gauge current */
+	void (*while_waiting)(void *ctx);
+	unsigned wait_tick_ms;
 	void *wait_ctx;
 };
 

@@ -38,6 +38,8 @@ struct reader {
 	uint64_t read_pos;		/* and the offset there */
 	char cur_gtid[300];		/* key of the transaction being read, "" between */
 	uint64_t cur_rows;		/* its rows handed over so far */
+	time_t lag_at;			/* monotonic second of the last source lag
+					   measurement */
 	struct resume_point from;	/* where the next (re)connect starts */
 	uint64_t skip_rows;		/* rows of the current trx to skip */
 	struct rc_buf scratch;		/* state text */
@@ -195,6 +197,17 @@ static void reader_signal(struct rc *rc)
 static void reader_waits(void *ctx)
 {
 	reader_signal(ctx);
+}
+
+static void measure_source_lag(struct rc *rc, time_t *last);
+
+/* Waiting for room (a stalled broker or reader of stdout): the source lag
+ * still moves, and that is when it matters. */
+static void reader_still_waits(void *ctx)
+{
+	struct rc *rc = ctx;
+
+	measure_source_lag(rc, &rc->rd.lag_at);
 }
 
 /* Fill the common fields of a message entry and hand it over. */
@@ -719,7 +732,6 @@ static void *reader_main(void *arg)
 	unsigned failed = 0;		/* failed attempts since the last stream */
 	bool first = true;
 	bool ever_streamed = false;	/* a failure before this ends the run */
-	time_t lag_at = 0;		/* monotonic second of the last lag measurement */
 
 	/* named for top -H, perf and gdb (15 characters at most) */
 	(void)pthread_setname_np(pthread_self(), "rowcast-reader");
@@ -793,7 +805,7 @@ static void *reader_main(void *arg)
 			fed = decoder_feed(rc->dec, ev, len, err, sizeof(err));
 			reader_signal(rc);
 			if (rc->cfg->metrics_listen[0])
-				measure_source_lag(rc, &lag_at);
+				measure_source_lag(rc, &rc->rd.lag_at);
 			if (!fed) {
 				if (err[0]) {
 					atomic_fetch_add(&rc->m->decode_errors, 1);
@@ -1364,6 +1376,8 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	 * that acknowledgements find the next messages ready to go */
 	queue_init(&rc->q, 2 * (uint32_t)rc->cfg->sink_max_inflight);
 	rc->q.before_wait = reader_waits;
+	if (rc->cfg->metrics_listen[0])
+		rc->q.while_waiting = reader_still_waits;
 	rc->q.wait_ctx = rc;
 	rc->sink = sink_new(rc->cfg, rc->loop, &rc->wake);
 	if (!rc->sink->ops->open(rc->sink, msg, sizeof(msg))) {

@@ -82,3 +82,61 @@ def test_stalled_reader_does_not_hold_the_loop(sql, rowcast_factory):
     assert got == list(range(got[0], N + 1))
     assert set(first) | set(got) == set(range(1, N + 1))
     assert os.path.exists(rc.ckpt)
+
+
+def test_source_lag_grows_while_stalled(sql, rowcast_factory):
+    """rowcast_source_lag_bytes: 0 when caught up; while the reader of
+    stdout stalls and rows keep coming, at least the bytes the server wrote
+    since; back to 0 once the output drains."""
+    import socket
+    import urllib.request
+
+    table = "lag_" + uuid.uuid4().hex[:8]
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY, pad VARCHAR(1000)) ENGINE=InnoDB" % table)
+    rc = rowcast_factory("it/lag", extra="[sink]\ntype = stdout\nmax_inflight = 10\n"
+                                         "[filter]\ninclude = rctest.%s\n"
+                                         "[metrics]\nlisten = 127.0.0.1:%d\n" % (table, port))
+
+    def lag():
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("rowcast_source_lag_bytes "):
+                    return int(line.split()[1])
+        return None
+
+    def wait_lag(pred, what):
+        deadline = time.time() + 20
+        v = None
+        while time.time() < deadline:
+            v = lag()
+            if v is not None and pred(v):
+                return v
+            time.sleep(0.2)
+        raise AssertionError("rowcast_source_lag_bytes never %s (last %r):\n%s" % (what, v, open(rc.log).read()))
+
+    log = open(rc.log, "a")
+    p = rc.p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
+    try:
+        rc.wait_log("streaming from")
+        wait_lag(lambda v: v == 0, "0 when caught up")
+        sql.run("INSERT INTO %s SELECT seq, REPEAT('x', 1000) FROM seq_1_to_%d" % (table, N))
+        # ~2 MB of rows behind a pipe of 64 KiB: most of them are not read
+        behind = wait_lag(lambda v: v > 1000000, "above 1 MB while stalled")
+        got = []
+
+        def read():
+            for line in p.stdout:
+                got.extend(ids_of(line.decode(), table))
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        wait_lag(lambda v: v == 0, "back to 0 after draining")
+        assert got and got[-1] == N
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+        log.close()
+    assert behind > 1000000
