@@ -29,6 +29,7 @@ enum node_kind {
 	N_IN,		/* a [not] in (lits first..first+n); neg */
 	N_FUNC,		/* sub(a, b) */
 	N_CHANGED,	/* changed(column a.ref) */
+	N_OPMASK,	/* op = / != / [not] in with names: bit 1 << op of n */
 };
 
 enum cmp_op { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE };
@@ -375,6 +376,17 @@ struct val {
 	char nbuf[40];		/* a string with escapes decoded to parse it */
 };
 
+/* Whether s holds a backslash; a loop beats the libc call on short values. */
+static inline bool has_backslash(const char *s, size_t n)
+{
+	if (n > 32)
+		return memchr(s, '\\', n) != NULL;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\\')
+			return true;
+	return false;
+}
+
 static const char *const op_names[3] = { "insert", "update", "delete" };
 static const size_t op_lens[3] = { 6, 6, 6 };
 
@@ -446,7 +458,7 @@ static void get_val(const struct expr *e, const struct expr_env *env, const stru
 		v->kind = V_STR;
 		v->s = t + 1;
 		v->n = n >= 2 ? n - 2 : 0;
-		v->esc = memchr(v->s, '\\', v->n) != NULL;
+		v->esc = has_backslash(v->s, v->n);
 		return;
 	case 't':
 	case 'f':
@@ -605,13 +617,34 @@ static bool sit_prefix(struct sit it, const struct val *needle)
 	return true;
 }
 
+/* Replace an escaped string value by its bytes in buf (size bytes) when
+ * they fit. */
+static void str_flatten(struct val *v, char *buf, size_t size)
+{
+	struct sit it;
+	size_t n = 0;
+	int c;
+
+	if (!v->esc || v->n > size)	/* decoding never makes it longer */
+		return;
+	sit_init(&it, v->s, v->n, true);
+	while ((c = sit_next(&it)) >= 0)
+		buf[n++] = (char)c;
+	v->s = buf;
+	v->n = n;
+	v->esc = false;
+}
+
 static enum expr_tv func(struct val *a, struct val *b, enum func f)
 {
+	char abuf[512], bbuf[128];
 	struct sit it;
 	size_t la, lb;
 
 	if (a->kind != V_STR || b->kind != V_STR)
 		return EXPR_UNKNOWN;
+	str_flatten(a, abuf, sizeof(abuf));
+	str_flatten(b, bbuf, sizeof(bbuf));
 	if (!a->esc && !b->esc) {
 		if (b->n > a->n)
 			return EXPR_FALSE;
@@ -689,8 +722,17 @@ static enum expr_tv eval(const struct expr *e, const struct expr_env *env, uint3
 	case N_NOT:
 		r = eval(e, env, nd->first);
 		return r == EXPR_UNKNOWN ? r : tv_of(r == EXPR_FALSE);
+	case N_OPMASK:
+		return tv_of(nd->n >> (env->op <= EXPR_DELETE ? env->op : 0) & 1);
 	case N_CMP:
 		get_val(e, env, &nd->a, &a);
+		if (nd->b.kind == O_LIT && a.kind == V_STR && !a.esc && nd->sub <= C_NE &&
+		    e->lits[nd->b.ref].kind == L_STR) {
+			/* a string without escapes = 'text': bytewise */
+			const struct lit *l = &e->lits[nd->b.ref];
+
+			return tv_of((a.n == l->len && !memcmp(a.s, l->s, a.n)) == (nd->sub == C_EQ));
+		}
 		get_val(e, env, &nd->b, &b);
 		return compare(&a, &b, (enum cmp_op)nd->sub);
 	case N_ISNULL:
@@ -1103,6 +1145,48 @@ static int32_t parse_func(struct parser *ps)
 	return n;
 }
 
+/* Bit 1 << op of each operation name equal to string literal ref; false
+ * when the literal is not a string. */
+static bool op_bits(const struct parser *ps, uint32_t ref, uint32_t *mask)
+{
+	const struct lit *l = &ps->e->lits[ref];
+	const char *s = ps->e->pool.data + l->off;
+
+	if (l->kind != L_STR)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (l->len == 6 && !memcmp(s, op_names[i], 6))
+			*mask |= 1u << i;
+	return true;
+}
+
+/* Turn "op = 'x'", "op != 'x'" and "op [not] in ('x', ...)" into a bit
+ * test: the row's operation is then never compared as text. */
+static void to_opmask(struct parser *ps, int32_t n)
+{
+	struct node *nd = &ps->e->nodes[n];
+	uint32_t mask = 0;
+
+	if (nd->kind == N_CMP && nd->sub <= C_NE) {
+		struct operand *lit = nd->a.kind == O_OP ? &nd->b : nd->b.kind == O_OP ? &nd->a : NULL;
+
+		if (!lit || lit->kind != O_LIT || !op_bits(ps, lit->ref, &mask))
+			return;
+		if (nd->sub == C_NE)
+			mask ^= 7;
+	} else if (nd->kind == N_IN && nd->a.kind == O_OP) {
+		for (uint32_t k = 0; k < nd->n; k++)
+			if (!op_bits(ps, nd->first + k, &mask))
+				return;
+		if (nd->neg)
+			mask ^= 7;
+	} else {
+		return;
+	}
+	nd->kind = N_OPMASK;
+	nd->n = mask;
+}
+
 /* A value, then what is said of it. */
 static int32_t parse_predicate(struct parser *ps)
 {
@@ -1124,6 +1208,7 @@ static int32_t parse_predicate(struct parser *ps)
 		nd->sub = op;
 		nd->a = a;
 		nd->b = b;
+		to_opmask(ps, n);
 		return n;
 	}
 	if (word_is(ps, "is")) {
@@ -1180,6 +1265,7 @@ static int32_t parse_predicate(struct parser *ps)
 		nd->neg = neg;
 		nd->first = first;
 		nd->n = count;
+		to_opmask(ps, n);
 		return n;
 	}
 	if (a.kind == O_LIT && ps->e->lits[a.ref].kind == L_BOOL) {
@@ -1417,6 +1503,21 @@ static void dump(struct rc_buf *b, const struct expr *e, uint32_t i)
 			if (k)
 				buf_puts(b, ", ");
 			dump_lit(b, &e->lits[nd->first + k]);
+		}
+		buf_putc(b, ')');
+		break;
+	case N_OPMASK:
+		if (!nd->n || nd->n == 7) {
+			buf_puts(b, nd->n ? "true" : "false");
+			break;
+		}
+		buf_puts(b, "op in (");
+		for (unsigned k = 0, any = 0; k < 3; k++) {
+			if (!(nd->n >> k & 1))
+				continue;
+			buf_puts(b, any++ ? ", \"" : "\"");
+			buf_puts(b, op_names[k]);
+			buf_putc(b, '"');
 		}
 		buf_putc(b, ')');
 		break;
