@@ -142,6 +142,13 @@ static const struct {
 	{ "changed(status) and after.status = 'paid'", &r_ins, T },
 	{ "op = 'update' and changed(email)", &r_mail, T },
 	{ "op = 'update' and changed(email)", &r_paid, F },
+	/* the other examples of doc/conditions.man.part */
+	{ "op = 'delete' or after.email is not null", &r_del, T },
+	{ "op = 'delete' or after.email is not null", &r_mail, F },
+	{ "op = 'delete' or after.email is not null", &r_ins, T },
+	{ "op = 'delete' or after.nosuch is not null", &r_ins, U },
+	{ "not starts_with(table, 'tmp_')", &r_json, F },
+	{ "not starts_with(table, 'tmp_')", &r_paid, T },
 	/* row attributes */
 	{ "op = 'insert'", &r_ins, T },
 	{ "op in ('insert', 'delete')", &r_del, T },
