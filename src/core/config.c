@@ -7,6 +7,7 @@
 #include "core/config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -390,14 +391,13 @@ static bool hostports_ok(const char *s)
 	}
 }
 
-/* "a.b.c.d:PORT", "localhost:PORT" or "[v6]:PORT", as metrics.c binds. */
-static bool listen_ok(const char *s)
+bool config_listen_parse(const char *s, struct sockaddr_storage *sa, bool *v6)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
 	const char *h = s, *colon;
 	char host[64];
 	size_t hl;
 
+	memset(sa, 0, sizeof(*sa));
 	if (*s == '[') {
 		const char *rb = strchr(s, ']');
 
@@ -412,14 +412,28 @@ static bool listen_ok(const char *s)
 			return false;
 		hl = (size_t)(colon - s);
 	}
-	if (hl == 0 || hl >= sizeof(host))
+	if (hl == 0 || hl >= sizeof(host) || !port_ok(colon + 1, strlen(colon + 1), true))
 		return false;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	if (*s == '[' ? inet_pton(AF_INET6, host, addr) != 1 :
-	    strcmp(host, "localhost") && inet_pton(AF_INET, host, addr) != 1)
-		return false;
-	return port_ok(colon + 1, strlen(colon + 1), true);
+	if (*s == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+		*v6 = true;
+		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)sa;
+
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+	*v6 = false;
+	if (strcmp(host, "localhost") == 0) {
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return true;
+	}
+	return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
 /* A broker URI: scheme://HOST[:PORT][/]; *port_bad when only the port is. */
@@ -475,13 +489,17 @@ static bool str_ok(const struct opt_def *o, const char *val, char *msg, size_t m
 			 "[%s] %s: expected HOST or HOST:PORT (port 1 to 65535), comma separated, got '%s'",
 			 o->section, o->key, val);
 		return false;
-	case OPT_LISTEN:
-		if (listen_ok(val))
+	case OPT_LISTEN: {
+		struct sockaddr_storage sa;
+		bool v6;
+
+		if (config_listen_parse(val, &sa, &v6))
 			return true;
 		snprintf(msg, msglen,
 			 "[%s] %s: expected IPV4:PORT, localhost:PORT or [IPV6]:PORT (port 0 to 65535), got '%s'",
 			 o->section, o->key, val);
 		return false;
+	}
 	case OPT_TOPIC:
 		if (strpbrk(val, "+#")) {
 			snprintf(msg, msglen,

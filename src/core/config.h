@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "rowcast/rowcast.h"
 
@@ -234,6 +235,11 @@ enum rc_status config_load(const char *path, unsigned checks, struct rc_config *
 void config_apply_reloadable(struct rc_config *running, const struct rc_config *fresh);
 
 /* Print the option list for --help. */
+/* "a.b.c.d:PORT", "localhost:PORT" or "[v6]:PORT" (port 0 to 65535) into
+ * sa, *v6 saying which family; false when s is not one.  What [metrics]
+ * listen accepts and what it binds. */
+bool config_listen_parse(const char *s, struct sockaddr_storage *sa, bool *v6);
+
 void config_print_help(FILE *f);
 /* Print the OPTIONS section of rowcast.conf(5), in roff. */
 void config_print_man(FILE *f);

@@ -20,6 +20,7 @@
 
 #include <microhttpd.h>
 
+#include "core/config.h"
 #include "core/log.h"
 
 #define NBUCKETS 256
@@ -440,60 +441,6 @@ static mhd_result on_request(void *cls, struct MHD_Connection *c, const char *ur
 	return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", &body, NULL);
 }
 
-/* "a.b.c.d:port", "localhost:port" or "[v6]:port" into sa; false if bad. */
-static bool parse_listen(const char *s, struct sockaddr_storage *sa, bool *v6)
-{
-	char host[64];
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	unsigned long port;
-
-	memset(sa, 0, sizeof(*sa));
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return false;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return false;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (colon[1] < '0' || colon[1] > '9')
-		return false;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port > 65535)
-		return false;
-	if (*s == '[') {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		*v6 = true;
-		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
-	}
-	struct sockaddr_in *a = (struct sockaddr_in *)sa;
-
-	a->sin_family = AF_INET;
-	a->sin_port = htons((uint16_t)port);
-	*v6 = false;
-	if (strcmp(host, "localhost") == 0) {
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		return true;
-	}
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1;
-}
-
 /* Raise the soft descriptor limit to the hard one, then check that the
  * HTTP connections leave METRICS_FD_RESERVE for the rest; false with err. */
 static bool fd_room(struct metrics *m, char *err, size_t errlen)
@@ -535,7 +482,7 @@ bool metrics_http_start(struct metrics *m, const char *listen, char *err, size_t
 		snprintf(err, errlen, "metrics: already listening");
 		return false;
 	}
-	if (!parse_listen(listen, &sa, &v6)) {
+	if (!config_listen_parse(listen, &sa, &v6)) {
 		snprintf(err, errlen,
 			 "metrics: bad listen address \"%s\": expected host:port "
 			 "(IPv4, localhost or [IPv6])", listen);
