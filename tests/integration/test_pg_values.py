@@ -115,10 +115,6 @@ def rnd_int(r, bits):
     return r.choice([-lim, lim - 1, 0, -1, 1, r.randint(-lim, lim - 1), r.randint(-1000, 1000)])
 
 
-def rnd_year(r):
-    return r.choice([r.randint(1, 9999), r.randint(1900, 2100), r.randint(1, 50), 10000 + r.randint(0, 200000)])
-
-
 def rnd_date(r, bc_ok=True):
     y = r.randint(1900, 2100) if r.random() < 0.6 else r.randint(1, 9999)
     s = "%04d-%02d-%02d" % (y, r.randint(1, 12), r.randint(1, 28))
