@@ -2,7 +2,7 @@
 """Live oracle test of the PostgreSQL value renderer (issue 16).
 
 Starts a private PostgreSQL 15 cluster (wal_level=logical, 127.0.0.1, port
-ROWCAST_PG_PORT or 15432) under build/, fills a table with a column of every
+ROWCAST_PG_PORT or a free port) under build/, fills a table with a column of every
 built-in type with random values (seed printed; ROWCAST_PG_SEED repeats a
 run), reads the changes as binary pgoutput messages through
 pg_logical_slot_get_binary_changes, parses and renders them with
@@ -26,7 +26,17 @@ import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PGBIN = "/usr/lib/postgresql/15/bin"
-PORT = int(os.environ.get("ROWCAST_PG_PORT", "15432"))
+def _free_port():
+    """A port nobody listens on now: two checkouts never share a cluster."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+PORT = int(os.environ.get("ROWCAST_PG_PORT", "0")) or _free_port()
 DRIVER = os.environ.get("ROWCAST_PG_DRIVER",
                         os.path.join(os.environ.get("ROWCAST_BUILDDIR", os.path.join(TOP, "build")),
                                      "tests", "pg", "pg_render_check"))
