@@ -366,6 +366,42 @@ uint64_t gtid_set_first_missing(const struct gtid_set *s, const char *uuid, cons
 	return g <= last ? g : 0;
 }
 
+bool gtid_set_first_outside(const struct gtid_set *a, const struct gtid_set *b, struct rc_buf *out)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const struct gtid_sid *d = &a->v[i];
+		const struct gtid_sid *e = NULL;
+		bool found;
+		size_t k = sid_find(b, d->uuid, d->tag, &found);
+
+		if (found)
+			e = &b->v[k];
+		for (size_t j = 0; j < d->n; j++) {
+			uint64_t g = d->iv[j].start;
+
+			/* both interval lists are sorted, disjoint, half-open */
+			for (size_t m = 0; e && m < e->n && g < d->iv[j].end; m++) {
+				if (e->iv[m].end <= g)
+					continue;
+				if (e->iv[m].start > g)
+					break;
+				g = e->iv[m].end;
+			}
+			if (g < d->iv[j].end) {
+				uuid_format(d->uuid, out);
+				if (d->taglen) {
+					buf_putc(out, ':');
+					buf_append(out, d->tag, d->taglen);
+				}
+				buf_putc(out, ':');
+				buf_put_u64(out, g);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static bool gno_parse(const char **p, uint64_t *v, bool *range)
 {
 	const char *q = *p;

@@ -68,6 +68,10 @@ void gtid_set_format(const struct gtid_set *s, struct rc_buf *out);
 uint64_t gtid_set_first_missing(const struct gtid_set *s, const char *uuid, const char *tag,
 				uint64_t first, uint64_t last);
 
+/* The first GTID of a (in a's order) that b does not hold, appended to out
+ * as uuid[:tag]:gno; false, out untouched, when b holds all of a. */
+bool gtid_set_first_outside(const struct gtid_set *a, const struct gtid_set *b, struct rc_buf *out);
+
 size_t gtid_set_encoded_size(const struct gtid_set *s);
 void gtid_set_encode(const struct gtid_set *s, struct rc_buf *out);
 /* Decode that encoding (a PREVIOUS_GTIDS_LOG_EVENT body without checksum),

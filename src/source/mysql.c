@@ -532,59 +532,51 @@ out:
 }
 
 /*
- * MySQL: every GTID the server has purged must be in the resume set, or
- * the server cannot send what lies between; name the first that is not.
+ * MySQL: every GTID the server has purged must be in the resume set, or the
+ * server cannot send what lies between; name the first that is not.  And
+ * every GTID of the resume set must be one this server executed: a
+ * checkpoint holding transactions the server never saw was written against
+ * another server (a replica promoted after a fail-over has its old
+ * primary's GTIDs, so it passes; an unrelated server does not) or against
+ * this one before its history was reset.
  */
 static bool check_position_mysql(struct msrc *m, const char *state, bool *fatal, char *err,
 				 size_t errlen)
 {
-	struct gtid_set *want = gtid_set_new(), *purged = gtid_set_new();
-	struct rc_buf text = { 0 };
-	char val[65536], msg[256];
+	struct gtid_set *want = gtid_set_new(), *purged = gtid_set_new(), *done = gtid_set_new();
+	struct rc_buf first = { 0 };
+	char val[65536], executed[65536], msg[256];
 	bool ok = true;
 
 	if (!gtid_set_parse(want, state, msg, sizeof(msg)) ||
 	    !query_value(m, "SELECT @@GLOBAL.gtid_purged", val, sizeof(val), err, errlen) ||
 	    !gtid_set_parse(purged, val, msg, sizeof(msg)))
 		goto out;	/* no verdict: the server decides */
-	/* walk the purged set's text: uuid[:tag]:a-b,... */
-	gtid_set_format(purged, &text);
-	for (char *sid = strtok(text.data ? text.data : (char *)"", ","); sid && ok;
-	     sid = strtok(NULL, ",")) {
-		char uuid[40] = "", tag[40] = "";
-		char *p = strchr(sid, ':'), *q;
-
-		if (!p || p - sid > 36)
-			continue;
-		snprintf(uuid, sizeof(uuid), "%.*s", (int)(p - sid), sid);
-		for (q = p + 1; q && *q && ok; q = strchr(q, ':') ? strchr(q, ':') + 1 : NULL) {
-			unsigned long long a, b;
-
-			if (!(*q >= '0' && *q <= '9')) {
-				snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(q, ":"), q);
-				continue;
-			}
-			b = a = strtoull(q, &p, 10);
-			if (*p == '-')
-				b = strtoull(p + 1, NULL, 10);
-			{
-				unsigned long long g = gtid_set_first_missing(
-					want, uuid, tag[0] ? tag : NULL, a, b);
-
-				if (!g)
-					continue;
-				snprintf(err, errlen,
-					 "%s: binlogs the checkpoint needs were purged: the first missing GTID is %s:%s%s%llu (gtid_purged is %s)",
-					 m->base.peer, uuid, tag, tag[0] ? ":" : "", g, val);
-				*fatal = true;
-				ok = false;
-			}
-		}
+	if (gtid_set_first_outside(purged, want, &first)) {
+		snprintf(err, errlen,
+			 "%s: binlogs the checkpoint needs were purged: the first missing GTID is %s (gtid_purged is %s)",
+			 m->base.peer, first.data, val);
+		*fatal = true;
+		ok = false;
+		goto out;
+	}
+	if (!query_value(m, "SELECT @@GLOBAL.gtid_executed", executed, sizeof(executed), err,
+			 errlen) ||
+	    !gtid_set_parse(done, executed, msg, sizeof(msg)))
+		goto out;
+	if (gtid_set_first_outside(want, done, &first)) {
+		snprintf(err, errlen,
+			 "%s: the checkpoint holds GTID %s, which this server (server_uuid %s) never executed (gtid_executed is %s): a checkpoint of another server? (rowcast(8), Repairing a checkpoint)",
+			 m->base.peer, first.data,
+			 m->base.server_uuid[0] ? m->base.server_uuid : "?", executed);
+		*fatal = true;
+		ok = false;
 	}
 out:
-	buf_free(&text);
+	buf_free(&first);
 	gtid_set_free(want);
 	gtid_set_free(purged);
+	gtid_set_free(done);
 	return ok;
 }
 

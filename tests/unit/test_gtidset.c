@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -569,10 +570,58 @@ static void test_first_missing(void **state)
 	gtid_set_free(s);
 }
 
+/* gtid_set_first_outside against a brute force over random small sets of
+ * three SIDs (one tagged) and GNOs 1..40. */
+static void test_first_outside(void **state)
+{
+	static const char *const sids[] = { U, U0, U ":tg" };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int round = 0; round < 2000; round++) {
+		struct gtid_set *a = gtid_set_new(), *b = gtid_set_new();
+		bool in_a[3][41] = { { 0 } }, in_b[3][41] = { { 0 } };
+		struct rc_buf got = { 0 };
+		char want[80] = "";
+
+		for (int k = 0; k < 3; k++) {
+			for (int g = 1; g <= 40; g++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				in_a[k][g] = (x & 3) == 0;
+				in_b[k][g] = in_a[k][g] ? (x & 12) != 0 : (x & 16) != 0;
+				if (in_a[k][g])
+					assert_true(gtid_set_add(a, k == 1 ? U0 : U, k == 2 ? "tg" : NULL,
+								 (uint64_t)g));
+				if (in_b[k][g])
+					assert_true(gtid_set_add(b, k == 1 ? U0 : U, k == 2 ? "tg" : NULL,
+								 (uint64_t)g));
+			}
+		}
+		/* a's order: SIDs sorted by uuid, then tag: U0, U, U:tg */
+		for (int o = 0; o < 3 && !want[0]; o++) {
+			int k = o == 0 ? 1 : o == 1 ? 0 : 2;
+
+			for (int g = 1; g <= 40 && !want[0]; g++)
+				if (in_a[k][g] && !in_b[k][g])
+					snprintf(want, sizeof(want), "%s:%d", sids[k], g);
+		}
+		if (gtid_set_first_outside(a, b, &got))
+			assert_string_equal(got.data, want);
+		else
+			assert_string_equal("", want);
+		buf_free(&got);
+		gtid_set_free(a);
+		gtid_set_free(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_missing),
+		cmocka_unit_test(test_first_outside),
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_add),
