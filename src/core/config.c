@@ -938,9 +938,12 @@ static void check_whole(struct parse_ctx *pc)
 	/* each password_file fills the password of its section */
 	for (int i = 0; config_options[i].key; i++) {
 		const struct opt_def *o = &config_options[i], *pw;
-		const char *file = *(char **)((char *)c + o->offset);
+		const char *file;
 
-		if (o->type != OPT_SECRET_FILE || !file[0])
+		if (o->type != OPT_SECRET_FILE)
+			continue;	/* only these fields hold a char * */
+		file = *(char **)((char *)c + o->offset);
+		if (!file[0])
 			continue;
 		pw = opt_find(o->section, "password", &idx);
 		if (pw && !read_secret_file(file, (char **)((char *)c + pw->offset), msg,
