@@ -26,6 +26,19 @@
 #define TCACHE_SLOTS 64		/* tables whose column names are kept */
 #define MAX_DEPTH 64		/* nesting of JSON values, in and out */
 
+/* The strings this module sets and reads, made once per state and held in
+ * a table at stack index 1 of every call: no lookup per row. */
+enum {
+	K_OP = 1, K_DB, K_TABLE, K_ID, K_GTID, K_POSITION, K_TS, K_BEFORE, K_AFTER,
+	K_TOPIC, K_KEY, K_HEADERS, K_PAYLOAD, K_INSERT, K_UPDATE, K_DELETE,
+};
+static const char *const knames[] = {
+	NULL, "op", "db", "table", "id", "gtid", "position", "ts", "before", "after",
+	"topic", "key", "headers", "payload", "insert", "update", "delete",
+};
+#define K_COUNT (sizeof(knames) / sizeof(knames[0]) - 1)
+#define KIDX 1			/* stack index of the strings in run_row() */
+
 /* rowcast.null: one address, pushed as a light userdata. */
 static const char null_sentinel;
 /* Registry keys (their addresses): the array metatable. */
@@ -69,6 +82,7 @@ struct script {
 	struct script_limits lim;	/* limits in force (defaults applied) */
 	size_t heap;			/* bytes the Lua heap holds now */
 	int fn_ref;			/* registry ref of transform */
+	int kref;			/* registry ref of the knames strings */
 	enum script_status why;		/* the reason flagged before an error
 					   raised by this module */
 	const struct script_change *change; /* the row of the call running */
@@ -284,6 +298,13 @@ static int setup(lua_State *L)
 	lua_setfield(L, -2, "array");
 	lua_setglobal(L, "rowcast");
 
+	lua_createtable(L, (int)K_COUNT, 0);
+	for (size_t i = 1; i <= K_COUNT; i++) {
+		lua_pushstring(L, knames[i]);
+		lua_rawseti(L, -2, (lua_Integer)i);
+	}
+	s->kref = luaL_ref(L, LUA_REGISTRYINDEX);
+
 	if (luaL_loadfilex(L, s->path, "t") != LUA_OK)
 		return lua_error(L);
 	lua_call(L, 0, 0);
@@ -339,7 +360,7 @@ bool script_load(const char *path, const struct script_limits *limits,
 	s->lim.budget = limits && limits->budget ? limits->budget : RC_SCRIPT_BUDGET_DEFAULT;
 	if (s->lim.budget > RC_SCRIPT_BUDGET_MAX)
 		s->lim.budget = RC_SCRIPT_BUDGET_MAX;
-	s->fn_ref = LUA_NOREF;
+	s->fn_ref = s->kref = LUA_NOREF;
 	s->path = strdup(path);
 	if (!s->path)
 		log_oom();
@@ -789,40 +810,56 @@ static void push_image(lua_State *L, struct script *s, const struct script_chang
 	}
 }
 
+/* Set field k of the table at t to the value on top (popped). */
+static void setk(lua_State *L, int t, int k)
+{
+	lua_rawgeti(L, KIDX, k);
+	lua_insert(L, -2);
+	lua_rawset(L, t);
+}
+
 static void push_change(lua_State *L, struct script *s, const struct script_change *c)
 {
-	int nt;
+	int nt, ct;
 
 	push_names(L, s, c);
 	nt = lua_gettop(L);
 	lua_createtable(L, 0, 9);
-	lua_pushstring(L, c->op);
-	lua_setfield(L, -2, "op");
+	ct = lua_gettop(L);
+	if (!strcmp(c->op, "insert"))
+		lua_rawgeti(L, KIDX, K_INSERT);
+	else if (!strcmp(c->op, "update"))
+		lua_rawgeti(L, KIDX, K_UPDATE);
+	else if (!strcmp(c->op, "delete"))
+		lua_rawgeti(L, KIDX, K_DELETE);
+	else
+		lua_pushstring(L, c->op);
+	setk(L, ct, K_OP);
 	lua_rawgeti(L, nt, (lua_Integer)c->ncols + 1);
-	lua_setfield(L, -2, "db");
+	setk(L, ct, K_DB);
 	lua_rawgeti(L, nt, (lua_Integer)c->ncols + 2);
-	lua_setfield(L, -2, "table");
+	setk(L, ct, K_TABLE);
 	if (c->id) {
 		lua_pushstring(L, c->id);
-		lua_setfield(L, -2, "id");
+		setk(L, ct, K_ID);
 	}
 	if (c->gtid && c->gtid[0]) {
 		lua_pushstring(L, c->gtid);
-		lua_setfield(L, -2, "gtid");
+		setk(L, ct, K_GTID);
 	}
 	if (c->position) {
 		lua_pushstring(L, c->position);
-		lua_setfield(L, -2, "position");
+		setk(L, ct, K_POSITION);
 	}
 	lua_pushinteger(L, (lua_Integer)c->ts_ms);
-	lua_setfield(L, -2, "ts");
+	setk(L, ct, K_TS);
 	if (c->before) {
 		push_image(L, s, c, c->before, nt);
-		lua_setfield(L, -2, "before");
+		setk(L, ct, K_BEFORE);
 	}
 	if (c->after) {
 		push_image(L, s, c, c->after, nt);
-		lua_setfield(L, -2, "after");
+		setk(L, ct, K_AFTER);
 	}
 	lua_remove(L, nt);
 }
@@ -838,6 +875,24 @@ static int key_cmp(const void *a, const void *b)
 	if (c)
 		return c;
 	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Sort keys bytewise: insertion for the few fields of a message (glibc's
+ * qsort allocates), qsort beyond. */
+static void sort_keys(struct skey *k, size_t n)
+{
+	if (n > 16) {
+		qsort(k, n, sizeof(*k), key_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct skey x = k[i];
+		size_t j = i;
+
+		for (; j > 0 && key_cmp(&k[j - 1], &x) > 0; j--)
+			k[j] = k[j - 1];
+		k[j] = x;
+	}
 }
 
 /*
@@ -877,7 +932,7 @@ static size_t collect_pairs(lua_State *L, struct script *s, int t, size_t *first
 		lua_pushvalue(L, -2);
 		n++;
 	}
-	qsort(s->keys + *first, s->nkeys - *first, sizeof(*s->keys), key_cmp);
+	sort_keys(s->keys + *first, s->nkeys - *first);
 	return n;
 }
 
@@ -1050,44 +1105,70 @@ static void put_headers(lua_State *L, struct script *s, int t, struct msg_rec *m
 	lua_settop(L, base);
 }
 
+/* Push field k of the table at t; returns its type. */
+static int getk(lua_State *L, int t, int k)
+{
+	lua_rawgeti(L, KIDX, k);
+	return lua_rawget(L, t);
+}
+
 /* The message table at t, the k-th (from 1). */
 static void put_message(lua_State *L, struct script *s, int t, size_t k)
 {
-	static const char *const fields[] = { "topic", "key", "headers", "payload" };
-	char what[32];
+	char what[32], *e = what + sizeof(what) - 1;
 	struct msg_rec *m;
-	int base = lua_gettop(L);
+	int base = lua_gettop(L), known = 0, all = 0;
 
-	snprintf(what, sizeof(what), "message %zu", k);
+	*e = '\0';
+	e = rc_digits_back(e, k, 1) - 8;
+	memcpy(e, "message ", 8);
+	memmove(what, e, (size_t)(what + sizeof(what) - e));
 	if (!lua_istable(L, t))
 		fail(L, SCRIPT_ERR_RESULT, "%s: %s is a %s, not a table", s->path, what,
 		     luaL_typename(L, t));
-	/* a misspelt field would change where the row goes, silently */
-	lua_pushnil(L);
-	while (lua_next(L, t)) {
-		bool known = false;
-
-		lua_pop(L, 1);
-		for (size_t i = 0; i < 4 && lua_type(L, -1) == LUA_TSTRING; i++)
-			known |= !strcmp(lua_tostring(L, -1), fields[i]);
-		if (!known)
-			fail(L, SCRIPT_ERR_RESULT, "%s: %s: unknown field %s (topic, key, headers, "
-			     "payload)", s->path, what, lua_type(L, -1) == LUA_TSTRING ?
-			     lua_tostring(L, -1) : luaL_typename(L, -1));
-	}
 	s->recs = grow(s->recs, &s->cap_recs, s->nrecs + 1, sizeof(*s->recs));
 	m = &s->recs[s->nrecs];
 	memset(m, 0, sizeof(*m));
 	m->topic_off = m->key_off = SIZE_MAX;
-	lua_getfield(L, t, "topic");
-	if (put_text(L, s, lua_gettop(L), "topic", what, &m->topic_off, &m->topic_len) &&
-	    !m->topic_len)
-		fail(L, SCRIPT_ERR_RESULT, "%s: %s: topic is empty", s->path, what);
-	lua_getfield(L, t, "key");
-	put_text(L, s, lua_gettop(L), "key", what, &m->key_off, &m->key_len);
-	if (lua_getfield(L, t, "headers") != LUA_TNIL)
+	if (getk(L, t, K_TOPIC) != LUA_TNIL) {
+		known++;
+		put_text(L, s, lua_gettop(L), "topic", what, &m->topic_off, &m->topic_len);
+		if (!m->topic_len)
+			fail(L, SCRIPT_ERR_RESULT, "%s: %s: topic is empty", s->path, what);
+	}
+	if (getk(L, t, K_KEY) != LUA_TNIL) {
+		known++;
+		put_text(L, s, lua_gettop(L), "key", what, &m->key_off, &m->key_len);
+	}
+	if (getk(L, t, K_HEADERS) != LUA_TNIL) {
+		known++;
 		put_headers(L, s, lua_gettop(L), m, what);
-	switch (lua_getfield(L, t, "payload")) {
+	}
+	/* a misspelt field would change where the row goes, silently */
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		lua_pop(L, 1);
+		all++;
+	}
+	if (all != known + (getk(L, t, K_PAYLOAD) != LUA_TNIL)) {
+		lua_pushnil(L);
+		while (lua_next(L, t)) {
+			bool ok = false;
+
+			lua_pop(L, 1);
+			for (int f = K_TOPIC; f <= K_PAYLOAD && !ok; f++) {
+				lua_rawgeti(L, KIDX, f);
+				ok = lua_rawequal(L, -1, -2);
+				lua_pop(L, 1);
+			}
+			if (!ok)
+				fail(L, SCRIPT_ERR_RESULT, "%s: %s: unknown field %s (topic, key, "
+				     "headers, payload)", s->path, what,
+				     lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) :
+				     luaL_typename(L, -1));
+		}
+	}
+	switch (lua_type(L, -1)) {	/* the payload */
 	case LUA_TSTRING: {
 		size_t n;
 		const char *p = lua_tolstring(L, -1, &n);
@@ -1117,7 +1198,6 @@ static void put_message(lua_State *L, struct script *s, int t, size_t k)
 /* What transform returned, at r: nil, a message, or a list of them. */
 static void put_result(lua_State *L, struct script *s, int r)
 {
-	static const char *const fields[] = { "topic", "key", "headers", "payload" };
 	lua_Integer n;
 
 	if (lua_isnil(L, r))
@@ -1125,8 +1205,8 @@ static void put_result(lua_State *L, struct script *s, int r)
 	if (!lua_istable(L, r))
 		fail(L, SCRIPT_ERR_RESULT, "%s: transform returned a %s, not nil, a message or a "
 		     "list of messages", s->path, luaL_typename(L, r));
-	for (size_t i = 0; i < 4; i++) {
-		if (lua_getfield(L, r, fields[i]) != LUA_TNIL) {
+	for (int f = K_PAYLOAD; f >= K_TOPIC; f--) {
+		if (getk(L, r, f) != LUA_TNIL) {
 			lua_pop(L, 1);
 			put_message(L, s, r, 1);
 			return;
@@ -1154,6 +1234,7 @@ static int run_row(lua_State *L)
 {
 	struct script *s = self(L);
 
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->kref);	/* at KIDX */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->fn_ref);
 	push_change(L, s, s->change);
 	lua_call(L, 1, 1);
