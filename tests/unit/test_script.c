@@ -532,6 +532,47 @@ static void test_decoder_row(void **state)
 	script_free(s);
 }
 
+/* examples/orders/order_events.lua: an event only when status becomes paid. */
+static void test_example_order_events(void **state)
+{
+	static const struct col paid[] = {
+		{ "id", "42", "42" }, { "customer_id", "7", "7" },
+		{ "status", "\"placed\"", "\"paid\"" }, { "amount", "\"19.90\"", "\"19.90\"" },
+		{ "currency", "\"EUR\"", "\"EUR\"" },
+	};
+	static const struct col again[] = {
+		{ "id", "42", "42" }, { "customer_id", "7", "8" },
+		{ "status", "\"paid\"", "\"paid\"" }, { "amount", "\"19.90\"", "\"19.90\"" },
+		{ "currency", "\"EUR\"", "\"EUR\"" },
+	};
+	struct script *s = load("../../../examples/orders/order_events.lua", 0, 0);
+	const struct script_msg *m;
+	struct chg x;
+	size_t n;
+	char err[256];
+
+	(void)state;
+	chg_build(&x, "update", "orders", paid, 5);
+	assert_int_equal(script_run(s, &x.c, &m, &n, err, sizeof(err)), SCRIPT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(m[0].topic, "events/Order/OrderPaid");
+	assert_string_equal(m[0].key, "42");
+	assert_int_equal(m[0].nheaders, 1);
+	assert_string_equal(m[0].headers[0].name, "event_type");
+	assert_string_equal(m[0].headers[0].value, "OrderPaid");
+	assert_string_equal(m[0].payload,
+			    "{\"amount\":\"19.90\",\"currency\":\"EUR\",\"customerId\":7,"
+			    "\"eventId\":\"0-1-42@3/0\",\"orderId\":42,\"paidAt\":1529501823123,"
+			    "\"type\":\"OrderPaid\"}");
+	chg_build(&x, "update", "orders", again, 5);
+	assert_int_equal(script_run(s, &x.c, &m, &n, err, sizeof(err)), SCRIPT_OK);
+	assert_int_equal(n, 0);
+	chg_build(&x, "insert", "orders", paid, 5);
+	assert_int_equal(script_run(s, &x.c, &m, &n, err, sizeof(err)), SCRIPT_OK);
+	assert_int_equal(n, 0);
+	script_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_values_in),
 		cmocka_unit_test(test_name_cache),
 		cmocka_unit_test(test_decoder_row),
+		cmocka_unit_test(test_example_order_events),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, NULL);
