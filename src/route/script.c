@@ -41,16 +41,31 @@ static const char *const knames[] = {
 
 /* rowcast.null: one address, pushed as a light userdata. */
 static const char null_sentinel;
-/* Registry keys (their addresses): the array metatable. */
+/* Registry keys (their addresses): the array metatable, and the metatable
+ * that keeps the reused change tables from growing new fields. */
 static const char array_mt_key;
+static const char ro_mt_key;
+/* ... and the change table's own, which also makes id, before and after
+ * on their first use in a call (most scripts read one image, few the id). */
+static const char change_mt_key;
 
-/* One table's interned names, kept in the Lua registry. */
+/*
+ * One table's interned names and its change tables, kept in the Lua
+ * registry as one table: [1..n] the column names, then the slots below.
+ * The change and image tables are refilled for every row of the table
+ * instead of made anew: a row costs half as much (no allocation, no new
+ * keys, less to collect).  Scripts see them as read-only and valid during
+ * their call.  The change table gets id, before and after only when the
+ * script reads them (its metatable's __index, __pairs, and put_table()).
+ */
+enum { SLOT_DB = 1, SLOT_TABLE, SLOT_CHANGE, SLOT_BEFORE, SLOT_AFTER, SLOT_COUNT = SLOT_AFTER };
+
 struct tcache {
 	char *id;		/* db NUL table NUL, then per column its
 				   length (4 bytes) and name: what must match */
 	size_t id_len;		/* bytes of id */
 	uint32_t ncols;		/* columns */
-	int ref;		/* registry ref of {names..., db, table} */
+	int ref;		/* registry ref of {names..., SLOT_*} */
 	uint64_t used;		/* tick of the last use, for eviction */
 };
 
@@ -86,6 +101,7 @@ struct script {
 	enum script_status why;		/* the reason flagged before an error
 					   raised by this module */
 	const struct script_change *change; /* the row of the call running */
+	const void *change_table;	/* its change table (lua_topointer) */
 	struct rc_buf out;		/* texts of the messages of a call */
 	struct rc_buf tmp;		/* scratch: unescaped strings */
 	struct msg_rec *recs;		/* messages of the call */
@@ -241,6 +257,13 @@ static int l_array(lua_State *L)
 	return 1;
 }
 
+/* __newindex of the reused change tables. */
+static int l_change_write(lua_State *L)
+{
+	return luaL_error(L, "the change is read-only: copy what you change into a table of "
+			  "your own");
+}
+
 /* __newindex of the globals once loaded: rows must not leave state in
  * globals by accident (a missing `local`). */
 static int l_global_write(lua_State *L)
@@ -261,6 +284,9 @@ static void unset(lua_State *L, const char *lib, const char *name)
 		lua_setglobal(L, name);
 	}
 }
+
+static int l_change_index(lua_State *L);
+static int l_change_pairs(lua_State *L);
 
 /* In protected mode: libraries, the file, its top level, transform. */
 static int setup(lua_State *L)
@@ -291,6 +317,22 @@ static int setup(lua_State *L)
 	lua_pushliteral(L, "array");
 	lua_setfield(L, -2, "__name");
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+	lua_createtable(L, 0, 2);		/* the change tables' metatable */
+	lua_pushcfunction(L, l_change_write);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &ro_mt_key);
+	lua_createtable(L, 0, 4);		/* the change table's metatable */
+	lua_pushcfunction(L, l_change_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_change_write);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushcfunction(L, l_change_pairs);
+	lua_setfield(L, -2, "__pairs");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &change_mt_key);
 	lua_createtable(L, 0, 2);		/* rowcast */
 	lua_pushlightuserdata(L, (void *)&null_sentinel);
 	lua_setfield(L, -2, "null");
@@ -447,8 +489,18 @@ static bool tcache_match(const struct tcache *e, const struct script_change *c)
 	return true;
 }
 
-/* Push the table {name_1, ..., name_n, db, table} of c's table, made once
- * per table and kept while the table's names stay the same. */
+/* A new change table (mt: ro_mt_key or change_mt_key), read-only to
+ * scripts, into slot of the table at t. */
+static void new_change_table(lua_State *L, int t, lua_Integer slot, int nrec, const char *mt)
+{
+	lua_createtable(L, 0, nrec);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, mt);
+	lua_setmetatable(L, -2);
+	lua_rawseti(L, t, slot);
+}
+
+/* Push the table {name_1, ..., name_n, SLOT_*} of c's table, made once per
+ * table and kept while the table's names stay the same. */
 static void push_names(lua_State *L, struct script *s, const struct script_change *c)
 {
 	struct tcache *e;
@@ -476,15 +528,21 @@ static void push_names(lua_State *L, struct script *s, const struct script_chang
 			if (s->cache[i].used < s->cache[slot].used)
 				slot = i;
 	}
-	lua_createtable(L, (int)c->ncols + 2, 0);
+	lua_createtable(L, (int)c->ncols + SLOT_COUNT, 0);
 	for (uint32_t i = 0; i < c->ncols; i++) {
 		lua_pushlstring(L, c->names[i], c->name_lens[i]);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_pushstring(L, c->db);
-	lua_rawseti(L, -2, (lua_Integer)c->ncols + 1);
+	lua_rawseti(L, -2, (lua_Integer)c->ncols + SLOT_DB);
 	lua_pushstring(L, c->table);
-	lua_rawseti(L, -2, (lua_Integer)c->ncols + 2);
+	lua_rawseti(L, -2, (lua_Integer)c->ncols + SLOT_TABLE);
+	new_change_table(L, lua_gettop(L), (lua_Integer)c->ncols + SLOT_CHANGE, 9,
+			 &change_mt_key);
+	new_change_table(L, lua_gettop(L), (lua_Integer)c->ncols + SLOT_BEFORE, (int)c->ncols,
+			 &ro_mt_key);
+	new_change_table(L, lua_gettop(L), (lua_Integer)c->ncols + SLOT_AFTER, (int)c->ncols,
+			 &ro_mt_key);
 	buf_append(&id, c->db, strlen(c->db) + 1);
 	buf_append(&id, c->table, strlen(c->table) + 1);
 	for (uint32_t i = 0; i < c->ncols; i++) {
@@ -777,90 +835,181 @@ static void in_value(lua_State *L, struct jin *j, int depth)
 	}
 }
 
-/* Push the image as {column = value}; names at stack index nt. */
+/* Refill the image table of slot (names at stack index nt) with im and
+ * push it: every column is set, to nil where absent. */
 static void push_image(lua_State *L, struct script *s, const struct script_change *c,
-		       const struct script_image *im, int nt)
+		       const struct script_image *im, int nt, int slot)
 {
-	lua_createtable(L, 0, (int)c->ncols);
+	lua_rawgeti(L, nt, (lua_Integer)c->ncols + slot);
 	for (uint32_t i = 0; i < c->ncols; i++) {
 		const char *v;
 
-		if (im->state[i] == SCRIPT_ABSENT)
-			continue;
 		lua_rawgeti(L, nt, (lua_Integer)i + 1);
-		if (im->state[i] == SCRIPT_NULL) {
+		if (im->state[i] == SCRIPT_ABSENT) {
+			lua_pushnil(L);
+		} else if (im->state[i] == SCRIPT_NULL) {
 			lua_pushlightuserdata(L, (void *)&null_sentinel);
-			lua_rawset(L, -3);
-			continue;
-		}
-		v = im->text + im->off[i];
-		/* the common kinds without the parser's setup */
-		if (im->len[i] >= 2 && v[0] == '"' && v[im->len[i] - 1] == '"' &&
-		    !memchr(v + 1, '\\', im->len[i] - 2)) {
-			lua_pushlstring(L, v + 1, im->len[i] - 2);
 		} else {
-			struct jin j = { v, v + im->len[i], s, c->names[i] };
+			v = im->text + im->off[i];
+			/* the common kinds without the parser's setup */
+			if (im->len[i] >= 2 && v[0] == '"' && v[im->len[i] - 1] == '"' &&
+			    !memchr(v + 1, '\\', im->len[i] - 2)) {
+				lua_pushlstring(L, v + 1, im->len[i] - 2);
+			} else {
+				struct jin j = { v, v + im->len[i], s, c->names[i] };
 
-			in_value(L, &j, 0);
-			skip_ws(&j);
-			if (j.p != j.end)
-				bad_text(L, &j);
+				in_value(L, &j, 0);
+				skip_ws(&j);
+				if (j.p != j.end)
+					bad_text(L, &j);
+			}
 		}
 		lua_rawset(L, -3);
 	}
 }
 
-/* Set field k of the table at t to the value on top (popped). */
-static void setk(lua_State *L, int t, int k)
+/*
+ * Field k (K_ID, K_BEFORE or K_AFTER) of the change table at t, made from
+ * the row of the running call and stored in t; pushes it, nil when the row
+ * has none or when t is not the change of the running call (a script kept
+ * it from an earlier row).
+ */
+static void lazy_field(lua_State *L, struct script *s, int t, int k)
 {
-	lua_rawgeti(L, KIDX, k);
-	lua_insert(L, -2);
+	const struct script_change *c = s->change;
+	int top = lua_gettop(L);
+
+	if (!c || lua_topointer(L, t) != s->change_table ||
+	    (k == K_ID && !c->id) || (k == K_BEFORE && !c->before) ||
+	    (k == K_AFTER && !c->after)) {
+		lua_pushnil(L);
+		return;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->kref);
+	lua_rawgeti(L, -1, k);
+	if (k == K_ID) {
+		lua_pushstring(L, c->id);
+	} else {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache[s->last].ref);
+		push_image(L, s, c, k == K_BEFORE ? c->before : c->after, lua_gettop(L),
+			   k == K_BEFORE ? SLOT_BEFORE : SLOT_AFTER);
+		lua_remove(L, -2);
+	}
+	lua_pushvalue(L, -1);
+	lua_insert(L, top + 1);		/* the result, below the K table */
 	lua_rawset(L, t);
+	lua_settop(L, top + 1);
 }
 
+/* Make every lazy field of the change table at t (for pairs, JSON). */
+static void lazy_all(lua_State *L, struct script *s, int t)
+{
+	static const int ks[] = { K_ID, K_BEFORE, K_AFTER };
+
+	for (size_t i = 0; i < 3; i++) {
+		lazy_field(L, s, t, ks[i]);
+		lua_pop(L, 1);
+	}
+}
+
+/* __index of the change table: the lazy fields. */
+static int l_change_index(lua_State *L)
+{
+	size_t n;
+	const char *k = lua_tolstring(L, 2, &n);
+
+	if (lua_type(L, 2) != LUA_TSTRING)
+		return 0;
+	if (n == 2 && !memcmp(k, "id", 2))
+		lazy_field(L, self(L), 1, K_ID);
+	else if (n == 6 && !memcmp(k, "before", 6))
+		lazy_field(L, self(L), 1, K_BEFORE);
+	else if (n == 5 && !memcmp(k, "after", 5))
+		lazy_field(L, self(L), 1, K_AFTER);
+	else
+		return 0;
+	return 1;
+}
+
+/* next() for __pairs: the raw one, that no script can replace. */
+static int l_next(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	if (lua_next(L, 1))
+		return 2;
+	lua_pushnil(L);
+	return 1;
+}
+
+/* __pairs of the change table: every field, the lazy ones made first. */
+static int l_change_pairs(lua_State *L)
+{
+	lazy_all(L, self(L), 1);
+	lua_pushcfunction(L, l_next);
+	lua_pushvalue(L, 1);
+	lua_pushnil(L);
+	return 3;
+}
+
+/* Push the string k of the knames (as a key, before its value). */
+static inline void pushk(lua_State *L, int k)
+{
+	lua_rawgeti(L, KIDX, k);
+}
+
+/* Push the change table of c's table, refilled with c. */
 static void push_change(lua_State *L, struct script *s, const struct script_change *c)
 {
+	lua_Integer n = c->ncols;
 	int nt, ct;
 
 	push_names(L, s, c);
 	nt = lua_gettop(L);
-	lua_createtable(L, 0, 9);
+	lua_rawgeti(L, nt, n + SLOT_CHANGE);
 	ct = lua_gettop(L);
+	pushk(L, K_OP);
 	if (!strcmp(c->op, "insert"))
-		lua_rawgeti(L, KIDX, K_INSERT);
+		pushk(L, K_INSERT);
 	else if (!strcmp(c->op, "update"))
-		lua_rawgeti(L, KIDX, K_UPDATE);
+		pushk(L, K_UPDATE);
 	else if (!strcmp(c->op, "delete"))
-		lua_rawgeti(L, KIDX, K_DELETE);
+		pushk(L, K_DELETE);
 	else
 		lua_pushstring(L, c->op);
-	setk(L, ct, K_OP);
-	lua_rawgeti(L, nt, (lua_Integer)c->ncols + 1);
-	setk(L, ct, K_DB);
-	lua_rawgeti(L, nt, (lua_Integer)c->ncols + 2);
-	setk(L, ct, K_TABLE);
-	if (c->id) {
-		lua_pushstring(L, c->id);
-		setk(L, ct, K_ID);
-	}
-	if (c->gtid && c->gtid[0]) {
+	lua_rawset(L, ct);
+	pushk(L, K_DB);
+	lua_rawgeti(L, nt, n + SLOT_DB);
+	lua_rawset(L, ct);
+	pushk(L, K_TABLE);
+	lua_rawgeti(L, nt, n + SLOT_TABLE);
+	lua_rawset(L, ct);
+	pushk(L, K_GTID);
+	if (c->gtid && c->gtid[0])
 		lua_pushstring(L, c->gtid);
-		setk(L, ct, K_GTID);
-	}
-	if (c->position) {
+	else
+		lua_pushnil(L);
+	lua_rawset(L, ct);
+	pushk(L, K_POSITION);
+	if (c->position)
 		lua_pushstring(L, c->position);
-		setk(L, ct, K_POSITION);
-	}
+	else
+		lua_pushnil(L);
+	lua_rawset(L, ct);
+	pushk(L, K_TS);
 	lua_pushinteger(L, (lua_Integer)c->ts_ms);
-	setk(L, ct, K_TS);
-	if (c->before) {
-		push_image(L, s, c, c->before, nt);
-		setk(L, ct, K_BEFORE);
-	}
-	if (c->after) {
-		push_image(L, s, c, c->after, nt);
-		setk(L, ct, K_AFTER);
-	}
+	lua_rawset(L, ct);
+	/* made when read: see lazy_field() */
+	pushk(L, K_ID);
+	lua_pushnil(L);
+	lua_rawset(L, ct);
+	pushk(L, K_BEFORE);
+	lua_pushnil(L);
+	lua_rawset(L, ct);
+	pushk(L, K_AFTER);
+	lua_pushnil(L);
+	lua_rawset(L, ct);
+	s->change_table = lua_topointer(L, ct);
 	lua_remove(L, nt);
 }
 
@@ -972,6 +1121,9 @@ static void put_table(lua_State *L, struct script *s, int t, int depth, const ch
 			put_array(L, s, t, (lua_Integer)lua_rawlen(L, t), depth, what);
 			return;
 		}
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &change_mt_key);
+		if (lua_rawequal(L, -1, -3))
+			lazy_all(L, s, t);
 		lua_settop(L, base);
 	}
 	n = collect_pairs(L, s, t, &first, &nint, &imax, what);
@@ -1261,6 +1413,7 @@ enum script_status script_run(struct script *s, const struct script_change *c,
 	lua_pushcfunction(L, run_row);
 	rc = lua_pcall(L, 0, 0, 0);
 	s->change = NULL;
+	s->change_table = NULL;
 	if (rc != LUA_OK) {
 		st = failed(s, rc, err, errlen);
 		s->st.errors++;

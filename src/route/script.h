@@ -117,7 +117,10 @@ bool script_load(const char *path, const struct script_limits *limits,
 	__attribute__((warn_unused_result));
 
 /*
- * Run transform(change).  On SCRIPT_OK *msgs and *n (0 or more) describe
+ * Run transform(change).  The script sees c as Lua tables that are valid
+ * during the call only: the same tables are refilled for the next row of
+ * the same table (read-only to the script, id/before/after made when first
+ * read).  On SCRIPT_OK *msgs and *n (0 or more) describe
  * what it returned; they stay valid until the next call on s.  Any other
  * status is an unpublishable row: err holds "<file>:<line>: <reason>"
  * where the script raised it, and s stays usable for the next row (the

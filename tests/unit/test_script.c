@@ -347,10 +347,50 @@ static void test_runtime_errors(void **state)
 	run_case(s, "error_table", &(size_t){ 0 }, SCRIPT_ERR_RUNTIME,
 		 "cases.lua: error object is a table value");
 	run_case(s, "no_such_case", &(size_t){ 0 }, SCRIPT_ERR_RUNTIME,
-		 "cases.lua:67: no case no_such_case");
+		 "cases.lua:80: no case no_such_case");
 	script_get_stats(s, &st);
 	assert_int_equal(st.errors, 4);
 	assert_int_equal(st.messages, 0);
+	script_free(s);
+}
+
+/* The change tables are refilled row after row: scripts may not add
+ * fields to them, and nothing of one row shows in the next. */
+static void test_change_reused(void **state)
+{
+	static const struct col xy[] = { { "x", "1", "1" }, { "y", "", "2" } };
+	static const struct col x[] = { { "x", "", "3" }, { "y", "", "" } };
+	struct script *s = load("cases.lua", 0, 0);
+	struct script *e = load("echo.lua", 0, 0);
+	const struct script_msg *m;
+	struct chg c;
+	size_t n;
+	char err[256];
+
+	(void)state;
+	run_case(s, "write_after", &(size_t){ 0 }, SCRIPT_ERR_RUNTIME,
+		 "cases.lua:64: the change is read-only: copy what you change into a table "
+		 "of your own");
+	run_case(s, "write_change", &(size_t){ 0 }, SCRIPT_ERR_RUNTIME,
+		 "cases.lua:65: the change is read-only: copy what you change into a table "
+		 "of your own");
+	/* pairs() shows the fields made on first use too */
+	payload_is(s, "keys", "after,before,db,gtid,id,op,position,table,ts");
+	payload_is(s, "update_field", "{\"n\":99}");
+	payload_is(s, "update_field", "{\"n\":99}");
+
+	chg_build(&c, "update", "t", xy, 2);
+	assert_int_equal(script_run(e, &c.c, &m, &n, err, sizeof(err)), SCRIPT_OK);
+	assert_non_null(strstr(m[0].payload, "\"after\":{\"x\":1,\"y\":2},\"before\":{\"x\":1},"));
+	chg_build(&c, "insert", "t", x, 2);
+	c.c.id = NULL;
+	c.c.gtid = NULL;
+	assert_int_equal(script_run(e, &c.c, &m, &n, err, sizeof(err)), SCRIPT_OK);
+	assert_string_equal(m[0].payload,
+			    "{\"after\":{\"x\":3},\"db\":\"shop\",\"op\":\"insert\","
+			    "\"position\":\"mysql-bin.000001:300\",\"table\":\"t\","
+			    "\"ts\":1529501823123}");
+	script_free(e);
 	script_free(s);
 }
 
@@ -584,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_results),
 		cmocka_unit_test(test_payload_kinds),
 		cmocka_unit_test(test_runtime_errors),
+		cmocka_unit_test(test_change_reused),
 		cmocka_unit_test(test_bad_results),
 		cmocka_unit_test(test_values_in),
 		cmocka_unit_test(test_name_cache),

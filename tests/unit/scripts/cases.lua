@@ -61,6 +61,19 @@ function cases.bad_header() return { headers = { x = {} }, payload = "p" } end
 function cases.list_of_junk() return { 1, 2 } end
 function cases.second_bad() return { { payload = "ok" }, { payload = true } } end
 
+function cases.write_after(change) change.after.extra = 1 end
+function cases.write_change(change) change.note = "x" end
+function cases.keys(change)
+  local keys = {}
+  for k in pairs(change) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return { payload = table.concat(keys, ",") }
+end
+function cases.update_field(change)
+  change.after.n = 99                   -- an existing field: allowed, this row only
+  return { payload = change.after }
+end
+
 function transform(change)
   local f = cases[change.table]
   if not f then
