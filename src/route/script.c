@@ -880,15 +880,25 @@ static void lazy_field(lua_State *L, struct script *s, int t, int k)
 	int top = lua_gettop(L);
 
 	if (!c || lua_topointer(L, t) != s->change_table ||
-	    (k == K_ID && !c->id) || (k == K_BEFORE && !c->before) ||
+	    (k == K_BEFORE && !c->before) ||
 	    (k == K_AFTER && !c->after)) {
 		lua_pushnil(L);
 		return;
 	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->kref);
 	lua_rawgeti(L, -1, k);
-	if (k == K_ID) {
+	if (k == K_ID && c->id) {
 		lua_pushstring(L, c->id);
+	} else if (k == K_ID) {
+		char num[24], *e = num + sizeof(num);
+		luaL_Buffer b;
+
+		luaL_buffinit(L, &b);
+		luaL_addstring(&b, c->gtid && c->gtid[0] ? c->gtid : c->position ? c->position : "");
+		luaL_addchar(&b, '@');
+		e = rc_digits_back(e, c->index, 1);
+		luaL_addlstring(&b, e, (size_t)(num + sizeof(num) - e));
+		luaL_pushresult(&b);
 	} else {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache[s->last].ref);
 		push_image(L, s, c, k == K_BEFORE ? c->before : c->after, lua_gettop(L),
@@ -1054,6 +1064,7 @@ static size_t collect_pairs(lua_State *L, struct script *s, int t, size_t *first
 			    size_t *nint, lua_Integer *imax, const char *what)
 {
 	size_t n = 0;
+	int top = lua_gettop(L);	/* + 2 per pair: key, value */
 
 	*first = s->nkeys;
 	*nint = 0;
@@ -1062,11 +1073,15 @@ static size_t collect_pairs(lua_State *L, struct script *s, int t, size_t *first
 	while (lua_next(L, t)) {
 		int kt = lua_type(L, -2);
 
-		luaL_checkstack(L, 3, "table too large");
+		top += 2;
+		if (!(n & 15))		/* room for 16 more pairs and the key */
+			luaL_checkstack(L, 33, "table too large");
 		if (kt == LUA_TSTRING) {
-			s->keys = grow(s->keys, &s->cap_keys, s->nkeys + 1, sizeof(*s->keys));
+			if (s->nkeys == s->cap_keys)
+				s->keys = grow(s->keys, &s->cap_keys, s->nkeys + 1,
+					       sizeof(*s->keys));
 			s->keys[s->nkeys].s = lua_tolstring(L, -2, &s->keys[s->nkeys].len);
-			s->keys[s->nkeys].vidx = lua_gettop(L);
+			s->keys[s->nkeys].vidx = top;
 			s->nkeys++;
 		} else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1) {
 			lua_Integer k = lua_tointeger(L, -2);

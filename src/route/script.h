@@ -44,7 +44,10 @@ struct script_change {
 	const char *op;		/* "insert", "update" or "delete" */
 	const char *db;		/* database name, NUL-terminated */
 	const char *table;	/* table name, NUL-terminated */
-	const char *id;		/* the row's event id ("<gtid>@<n>"), or NULL */
+	const char *id;		/* the row's event id, or NULL: then the script
+				   sees "<gtid or position>@<index>", the
+				   native id, made only if it reads it */
+	uint64_t index;		/* the row's index in its transaction */
 	const char *gtid;	/* GTID text, NULL or "" when none */
 	const char *position;	/* "<binlog file>:<offset>" of the transaction */
 	uint64_t ts_ms;		/* commit time, ms since the epoch, UTC */

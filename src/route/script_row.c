@@ -25,6 +25,7 @@ void script_row_fill(struct script_row *r, const struct dec_trx *trx, const char
 {
 	const struct dec_table *t = row->table;
 	struct script_change *c = &r->change;
+	size_t fl;
 
 	_Static_assert((int)DEC_ABSENT == (int)SCRIPT_ABSENT && (int)DEC_NULL == (int)SCRIPT_NULL &&
 		       (int)DEC_VALUE == (int)SCRIPT_VALUE, "column states differ");
@@ -39,17 +40,22 @@ void script_row_fill(struct script_row *r, const struct dec_trx *trx, const char
 		r->names[i] = t->cols[i].name;
 		r->name_lens[i] = t->cols[i].name_len;
 	}
-	buf_reset(&r->id);
-	native_event_id(&r->id, trx, file, row->index);
-	buf_reset(&r->position);
-	buf_puts(&r->position, file);
-	buf_putc(&r->position, ':');
-	buf_put_u64(&r->position, trx->start_offset);
+	/* the same for every row of a transaction */
+	fl = strlen(file);
+	if (r->pos_offset != trx->start_offset || r->position.len <= fl ||
+	    memcmp(r->position.data, file, fl) || r->position.data[fl] != ':') {
+		buf_reset(&r->position);
+		buf_puts(&r->position, file);
+		buf_putc(&r->position, ':');
+		buf_put_u64(&r->position, trx->start_offset);
+		r->pos_offset = trx->start_offset;
+	}
 
 	c->op = native_op_names[row->op];
 	c->db = t->db;
 	c->table = t->name;
-	c->id = r->id.data;
+	c->id = NULL;			/* the native id, made by the script module */
+	c->index = row->index;
 	c->gtid = trx->gtid[0] ? trx->gtid : NULL;
 	c->position = r->position.data;
 	c->ts_ms = trx->ts_ms;
@@ -72,7 +78,6 @@ void script_row_free(struct script_row *r)
 {
 	free(r->names);
 	free(r->name_lens);
-	buf_free(&r->id);
 	buf_free(&r->position);
 	memset(r, 0, sizeof(*r));
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The decoder's row change as a script_change: borrowed pointers into the
- * decoder's images, plus the names array, event id and position text kept
- * in buffers reused from row to row.  Nothing is copied per value.
+ * decoder's images, plus the names array and position text kept in buffers
+ * reused from row to row.  Nothing is copied per value.
  */
 #ifndef RC_ROUTE_SCRIPT_ROW_H
 #define RC_ROUTE_SCRIPT_ROW_H
@@ -19,8 +19,8 @@ struct script_row {
 	const char **names;		/* column names of the table */
 	uint32_t *name_lens;		/* their lengths */
 	uint32_t cap;			/* entries the two arrays hold */
-	struct rc_buf id;		/* the event id text */
 	struct rc_buf position;		/* "<file>:<offset>" */
+	uint64_t pos_offset;		/* the offset position holds */
 };
 
 /* Fill r->change from one row of trx (read from binlog file); valid while
