@@ -24,7 +24,8 @@
 #include "decode/jsonb.h"	/* value_put_double: the native float text */
 
 #define TCACHE_SLOTS 64		/* tables whose column names are kept */
-#define MAX_DEPTH 64		/* nesting of JSON values, in and out */
+#define MAX_DEPTH 128		/* nesting of JSON values, in and out (MySQL
+				   allows JSON documents 100 deep) */
 
 /* The strings this module sets and reads, made once per state and held in
  * a table at stack index 1 of every call: no lookup per row. */

@@ -417,7 +417,7 @@ static void test_bad_results(void **state)
 		{ "nan", "cases.lua: message 1: NaN has no JSON form" },
 		{ "inf", "cases.lua: message 1: an infinity has no JSON form" },
 		{ "func", "cases.lua: message 1: a function value has no JSON form" },
-		{ "cycle", "cases.lua: message 1: tables nested deeper than 64 levels (a cycle?)" },
+		{ "cycle", "cases.lua: message 1: tables nested deeper than 128 levels (a cycle?)" },
 		{ "float_key", "cases.lua: message 1: a table key of type number" },
 		{ "empty_topic", "cases.lua: message 1: topic is empty" },
 		{ "bad_key", "cases.lua: message 1: key must be a string, not a number" },
@@ -485,6 +485,36 @@ static void test_values_in(void **state)
 	assert_string_equal(m[0].topic, "echo/shop/kinds");
 	assert_string_equal(m[0].key, "0-1-42@3");
 	assert_string_equal(m[0].payload, want);
+	script_free(s);
+}
+
+/* A JSON column as deep as MySQL allows (100) comes through unchanged;
+ * one deeper than the module's limit is an error, not a crash. */
+static void test_json_depth(void **state)
+{
+	struct script *s = load("echo.lua", 0, 0);
+	const struct script_msg *m;
+	struct col cols[1] = { { "j", "", NULL } };
+	char text[1024], want[1200], err[256];
+	struct chg x;
+	size_t n;
+
+	(void)state;
+	memset(text, '[', 100);
+	text[100] = '1';
+	memset(text + 101, ']', 100);
+	text[201] = '\0';
+	cols[0].after = text;
+	chg_build(&x, "insert", "deep", cols, 1);
+	assert_int_equal(script_run(s, &x.c, &m, &n, err, sizeof(err)), SCRIPT_OK);
+	snprintf(want, sizeof(want), "{\"after\":{\"j\":%s},", text);
+	assert_memory_equal(m[0].payload, want, strlen(want));
+
+	memset(text, '[', 300);
+	text[300] = '\0';
+	chg_build(&x, "insert", "deep", cols, 1);
+	assert_int_equal(script_run(s, &x.c, &m, &n, err, sizeof(err)), SCRIPT_ERR_RUNTIME);
+	assert_string_equal(err, "echo.lua: column j: JSON nested deeper than 128 levels");
 	script_free(s);
 }
 
@@ -629,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_change_reused),
 		cmocka_unit_test(test_bad_results),
 		cmocka_unit_test(test_values_in),
+		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_name_cache),
 		cmocka_unit_test(test_decoder_row),
 		cmocka_unit_test(test_example_order_events),
