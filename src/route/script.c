@@ -8,7 +8,6 @@
  */
 #include "route/script.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
