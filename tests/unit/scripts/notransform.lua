@@ -1,0 +1,3 @@
+-- SPDX-License-Identifier: MIT
+-- Test fixture: compiles, but defines no transform.
+function transfrom(change) return nil end
