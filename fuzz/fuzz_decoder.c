@@ -27,9 +27,9 @@
 
 #include <zlib.h>
 
-#include "core/buf.h"
-#include "core/log.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "source/mysql/decoder.h"
 #include "route/native.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/buf.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "source/mysql/decoder.h"
 
 enum envelope_kind { ENV_NATIVE = 0, ENV_DEBEZIUM, ENV_MAXWELL, ENV_CLOUDEVENTS };
 

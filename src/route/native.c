@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 const char *const native_op_names[3] = { "insert", "update", "delete" };
 

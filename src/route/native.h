@@ -7,8 +7,8 @@
 #ifndef RC_ROUTE_NATIVE_H
 #define RC_ROUTE_NATIVE_H
 
-#include "core/buf.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "source/mysql/decoder.h"
 
 /* The event id: "<gtid>@<n>", or "<file>:<offset>@<n>" without GTIDs. */
 void native_event_id(struct rc_buf *out, const struct dec_trx *trx, const char *file,

@@ -15,7 +15,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/log.h"
+#include <cJSON.h>
+
+#include "base/log.h"
 #include "route/envelope.h"
 #include "route/native.h"
 
@@ -241,8 +243,7 @@ static struct rc_config *config_copy(const struct rc_config *cfg)
 	return c;
 }
 
-struct router *router_new(const struct rc_config *cfg, const char *prefix, char *err,
-			  size_t errlen)
+struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen)
 {
 	struct router *r = calloc(1, sizeof(*r));
 
@@ -257,8 +258,8 @@ struct router *router_new(const struct rc_config *cfg, const char *prefix, char 
 		free(r);
 		return NULL;
 	}
+	r->prefix = xstrdup(cfg->mqtt_topic_prefix);
 	cfg = r->cfg;
-	r->prefix = xstrdup(prefix);
 	split(cfg->flt_include, &r->include);
 	split(cfg->flt_exclude, &r->exclude);
 	split(cfg->flt_drop_columns, &r->drop_cols);
@@ -689,8 +690,20 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 		const char *s = im->text.data + im->off[c];
 
 		if (s[0] == '"') {
-			plain_value(row, c, &r->val);
-			buf_append(&e->payload, r->val.data, r->val.len);
+			/* a JSON string column: its characters, unescaped by the
+			 * JSON parser (the outbox path, not every row's); one with
+			 * a NUL, which a C string cannot hold, by plain_value() */
+			cJSON *js = NULL;
+
+			if (!memmem(s, im->len[c], "\\u0000", 6))
+				js = cJSON_ParseWithLength(s, im->len[c]);
+			if (cJSON_IsString(js)) {
+				buf_puts(&e->payload, js->valuestring);
+			} else {
+				plain_value(row, c, &r->val);
+				buf_append(&e->payload, r->val.data, r->val.len);
+			}
+			cJSON_Delete(js);
 		} else {
 			buf_append(&e->payload, s, im->len[c]);
 		}

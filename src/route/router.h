@@ -13,17 +13,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/buf.h"
-#include "core/config.h"
-#include "core/queue.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "change/queue.h"
+#include "source/mysql/decoder.h"
 
 struct router;
 struct table_plan;
 
 /* Compile cfg; NULL with err when something cannot be compiled. */
-struct router *router_new(const struct rc_config *cfg, const char *topic_prefix, char *err,
-			  size_t errlen);
+struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen);
 void router_free(struct router *r);
 
 /* The plan for a table map, made on first use and kept in t->user; free

@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "sink/sink.h"
 
 #define AM_CHANNEL 1

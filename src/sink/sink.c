@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_async *wake)
 {

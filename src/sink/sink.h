@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/config.h"
-#include "core/queue.h"
+#include "config/config.h"
+#include "change/queue.h"
 
 enum sink_result {
 	SINK_OK = 0,		/* taken; an ack (or refusal) follows */

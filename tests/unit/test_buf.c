@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 
 static void check_str(const char *in, size_t n, const char *want, unsigned want_bad)
 {

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/config.h"
-#include "core/log.h"
+#include "config/config.h"
+#include "base/log.h"
 
 static char path[] = "/tmp/rowcast-test-config-XXXXXX";
 static char lines[16][600];

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/log.h"
-#include "decode/decoder.h"
+#include "base/log.h"
+#include "source/mysql/decoder.h"
 #include "evbuild.h"
 #include "route/native.h"
 

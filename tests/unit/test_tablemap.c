@@ -35,8 +35,8 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "decode/decoder.h"
-#include "decode/internal.h"
+#include "source/mysql/decoder.h"
+#include "source/mysql/internal.h"
 #include "evbuild.h"
 
 enum { MYSQL = 0, MARIADB = 1 };

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode/charset.h"
-#include "decode/jsonb.h"
-#include "decode/value.h"
+#include "source/mysql/charset.h"
+#include "source/mysql/jsonb.h"
+#include "source/mysql/value.h"
 
 #define B(...)                                                  \
 	.in = (const uint8_t[]){ __VA_ARGS__ },                 \
