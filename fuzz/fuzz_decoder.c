@@ -51,12 +51,12 @@ static bool fz_begin(void *ctx, const struct dec_trx *trx)
 }
 
 
-static bool fz_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool fz_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct fz *f = ctx;
 
 
-	native_format(&f->out, trx, decoder_file(f->dec), row);
+	native_format(&f->out, &trx->ch, row);
 	return true;
 }
 

@@ -26,11 +26,11 @@ struct dec_cli {
 	const char *file;		/* file being read */
 };
 
-static bool cli_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool cli_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct dec_cli *c = ctx;
 
-	native_format(&c->out, trx, decoder_file(c->dec), row);
+	native_format(&c->out, &trx->ch, row);
 	buf_putc(&c->out, '\n');
 	fwrite(c->out.data, 1, c->out.len, stdout);
 	c->rows++;
@@ -56,9 +56,9 @@ static bool cli_event(void *ctx, const struct dec_trx *trx, const struct dec_eve
 	buf_json_str(&c->out, decoder_file(c->dec), strlen(decoder_file(c->dec)), NULL);
 	buf_puts(&c->out, ",\"offset\":");
 	buf_put_u64(&c->out, ev->offset);
-	if (trx->active && trx->gtid[0]) {
+	if (trx->active && trx->ch.gtid[0]) {
 		buf_puts(&c->out, ",\"gtid\":");
-		buf_json_str(&c->out, trx->gtid, strlen(trx->gtid), NULL);
+		buf_json_str(&c->out, trx->ch.gtid, strlen(trx->ch.gtid), NULL);
 	}
 	if (ev->query) {
 		buf_puts(&c->out, ",\"query\":");
@@ -82,12 +82,12 @@ static bool cli_commit(void *ctx, const struct dec_trx *trx, const char *file, u
 	buf_json_str(&c->out, file, strlen(file), NULL);
 	buf_puts(&c->out, ",\"next_offset\":");
 	buf_put_u64(&c->out, next);
-	if (trx->gtid[0]) {
+	if (trx->ch.gtid[0]) {
 		buf_puts(&c->out, ",\"gtid\":");
-		buf_json_str(&c->out, trx->gtid, strlen(trx->gtid), NULL);
+		buf_json_str(&c->out, trx->ch.gtid, strlen(trx->ch.gtid), NULL);
 	}
 	buf_puts(&c->out, ",\"rows\":");
-	buf_put_u64(&c->out, trx->nrows);
+	buf_put_u64(&c->out, trx->ch.nrows);
 	buf_puts(&c->out, "}\n");
 	fwrite(c->out.data, 1, c->out.len, stdout);
 	return true;

@@ -15,13 +15,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-
-/* Kinds of message (q_entry.op): the row operations, then the others. */
-enum {
-	OP_INSERT = 0, OP_UPDATE = 1, OP_DELETE = 2, OP_TRUNCATE = 3, OP_DROP = 4,
-	OP_DDL = 5, OP_MARKER = 6,
-};
-#define OP_NAMES { "insert", "update", "delete", "truncate", "drop", "ddl", "marker" }
+#include "change/change.h"
 
 enum q_kind {
 	Q_ROW = 0,	/* a message to publish */
@@ -44,7 +38,7 @@ struct q_entry {
 	char trxkey[300];		/* the transaction: its GTID, else FILE:OFFSET */
 	char db[256];			/* Q_ROW: database name */
 	char table[256];		/* Q_ROW: table name */
-	uint8_t op;			/* Q_ROW: OP_* (0-2 as enum dec_op) */
+	uint8_t op;			/* Q_ROW: enum ch_op */
 	uint64_t index;			/* Q_ROW: row index in the trx */
 	uint64_t ts_ms;			/* commit time of the trx */
 	int64_t pub_ms;			/* Q_ROW: wall clock when published (loop) */

@@ -39,7 +39,6 @@ struct metrics_priv {
 						   (under mu) */
 };
 
-static const char *const op_names[3] = { "insert", "update", "delete" };
 
 static int64_t now_ms(void)
 {
@@ -266,8 +265,8 @@ void metrics_render(struct metrics *m, struct rc_buf *out)
 			atomic_uint_fast64_t *c =
 				(atomic_uint_fast64_t *)((char *)tabs[i] + per_op[f].field);
 
-			for (int op = 0; op < 3; op++)
-				put_table_sample(out, per_op[f].name, tabs[i], op_names[op],
+			for (int op = 0; op < CH_ROW_OPS; op++)
+				put_table_sample(out, per_op[f].name, tabs[i], ch_op_names[op],
 						 atomic_load(&c[op]));
 		}
 	}

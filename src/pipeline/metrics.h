@@ -15,14 +15,15 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "change/change.h"
 
-/* Per table: indexes [0..2] are insert, update, delete (enum dec_op). */
+/* Per table: indexes [0..2] are insert, update, delete (enum ch_op). */
 struct metrics_table {
 	char db[256];			/* database name */
 	char table[256];		/* table name */
-	atomic_uint_fast64_t read[3];	/* row changes decoded */
-	atomic_uint_fast64_t published[3]; /* handed to the sink */
-	atomic_uint_fast64_t acked[3];	/* acknowledged by the broker */
+	atomic_uint_fast64_t read[CH_ROW_OPS];	/* row changes decoded */
+	atomic_uint_fast64_t published[CH_ROW_OPS]; /* handed to the sink */
+	atomic_uint_fast64_t acked[CH_ROW_OPS];	/* acknowledged by the broker */
 	atomic_uint_fast64_t bytes;	/* payload bytes published */
 	atomic_int unnamed_warned;	/* "no column names" was logged */
 	struct metrics_table *next;	/* registry chain (private) */

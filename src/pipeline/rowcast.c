@@ -168,16 +168,6 @@ static void take_pending_router(struct rc *rc)
 	}
 }
 
-/* What names a transaction across restarts: its GTID, else FILE:OFFSET. */
-static void trx_key(struct rc *rc, const struct dec_trx *trx, char *out, size_t len)
-{
-	if (trx->gtid[0])
-		snprintf(out, len, "%s", trx->gtid);
-	else
-		snprintf(out, len, "%s:%llu", decoder_file(rc->dec),
-			 (unsigned long long)trx->start_offset);
-}
-
 /* Wake the loop for what the last binlog event pushed: once per event,
  * not per row (a wake-up per row cost a syscall and a context switch each
  * whenever the loop kept up with the reader). */
@@ -201,13 +191,13 @@ static void push_message(struct rc *rc, struct q_entry *e, const struct dec_trx 
 			 uint64_t index, uint8_t op, void *mt)
 {
 	e->kind = Q_ROW;
-	rc_strcpy(e->gtid, sizeof(e->gtid), trx->gtid);
+	rc_strcpy(e->gtid, sizeof(e->gtid), trx->ch.gtid);
 	if (!e->trxkey[0])
 		rc_strcpy(e->trxkey, sizeof(e->trxkey), rc->rd.cur_gtid);
 	e->op = op;
 	e->mt = mt;
 	e->index = index;
-	e->ts_ms = trx->ts_ms;
+	e->ts_ms = trx->ch.ts_ms;
 	queue_push(&rc->q);
 	rc->rd.unsignalled = true;	/* the loop hears of it after the event */
 }
@@ -219,19 +209,19 @@ static bool on_begin(void *ctx, const struct dec_trx *trx)
 	struct q_entry *e;
 
 	take_pending_router(rc);
-	trx_key(rc, trx, r->cur_gtid, sizeof(r->cur_gtid));
+	rc_strcpy(r->cur_gtid, sizeof(r->cur_gtid), trx->ch.id);
 	r->cur_rows = 0;
 	r->skip_rows = 0;
 	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, r->cur_gtid)) {
 		r->skip_rows = r->from.skip_rows;
 		r->cur_rows = r->from.skip_rows;
 	}
-	if (router_markers(rc->router) && trx->gtid[0] && r->skip_rows == 0) {
+	if (router_markers(rc->router) && trx->ch.gtid[0] && r->skip_rows == 0) {
 		if (!(e = queue_reserve(&rc->q)))
 			return false;
-		router_marker_begin(rc->router, trx, e);
+		router_marker_begin(rc->router, &trx->ch, e);
 		e->db[0] = e->table[0] = '\0';
-		push_message(rc, e, trx, 0, OP_MARKER, NULL);
+		push_message(rc, e, trx, 0, CH_MARKER, NULL);
 	}
 	return true;
 }
@@ -239,8 +229,8 @@ static bool on_begin(void *ctx, const struct dec_trx *trx)
 static void table_gone(void *ctx, struct dec_table *t)
 {
 	(void)ctx;
-	router_plan_free(t->user);
-	t->user = NULL;
+	router_plan_free(t->ch.user);
+	t->ch.user = NULL;
 }
 
 /* A table map without column names: information_schema names them when
@@ -282,17 +272,18 @@ static bool unpublishable(struct rc *rc, const char *why)
 
 /* The operation a routed message stands for (the router may turn a row
  * moved to history into a delete); outbox events keep the row's. */
-static uint8_t p_op(const struct q_entry *e, const struct dec_row *row)
+static uint8_t p_op(const struct q_entry *e, const struct ch_row *row)
 {
-	return e->op <= OP_DELETE ? e->op : (uint8_t)row->op;
+	return ch_op_is_row(e->op) ? e->op : (uint8_t)row->op;
 }
 
 /* Route a row change and hand its message over.  key names its
  * transaction (for the checkpoint); dec is the decoder it came from. */
 static bool publish_row(struct rc *rc, struct decoder *dec, const char *key,
-			const struct dec_trx *trx, const struct dec_row *row, uint64_t skip)
+			const struct dec_trx *trx, const struct ch_row *row, uint64_t skip)
 {
-	struct dec_table *t = (struct dec_table *)row->table;
+	/* the table's user cache is the pipeline's to fill (change.h) */
+	struct ch_table *t = (struct ch_table *)row->table;
 	struct table_plan *plan = t->user;
 	struct metrics_table *mt;
 	struct q_entry *e;
@@ -314,7 +305,7 @@ static bool publish_row(struct rc *rc, struct decoder *dec, const char *key,
 	if (!e)
 		return false;
 	e->op = (uint8_t)row->op;
-	switch (router_row(rc->router, plan, trx, decoder_file(dec), decoder_offset(dec), row, e,
+	switch (router_row(rc->router, plan, &trx->ch, decoder_file(dec), decoder_offset(dec), row, e,
 			   err, sizeof(err))) {
 	case ROUTE_SKIP:
 		return true;	/* the reserved entry stays free */
@@ -332,7 +323,7 @@ static bool publish_row(struct rc *rc, struct decoder *dec, const char *key,
 	return true;
 }
 
-static bool on_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool on_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct rc *rc = ctx;
 	struct reader *r = &rc->rd;
@@ -369,7 +360,7 @@ static bool xr_begin(void *ctx, const struct dec_trx *trx)
 	return true;
 }
 
-static bool xr_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool xr_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct xa_replay *x = ctx;
 
@@ -479,12 +470,12 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 	struct reader *r = &rc->rd;
 	struct q_entry *e;
 
-	if (router_markers(rc->router) && trx->gtid[0]) {
+	if (router_markers(rc->router) && trx->ch.gtid[0]) {
 		if (!(e = queue_reserve(&rc->q)))
 			return false;
-		router_marker_end(rc->router, trx, e);
+		router_marker_end(rc->router, &trx->ch, e);
 		e->db[0] = e->table[0] = '\0';
-		push_message(rc, e, trx, trx->nrows, OP_MARKER, NULL);
+		push_message(rc, e, trx, trx->ch.nrows, CH_MARKER, NULL);
 	}
 	char rec[700];
 	char xa_op = 0;
@@ -523,14 +514,14 @@ static bool on_commit(void *ctx, const struct dec_trx *trx, const char *file, ui
 	e->kind = Q_COMMIT;
 	e->xa_op = xa_op;
 	snprintf(e->xa_rec, sizeof(e->xa_rec), "%s", rec);
-	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->gtid);
+	snprintf(e->gtid, sizeof(e->gtid), "%s", trx->ch.gtid);
 	snprintf(e->file, sizeof(e->file), "%s", file);
 	e->next_offset = next;
-	e->index = trx->nrows;
-	e->ts_ms = trx->ts_ms;
+	e->index = trx->ch.nrows;
+	e->ts_ms = trx->ch.ts_ms;
 	queue_push(&rc->q);
-	if (trx->gtid[0])
-		position_apply(&r->read, trx->gtid);
+	if (trx->ch.gtid[0])
+		position_apply(&r->read, trx->ch.gtid);
 	snprintf(r->read_file, sizeof(r->read_file), "%s", file);
 	r->read_pos = next;
 	if (r->from.skip_gtid && !strcmp(r->from.skip_gtid, r->cur_gtid)) {
@@ -557,12 +548,12 @@ static bool ddl_emit(void *ctx, struct q_entry **out)
 	struct ddl_emit *de = ctx;
 
 	if (de->pending)
-		push_message(de->rc, de->pending, de->trx, de->trx->nrows,
+		push_message(de->rc, de->pending, de->trx, de->trx->ch.nrows,
 			     de->pending->op, NULL);
 	de->pending = queue_reserve(&de->rc->q);
 	if (!de->pending)
 		return false;
-	de->pending->op = OP_DDL;
+	de->pending->op = CH_DDL;
 	de->n++;
 	*out = de->pending;
 	return true;
@@ -578,17 +569,17 @@ static bool on_event(void *ctx, const struct dec_trx *trx, const struct dec_even
 	if (ev->is_ddl && ev->query) {
 		struct ddl_emit de = { rc, trx, NULL, 0 };
 
-		if (!router_ddl(rc->router, trx, ev->db, ev->query, ev->query_len, ddl_emit, &de))
+		if (!router_ddl(rc->router, &trx->ch, ev->db, ev->query, ev->query_len, ddl_emit, &de))
 			return false;
 		if (de.pending) {
 			/* op from the payload: truncate, drop or ddl */
 			const char *p = strstr(de.pending->payload.data, "\"op\":\"");
 
 			if (p && !strncmp(p + 6, "truncate", 8))
-				de.pending->op = OP_TRUNCATE;
+				de.pending->op = CH_TRUNCATE;
 			else if (p && !strncmp(p + 6, "drop", 4))
-				de.pending->op = OP_DROP;
-			push_message(rc, de.pending, trx, trx->nrows, de.pending->op, NULL);
+				de.pending->op = CH_DROP;
+			push_message(rc, de.pending, trx, trx->ch.nrows, de.pending->op, NULL);
 		}
 		return true;
 	}
@@ -955,7 +946,7 @@ static void drain_acks(struct rc *rc)
 		if (e->kind == Q_ROW) {
 			struct metrics_table *mt = e->mt;
 
-			if (mt && e->op < 3)
+			if (mt && ch_op_is_row(e->op))
 				atomic_fetch_add(&mt->acked[e->op], 1);
 			atomic_fetch_sub(&rc->m->inflight, 1);
 			atomic_fetch_sub(&rc->m->inflight_bytes, e->payload.len);
@@ -1021,7 +1012,7 @@ static void publish_ready(struct rc *rc)
 		{
 			struct metrics_table *mt = e->mt;
 
-			if (mt && e->op < 3) {
+			if (mt && ch_op_is_row(e->op)) {
 				atomic_fetch_add(&mt->published[e->op], 1);
 				atomic_fetch_add(&mt->bytes, e->payload.len);
 			}

@@ -12,7 +12,7 @@
  *   ENV_CLOUDEVENTS  a CloudEvents 1.0 event in structured JSON mode whose
  *                    data is the native message
  *
- * Pure formatting from the decoder's value texts: no state, and no memory
+ * Pure formatting from the source's value texts: no state, and no memory
  * but the growth of the caller's reused buffer.
  */
 #ifndef RC_ROUTE_ENVELOPE_H
@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "source/mysql/decoder.h"
+#include "change/change.h"
 
 enum envelope_kind { ENV_NATIVE = 0, ENV_DEBEZIUM, ENV_MAXWELL, ENV_CLOUDEVENTS };
 
@@ -40,8 +40,8 @@ struct envelope_opts {
 
 /* Append one message for row to out (out is reset first).  Pure: no state, no allocation on
  * the hot path beyond out's growth.  file = binlog file name, offset = event offset. */
-void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct dec_trx *trx,
-		     const char *file, uint64_t offset, const struct dec_row *row);
+void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct ch_trx *trx,
+		     const char *file, uint64_t offset, const struct ch_row *row);
 
 /* "native", "debezium", "maxwell" or "cloudevents" (exactly, lower case) to
  * *k; false, *k untouched, for anything else. */

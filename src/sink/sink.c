@@ -33,15 +33,6 @@ struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_asyn
 	return s;
 }
 
-const char *sink_op_name(uint8_t op)
-{
-	static const char *const names[] = OP_NAMES;
-
-	if (op < sizeof(names) / sizeof(names[0]))
-		return names[op];
-	return "unknown";
-}
-
 bool sink_mqtt_uri_tls(const char *uri)
 {
 	return !strncmp(uri, "ssl://", 6) || !strncmp(uri, "mqtts://", 8);

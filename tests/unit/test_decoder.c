@@ -26,12 +26,12 @@ struct got {
 	struct decoder *d;
 };
 
-static bool g_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool g_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct got *g = ctx;
 	struct rc_buf b = { 0 };
 
-	native_format(&b, trx, decoder_file(g->d), row);
+	native_format(&b, &trx->ch, row);
 	snprintf(g->msgs[g->nmsgs++], sizeof(g->msgs[0]), "%s", b.data);
 	buf_free(&b);
 	return true;
@@ -43,7 +43,7 @@ static bool g_commit(void *ctx, const struct dec_trx *trx, const char *file, uin
 
 	(void)file;
 	g->commit_next[g->ncommits] = next;
-	snprintf(g->commits[g->ncommits++], sizeof(g->commits[0]), "%s", trx->gtid);
+	snprintf(g->commits[g->ncommits++], sizeof(g->commits[0]), "%s", trx->ch.gtid);
 	return true;
 }
 

@@ -38,10 +38,7 @@ void decoder_free(struct decoder *d)
 		return;
 	tablemap_free_all(d);
 	for (int i = 0; i < 2; i++) {
-		buf_free(&d->img[i].text);
-		free(d->img[i].off);
-		free(d->img[i].len);
-		free(d->img[i].state);
+		ch_image_free(&d->img[i].v);
 		free(d->img[i].raw);
 		free(d->img[i].rawlen);
 		free(d->bitmap[i]);
@@ -249,7 +246,8 @@ static bool commit(struct decoder *d, const uint8_t *hdr)
 	d->trx.xa_one_phase = false;
 	d->trx.xa_outcome = 0;
 	d->trx.xid[0] = '\0';
-	d->trx.gtid[0] = '\0';
+	d->trx.ch.gtid[0] = '\0';
+	d->trx.ch.id[0] = '\0';
 	d->in_begin = false;
 	d->gtid_expects_begin = false;
 	tablemap_end_statement(d);
@@ -259,10 +257,16 @@ static bool commit(struct decoder *d, const uint8_t *hdr)
 static bool begin(struct decoder *d, const uint8_t *hdr)
 {
 	d->trx.active = true;
-	d->trx.nrows = 0;
+	d->trx.ch.nrows = 0;
 	d->trx.start_offset = d->offset;
-	if (d->trx.ts_ms == 0)
-		d->trx.ts_ms = le_get(hdr, 4) * 1000;
+	/* what names it across restarts: its GTID, else where it starts */
+	if (d->trx.ch.gtid[0])
+		memcpy(d->trx.ch.id, d->trx.ch.gtid, sizeof(d->trx.ch.gtid));
+	else
+		snprintf(d->trx.ch.id, sizeof(d->trx.ch.id), "%.270s:%llu", d->file,
+			 (unsigned long long)d->trx.start_offset);
+	if (d->trx.ch.ts_ms == 0)
+		d->trx.ch.ts_ms = le_get(hdr, 4) * 1000;
 	if (d->cb.on_begin)
 		return d->cb.on_begin(d->cb.ctx, &d->trx);
 	return true;
@@ -508,8 +512,8 @@ static bool parse_maria_gtid(struct decoder *d, const uint8_t *hdr, const uint8_
 	d->trx.server_id = (uint32_t)le_get(hdr + 5, 4);
 	d->trx.standalone = flags & 0x01;
 	d->trx.xa_held = flags & 0x40;	/* FL_PREPARED_XA: an XA START group */
-	d->trx.ts_ms = le_get(hdr, 4) * 1000;
-	snprintf(d->trx.gtid, sizeof(d->trx.gtid), "%" PRIu32 "-%" PRIu32 "-%" PRIu64,
+	d->trx.ch.ts_ms = le_get(hdr, 4) * 1000;
+	snprintf(d->trx.ch.gtid, sizeof(d->trx.ch.gtid), "%" PRIu32 "-%" PRIu32 "-%" PRIu64,
 		 d->trx.domain, d->trx.server_id, seq);
 	if (!begin(d, hdr))
 		return false;
@@ -547,9 +551,9 @@ static bool parse_mysql_gtid(struct decoder *d, uint8_t type, const uint8_t *hdr
 
 		if (!gtid_tagged_parse(b, n, &g, err, errlen))
 			return false;
-		gtid_tagged_text(&g, d->trx.gtid, sizeof(d->trx.gtid));
+		gtid_tagged_text(&g, d->trx.ch.gtid, sizeof(d->trx.ch.gtid));
 		d->trx.seq = g.gno;
-		d->trx.ts_ms = g.immediate_commit_ts ? g.immediate_commit_ts / 1000 :
+		d->trx.ch.ts_ms = g.immediate_commit_ts ? g.immediate_commit_ts / 1000 :
 						       le_get(hdr, 4) * 1000;
 		if (!begin(d, hdr))
 			return false;
@@ -563,16 +567,16 @@ static bool parse_mysql_gtid(struct decoder *d, uint8_t type, const uint8_t *hdr
 	rd_skip(&r, 16);
 	if (!rd_le(&r, 8, &gno))
 		goto trunc;
-	d->trx.ts_ms = le_get(hdr, 4) * 1000;
+	d->trx.ch.ts_ms = le_get(hdr, 4) * 1000;
 	if (rd_u8(&r, &lt) && lt == 2 && rd_le(&r, 8, &last) && rd_le(&r, 8, &seqn) &&
 	    rd_le(&r, 7, &ts)) {
 		/* immediate_commit_timestamp, microseconds; bit 55 says an
 		 * original_commit_timestamp follows */
-		d->trx.ts_ms = (ts & ~(1ULL << 55)) / 1000;
+		d->trx.ch.ts_ms = (ts & ~(1ULL << 55)) / 1000;
 	}
 	d->trx.seq = gno;
 	if (type == EV_GTID)
-		snprintf(d->trx.gtid, sizeof(d->trx.gtid), "%s:%" PRIu64, uuid, gno);
+		snprintf(d->trx.ch.gtid, sizeof(d->trx.ch.gtid), "%s:%" PRIu64, uuid, gno);
 	if (!begin(d, hdr))
 		return false;
 	d->in_begin = false;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "change/change.h"
 #include "source/mysql/value.h"
 
 /* Event types this decoder knows (numbers as servers write them). */
@@ -43,10 +44,11 @@ enum {
 #define EV_FLAG_IN_USE 0x1		/* FDE: binlog not closed cleanly */
 #define EV_FLAG_IGNORABLE 0x80		/* LOG_EVENT_IGNORABLE_F */
 
-enum dec_op { DEC_INSERT = 0, DEC_UPDATE = 1, DEC_DELETE = 2 };
-
 /* A table as its latest TABLE_MAP described it. */
 struct dec_table {
+	struct ch_table ch;		/* what the pipeline sees of it: names and
+					   logical types (table_view() in
+					   tablemap.c keeps it in step) */
 	uint64_t id;			/* table id of the map */
 	char *db;			/* database name, NUL-terminated */
 	char *name;			/* table name, NUL-terminated */
@@ -62,38 +64,27 @@ struct dec_table {
 	struct rc_buf raw_tmp;		/* scratch while converting names */
 	uint32_t *pk;			/* primary key column indexes */
 	uint32_t npk;			/* how many */
-	void *user;			/* the consumer's per-table cache; NULL
-					   whenever the map is parsed anew */
-	struct rc_buf keys;		/* the JSON formatter's cache: each column's
-					   "name": back to back, key_end[i] after
-					   column i's; emptied (len 0) whenever the
-					   names change */
-	uint32_t *key_end;
+	uint32_t ch_cap;		/* ch.cols allocated */
 };
 
-/* One image (before or after) of a row change, as JSON value texts. */
+/* One image (before or after) of a row change. */
 struct dec_image {
-	struct rc_buf text;		/* value texts back to back */
-	uint32_t *off;			/* per column: start in text */
-	uint32_t *len;			/* per column: length in text */
-	uint8_t *state;			/* per column: DEC_ABSENT/NULL/VALUE */
+	struct ch_image v;		/* the value texts the pipeline sees */
 	const uint8_t **raw;		/* per column: value bytes in the event
 					   (valid only while it is decoded) */
 	uint32_t *rawlen;		/* per column: their length */
-	uint32_t cap;			/* columns the arrays hold */
+	uint32_t cap;			/* columns raw and rawlen hold */
 };
-
-enum { DEC_ABSENT = 0, DEC_NULL = 1, DEC_VALUE = 2 };
 
 /* The transaction being read. */
 struct dec_trx {
-	char gtid[128];			/* "0-1-42", "uuid:n" or "uuid:tag:n"; "" when none */
+	struct ch_trx ch;		/* what the pipeline sees: GTID ("0-1-42",
+					   "uuid:n" or "uuid:tag:n"), id, commit
+					   time, rows so far */
 	uint32_t domain;		/* MariaDB domain id */
 	uint32_t server_id;		/* MariaDB server id of the GTID */
 	uint64_t seq;			/* MariaDB seq_no or MySQL gno */
-	uint64_t ts_ms;			/* commit time, ms since the epoch, UTC */
 	uint64_t start_offset;		/* binlog offset of its first event */
-	uint64_t nrows;			/* row changes seen so far (next index) */
 	bool active;			/* between its start and its commit */
 	bool standalone;		/* MariaDB FL_STANDALONE (one statement) */
 	bool xa_prepare;		/* ended by XA PREPARE: its outcome comes later */
@@ -102,15 +93,6 @@ struct dec_trx {
 	bool xa_one_phase;		/* XA_PREPARE said one phase: committed */
 	uint8_t xa_outcome;		/* XA COMMIT (1) or XA ROLLBACK (2) group */
 	char xid[300];			/* X'gtrid',X'bqual',format as servers print it */
-};
-
-/* A row change handed to the consumer; valid during the callback. */
-struct dec_row {
-	const struct dec_table *table;	/* its table */
-	enum dec_op op;			/* insert, update or delete */
-	const struct dec_image *before;	/* NULL for insert */
-	const struct dec_image *after;	/* NULL for delete */
-	uint64_t index;			/* 0-based among the trx's row changes */
 };
 
 /* Kinds of events reported to on_event (non-row events). */
@@ -132,15 +114,16 @@ struct decoder;
 /* What the decoder calls.  A callback returning false stops feeding. */
 struct dec_callbacks {
 	bool (*on_begin)(void *ctx, const struct dec_trx *trx);
-	bool (*on_row)(void *ctx, const struct dec_trx *trx, const struct dec_row *row);
+	/* a row change: row->table is the ch view of a struct dec_table */
+	bool (*on_row)(void *ctx, const struct dec_trx *trx, const struct ch_row *row);
 	/* end of a transaction; next_offset is where the next event starts */
 	bool (*on_commit)(void *ctx, const struct dec_trx *trx, const char *file,
 			  uint64_t next_offset);
 	/* every non-row event, when set (for `rowcast decode --events`) */
 	bool (*on_event)(void *ctx, const struct dec_trx *trx, const struct dec_event_info *ev);
 	void *ctx;
-	/* a table map with a non-NULL user is dropped or parsed anew: free
-	 * what user points to (optional) */
+	/* a table map with a non-NULL ch.user is dropped or parsed anew:
+	 * free what ch.user points to (optional) */
 	void (*table_gone)(void *ctx, struct dec_table *t);
 	/* a table map without column names (binlog_row_metadata below FULL):
 	 * the consumer may name the columns with decoder_table_describe();

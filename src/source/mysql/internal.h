@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/decode/: the decoder's state and a bounds-checked byte
+ * Private to the binlog decoder: the decoder's state and a bounds-checked byte
  * reader.  Every read of event bytes goes through struct rd, so a short or
  * damaged event becomes an error, never a read past its end.
  */

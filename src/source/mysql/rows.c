@@ -15,14 +15,12 @@
 
 static void image_fit(struct dec_image *im, uint32_t ncols)
 {
+	ch_image_fit(&im->v, ncols);
 	if (im->cap >= ncols)
 		return;
-	im->off = realloc(im->off, ncols * sizeof(uint32_t));
-	im->len = realloc(im->len, ncols * sizeof(uint32_t));
-	im->state = realloc(im->state, ncols);
 	im->raw = realloc(im->raw, ncols * sizeof(*im->raw));
 	im->rawlen = realloc(im->rawlen, ncols * sizeof(*im->rawlen));
-	if (!im->off || !im->len || !im->state || !im->raw || !im->rawlen)
+	if (!im->raw || !im->rawlen)
 		log_oom();
 	im->cap = ncols;
 }
@@ -44,7 +42,7 @@ static bool partial_json(const struct dec_column *col, const struct dec_image *b
 		snprintf(err, errlen, "partial JSON value truncated");
 		return false;
 	}
-	if (before->state[i] != DEC_VALUE || before->rawlen[i] < lb) {
+	if (before->v.state[i] != CH_VALUE || before->rawlen[i] < lb) {
 		snprintf(err, errlen, "partial JSON update without a before value");
 		return false;
 	}
@@ -79,32 +77,32 @@ static bool read_image(struct decoder *d, const struct dec_table *t, uint32_t wi
 	}
 	nulls = r->p;
 	rd_skip(r, (npresent + 7) / 8);
-	buf_reset(&im->text);
+	buf_reset(&im->v.text);
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		size_t used = 0;
 		bool is_partial;
 
 		if (i >= width || !bit_set(present, i)) {
-			im->state[i] = DEC_ABSENT;
+			im->v.state[i] = CH_ABSENT;
 			continue;
 		}
 		is_partial = partial && t->cols[i].type == COLT_JSON && bit_set(partial, kjson++);
 		if (bit_set(nulls, k++)) {
-			im->state[i] = DEC_NULL;
+			im->v.state[i] = CH_NULL;
 			continue;
 		}
-		im->off[i] = (uint32_t)im->text.len;
+		im->v.off[i] = (uint32_t)im->v.text.len;
 		im->raw[i] = r->p;
 		if (is_partial) {
 			struct rd pr = *r;
 
-			if (!partial_json(&t->cols[i], before, i, &pr, &im->text, &used,
+			if (!partial_json(&t->cols[i], before, i, &pr, &im->v.text, &used,
 					  d->errbuf, sizeof(d->errbuf))) {
 				snprintf(err, errlen, "table %s.%s column %s (%u): %s", t->db,
 					 t->name, t->cols[i].name, i + 1, d->errbuf);
 				return false;
 			}
-		} else if (!value_decode(&t->cols[i], r->p, r->n, &used, &im->text, &d->vstats,
+		} else if (!value_decode(&t->cols[i], r->p, r->n, &used, &im->v.text, &d->vstats,
 				  d->errbuf, sizeof(d->errbuf))) {
 			snprintf(err, errlen, "table %s.%s column %s (%u): %s", t->db, t->name,
 				 t->cols[i].name, i + 1, d->errbuf);
@@ -112,8 +110,8 @@ static bool read_image(struct decoder *d, const struct dec_table *t, uint32_t wi
 		}
 		rd_skip(r, used);
 		im->rawlen[i] = (uint32_t)used;
-		im->len[i] = (uint32_t)(im->text.len - im->off[i]);
-		im->state[i] = DEC_VALUE;
+		im->v.len[i] = (uint32_t)(im->v.text.len - im->v.off[i]);
+		im->v.state[i] = CH_VALUE;
 	}
 	return true;
 }
@@ -123,13 +121,13 @@ static int op_of(uint8_t type)
 	switch (type) {
 	case EV_WRITE_ROWS_V0: case EV_WRITE_ROWS_V1: case EV_WRITE_ROWS_V2:
 	case EV_WRITE_ROWS_COMPRESSED: case EV_WRITE_ROWS_COMPRESSED_V1:
-		return DEC_INSERT;
+		return CH_INSERT;
 	case EV_UPDATE_ROWS_V0: case EV_UPDATE_ROWS_V1: case EV_UPDATE_ROWS_V2:
 	case EV_UPDATE_ROWS_COMPRESSED: case EV_UPDATE_ROWS_COMPRESSED_V1:
 	case EV_PARTIAL_UPDATE_ROWS:
-		return DEC_UPDATE;
+		return CH_UPDATE;
 	}
-	return DEC_DELETE;
+	return CH_DELETE;
 }
 
 static bool is_v2(uint8_t type)
@@ -158,7 +156,7 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 	struct rd r = { body, n };
 	uint64_t id, flags, width, extra;
 	struct dec_table *t;
-	struct dec_row row;
+	struct ch_row row;
 	size_t bm_bytes;
 	int op = op_of(type);
 
@@ -205,7 +203,7 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 		goto trunc;
 	memcpy(d->bitmap[0], r.p, bm_bytes);
 	rd_skip(&r, bm_bytes);
-	if (op == DEC_UPDATE) {
+	if (op == CH_UPDATE) {
 		if (r.n < bm_bytes)
 			goto trunc;
 		memcpy(d->bitmap[1], r.p, bm_bytes);
@@ -214,8 +212,8 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 	image_fit(&d->img[0], t->ncols);
 	image_fit(&d->img[1], t->ncols);
 
-	row.table = t;
-	row.op = (enum dec_op)op;
+	row.table = &t->ch;
+	row.op = (enum ch_op)op;
 	while (r.n > 0) {
 		struct dec_image *first = &d->img[0];
 		size_t left = r.n;
@@ -225,8 +223,8 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 		if (!read_image(d, t, (uint32_t)width, d->bitmap[0], &r, first, NULL, NULL,
 				err, errlen))
 			return false;
-		row.before = op == DEC_INSERT ? NULL : first;
-		row.after = op == DEC_DELETE ? NULL : first;
+		row.before = op == CH_INSERT ? NULL : &first->v;
+		row.after = op == CH_DELETE ? NULL : &first->v;
 		if (type == EV_PARTIAL_UPDATE_ROWS) {
 			/* value options, then one bit per JSON column of the after
 			 * image saying whether it is logged as a diff */
@@ -245,18 +243,18 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 				rd_skip(&r, (njson + 7) / 8);
 			}
 		}
-		if (op == DEC_UPDATE) {
+		if (op == CH_UPDATE) {
 			if (!read_image(d, t, (uint32_t)width, d->bitmap[1], &r, &d->img[1],
 					partial, first, err, errlen))
 				return false;
-			row.after = &d->img[1];
+			row.after = &d->img[1].v;
 		}
 		if (r.n == left) {
 			/* an image of no bytes: the event would repeat it for ever */
 			snprintf(err, errlen, "rows event with an empty row image");
 			return false;
 		}
-		row.index = d->trx.nrows++;
+		row.index = d->trx.ch.nrows++;
 		if (d->cb.on_row && !d->cb.on_row(d->cb.ctx, &d->trx, &row)) {
 			err[0] = '\0';
 			return false;

@@ -139,6 +139,113 @@ static int meta_bytes(uint8_t type)
 }
 
 /*
+ * The change model's view of a column: the logical type envelopes switch
+ * on, with the type's name as MySQL prints it.  Text and binary strings
+ * are told apart by the collation (63 is binary; 0, not logged, counts as
+ * text).  ENUM and SET are logged as STRING with the real type in the
+ * metadata.
+ */
+static void column_view(const struct dec_column *c, struct ch_column *o)
+{
+	bool bin = c->charset == CHARSET_BINARY;
+	uint8_t t = c->type;
+
+	memset(o, 0, sizeof(*o));
+	o->name = c->name;
+	o->name_len = c->name_len;
+	o->nullable = c->nullable;
+	o->hidden = c->hidden;
+	if (t == COLT_STRING && (c->real_type == COLT_SET || c->meta >> 8 == COLT_SET))
+		t = COLT_SET;
+	else if (t == COLT_STRING && (c->real_type == COLT_ENUM || c->meta >> 8 == COLT_ENUM))
+		t = COLT_ENUM;
+	switch (t) {
+	case COLT_TINY: o->native_type = "tinyint"; goto integer;
+	case COLT_SHORT: o->native_type = "smallint"; goto integer;
+	case COLT_INT24: o->native_type = "mediumint"; goto integer;
+	case COLT_LONG: o->native_type = "int"; goto integer;
+	case COLT_LONGLONG: o->native_type = "bigint";
+integer:
+		o->type = c->is_unsigned ? CT_UINT : CT_INT;
+		return;
+	case COLT_DECIMAL: case COLT_NEWDECIMAL:
+		o->type = CT_DECIMAL;
+		o->native_type = "decimal";
+		if (t == COLT_NEWDECIMAL) {
+			o->precision = (uint8_t)(c->meta >> 8);
+			o->scale = (uint8_t)(c->meta & 0xff);
+		}
+		return;
+	case COLT_FLOAT: o->type = CT_FLOAT; o->native_type = "float"; return;
+	case COLT_DOUBLE: o->type = CT_DOUBLE; o->native_type = "double"; return;
+	case COLT_BOOL: o->type = CT_BOOL; o->native_type = "bool"; return;
+	case COLT_BIT:
+		o->type = CT_BIT;
+		o->native_type = "bit";
+		o->bits = (uint16_t)((c->meta & 0xff) * 8u + (c->meta >> 8));
+		return;
+	case COLT_YEAR: o->type = CT_YEAR; o->native_type = "year"; return;
+	case COLT_DATE: case COLT_NEWDATE: o->type = CT_DATE; o->native_type = "date"; return;
+	case COLT_DATETIME: case COLT_DATETIME2:
+		o->type = CT_DATETIME;
+		o->native_type = "datetime";
+		o->fsp = t == COLT_DATETIME2 ? (uint8_t)c->meta : 0;
+		return;
+	case COLT_TIMESTAMP: case COLT_TIMESTAMP2:
+		o->type = CT_TIMESTAMP;
+		o->native_type = "timestamp";
+		o->fsp = t == COLT_TIMESTAMP2 ? (uint8_t)c->meta : 0;
+		return;
+	case COLT_TIME: case COLT_TIME2:
+		o->type = CT_TIME;
+		o->native_type = "time";
+		o->fsp = t == COLT_TIME2 ? (uint8_t)c->meta : 0;
+		return;
+	case COLT_VARCHAR: case COLT_VAR_STRING: case COLT_VARCHAR_COMPRESSED:
+		o->type = bin ? CT_BINARY : CT_STRING;
+		o->native_type = bin ? "varbinary" : "varchar";
+		return;
+	case COLT_STRING:
+		o->type = bin ? CT_BINARY : CT_STRING;
+		o->native_type = bin ? "binary" : "char";
+		return;
+	case COLT_TINY_BLOB: case COLT_MEDIUM_BLOB: case COLT_LONG_BLOB: case COLT_BLOB:
+	case COLT_BLOB_COMPRESSED:
+		o->type = bin ? CT_BINARY : CT_STRING;
+		o->native_type = bin ? "blob" : "text";
+		return;
+	case COLT_JSON: o->type = CT_JSON; o->native_type = "json"; return;
+	case COLT_ENUM: o->type = CT_ENUM; o->native_type = "enum"; return;
+	case COLT_SET: o->type = CT_SET; o->native_type = "set"; return;
+	case COLT_GEOMETRY: o->type = CT_GEOMETRY; o->native_type = "geometry"; return;
+	case COLT_VECTOR: o->type = CT_OTHER; o->native_type = "vector"; return;
+	}
+	o->type = CT_OTHER;
+	o->native_type = "unknown";
+}
+
+/* Bring t->ch in step with the map (after parsing it, or naming its
+ * columns): the pipeline reads tables only through it. */
+static void table_view(struct dec_table *t)
+{
+	if (t->ch_cap < t->ncols) {
+		free(t->ch.cols);
+		t->ch.cols = calloc(t->ncols, sizeof(*t->ch.cols));
+		if (!t->ch.cols)
+			log_oom();
+		t->ch_cap = t->ncols;
+	}
+	for (uint32_t i = 0; i < t->ncols; i++)
+		column_view(&t->cols[i], &t->ch.cols[i]);
+	t->ch.db = t->db;
+	t->ch.name = t->name;
+	t->ch.ncols = t->ncols;
+	t->ch.names_known = t->names_logged;
+	t->ch.pk = t->pk;
+	t->ch.npk = t->npk;
+}
+
+/*
  * Column name/member strings are appended to t->strings while parsing and
  * recorded as offsets; pointers are set once, after the buffer stops
  * growing.  These hold the offsets meanwhile.
@@ -153,7 +260,7 @@ struct pending {
 
 static void table_reset(struct decoder *d, struct dec_table *t)
 {
-	if (t->user && d->cb.table_gone)
+	if (t->ch.user && d->cb.table_gone)
 		d->cb.table_gone(d->cb.ctx, t);
 	for (uint32_t i = 0; t->cols && i < t->ncols; i++) {
 		free((void *)t->cols[i].members);
@@ -169,9 +276,12 @@ static void table_reset(struct decoder *d, struct dec_table *t)
 	t->ncols = t->npk = 0;
 	t->md_fields = 0;
 	t->names_logged = false;
-	t->user = NULL;
+	t->ch.user = NULL;
+	t->ch.ncols = 0;
+	t->ch.pk = NULL;
+	t->ch.npk = 0;
 	buf_reset(&t->strings);
-	buf_reset(&t->keys);
+	buf_reset(&t->ch.keys);
 }
 
 static bool add_members(struct pending *pd, struct dec_table *t, struct rd *r, uint32_t col)
@@ -577,6 +687,7 @@ bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph
 		table_reset(d, t);
 		return false;
 	}
+	table_view(t);
 	if (!t->names_logged && d->cb.table_unnamed && !d->cb.table_unnamed(d->cb.ctx, t)) {
 		if (errlen && err[0] == '\0')
 			snprintf(err, errlen, "table %s.%s: no column names", t->db, t->name);
@@ -686,7 +797,7 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 	/* the names replace the positional ones: a new strings buffer, and
 	 * the formatter's keys made from them anew */
 	buf_reset(&t->strings);
-	buf_reset(&t->keys);
+	buf_reset(&t->ch.keys);
 	buf_append(&t->strings, names.data, names.len);
 	{
 		size_t mbase = t->strings.len;
@@ -719,6 +830,7 @@ bool decoder_table_describe(struct dec_table *t, const char *lines, char *err, s
 		}
 	}
 	t->names_logged = true;
+	table_view(t);
 	free(noff);
 	free(mcount);
 	buf_free(&names);
@@ -746,9 +858,10 @@ void tablemap_free_all(struct decoder *d)
 		buf_free(&d->tables[i].raw);
 		buf_free(&d->tables[i].strings);
 		buf_free(&d->tables[i].raw_tmp);
-		buf_free(&d->tables[i].keys);
-		free(d->tables[i].key_end);
-		d->tables[i].key_end = NULL;
+		ch_table_free_caches(&d->tables[i].ch);
+		free(d->tables[i].ch.cols);
+		d->tables[i].ch.cols = NULL;
+		d->tables[i].ch_cap = 0;
 	}
 	d->ntables = 0;
 }
