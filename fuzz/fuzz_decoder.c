@@ -137,7 +137,7 @@ static void run(const uint8_t *data, size_t size, bool crc)
 		}
 		decoder_set_file(fz.dec, "fuzz", off);
 		err[0] = '\0';
-		ok = decoder_feed(fz.dec, ev, evlen, err, sizeof(err));
+		ok = decoder_feed(fz.dec, ev, evlen, err, sizeof(err)) == DEC_OK;
 		free(ev);
 		if (!ok)
 			break;

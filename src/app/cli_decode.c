@@ -146,7 +146,7 @@ static bool decode_file(struct dec_cli *c, const char *path, uint64_t start)
 			continue;
 		}
 		decoder_set_file(c->dec, base, off);
-		if (!decoder_feed(c->dec, (uint8_t *)ev.data, size, err, sizeof(err))) {
+		if (decoder_feed(c->dec, (uint8_t *)ev.data, size, err, sizeof(err)) != DEC_OK) {
 			log_error("%s", err);
 			goto out;
 		}

@@ -35,6 +35,7 @@ void queue_destroy(struct queue *q)
 		buf_free(&q->e[i].payload);
 		buf_free(&q->e[i].id);
 		buf_free(&q->e[i].headers);
+		buf_free(&q->e[i].step);
 	}
 	free(q->e);
 	q->e = NULL;
@@ -79,7 +80,6 @@ struct q_entry *queue_reserve(struct queue *q)
 	atomic_store(&e->acked, 0);
 	atomic_store(&e->failed, 0);
 	e->trxkey[0] = '\0';
-	e->xa_op = 0;
 	return e;
 }
 

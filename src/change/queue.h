@@ -35,19 +35,16 @@ struct q_entry {
 	uint8_t routed_topic;		/* topic set by a route or outbox template
 					   (the AMQP sink uses it as routing key) */
 	char gtid[128];			/* the transaction's GTID, "" if none */
-	char trxkey[300];		/* the transaction: its GTID, else FILE:OFFSET */
+	char trxkey[300];		/* the transaction's id (ch_trx.id) */
 	char db[256];			/* Q_ROW: database name */
 	char table[256];		/* Q_ROW: table name */
 	uint8_t op;			/* Q_ROW: enum ch_op */
 	uint64_t index;			/* Q_ROW: row index in the trx */
 	uint64_t ts_ms;			/* commit time of the trx */
 	int64_t pub_ms;			/* Q_ROW: wall clock when published (loop) */
-	uint64_t next_offset;		/* Q_COMMIT: offset after the trx */
-	char file[256];			/* Q_COMMIT: binlog file */
+	struct rc_buf step;		/* Q_COMMIT: how the source's position moves
+					   past the trx (its bytes, source.h) */
 	int fail_status;		/* Q_FAIL: rc_status */
-	char xa_op;			/* Q_COMMIT: '+' a prepared XA is pending,
-					   '-' its outcome came, 0 neither */
-	char xa_rec[700];		/* "XID\tFILE:OFFSET\tKEY" of that XA */
 	void *owner;			/* the sink that took it (for callbacks) */
 	void *mt;			/* Q_ROW: its table's metrics counters */
 };

@@ -31,6 +31,8 @@ const struct opt_def config_options[] = {
 	{ "log", "file", OPT_STR, F(log_file), "", 0, 0, 0, NULL,
 	  "Also append log lines to this file, each with its time and level (empty: no file). Opened at start; rotate it with copytruncate." },
 
+	{ "source", "type", OPT_ENUM, F(src_kind), "mysql", 0, 0, 0, "mysql",
+	  "The kind of database: mysql reads the binlog of a MySQL or MariaDB server as a replica." },
 	{ "source", "host", OPT_HOSTPORTS, F(src_host), "127.0.0.1", OPT_NONEMPTY, 0, 0, NULL,
 	  "Database server host name or address." },
 	{ "source", "port", OPT_INT, F(src_port), "3306", 0, 1, 65535, NULL,
@@ -1052,6 +1054,54 @@ void rc_config_free(struct rc_config *cfg)
 			free(*(char **)((char *)cfg + config_options[i].offset));
 	free(cfg->path);
 	free(cfg);
+}
+
+static char *dup_or_oom(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		log_oom();
+	return p;
+}
+
+/* The text options of tab in dst, copied from src (dst is a byte copy). */
+static void dup_named(void *dst, const void *src, const struct opt_def *tab)
+{
+	for (int i = 0; tab[i].key; i++) {
+		const char *v;
+
+		if (!opt_is_str(&tab[i]))
+			continue;
+		v = *(char *const *)((const char *)src + tab[i].offset);
+		*(char **)((char *)dst + tab[i].offset) = v ? dup_or_oom(v) : NULL;
+	}
+}
+
+struct rc_config *config_dup(const struct rc_config *cfg)
+{
+	struct rc_config *c = malloc(sizeof(*c));
+
+	if (!c)
+		log_oom();
+	*c = *cfg;
+	c->path = cfg->path ? dup_or_oom(cfg->path) : NULL;
+	dup_named(c, cfg, config_options);
+	c->routes = calloc((size_t)cfg->nroutes + 1, sizeof(*c->routes));
+	c->outboxes = calloc((size_t)cfg->noutboxes + 1, sizeof(*c->outboxes));
+	if (!c->routes || !c->outboxes)
+		log_oom();
+	for (int i = 0; i < cfg->nroutes; i++) {
+		c->routes[i] = cfg->routes[i];
+		c->routes[i].name = dup_or_oom(cfg->routes[i].name);
+		dup_named(&c->routes[i], &cfg->routes[i], route_options);
+	}
+	for (int i = 0; i < cfg->noutboxes; i++) {
+		c->outboxes[i] = cfg->outboxes[i];
+		c->outboxes[i].name = dup_or_oom(cfg->outboxes[i].name);
+		dup_named(&c->outboxes[i], &cfg->outboxes[i], outbox_options);
+	}
+	return c;
 }
 
 /* The value of option o in cfg as text. */

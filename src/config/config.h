@@ -14,6 +14,7 @@
 
 #include "rowcast/rowcast.h"
 
+enum source_kind { SOURCE_MYSQL = 0 };
 enum sink_kind { SINK_MQTT = 0, SINK_STDOUT = 1, SINK_AMQP = 2, SINK_FILE = 3 };
 enum mqtt_version { MQTT_V5 = 0, MQTT_V311 = 1 };
 enum mqtt_client { MQTT_CLIENT_PAHO = 0, MQTT_CLIENT_MOSQUITTO = 1 };
@@ -57,8 +58,11 @@ struct outbox_cfg {
 	bool publish_deletes;		/* deletes too */
 };
 
-enum envelope_cfg { ENVC_NATIVE = 0, ENVC_DEBEZIUM = 1, ENVC_MAXWELL = 2, ENVC_CLOUDEVENTS = 3,
-		   ENVC_CLOUDEVENTS_BINARY = 4 };
+/* Message formats, by [route] envelope / [routes] envelope (route/envelope.h
+ * formats them; cloudevents-binary is the native message with CloudEvents
+ * headers). */
+enum envelope_kind { ENV_NATIVE = 0, ENV_DEBEZIUM = 1, ENV_MAXWELL = 2, ENV_CLOUDEVENTS = 3,
+		     ENV_CLOUDEVENTS_BINARY = 4 };
 enum unmatched_policy { UNMATCHED_PUBLISH = 0, UNMATCHED_DROP = 1 };
 
 struct rc_config {
@@ -75,7 +79,7 @@ struct rc_config {
 
 	/* [routing] */
 	int rt_unmatched;		/* UNMATCHED_* */
-	int rt_envelope;		/* ENVC_*: for rows no route names one */
+	int rt_envelope;		/* enum envelope_kind: for rows no route names one */
 	char *rt_source_uri;		/* cloudevents source */
 	bool rt_markers;		/* BEGIN/END messages per transaction */
 	char *rt_markers_topic;		/* their topic */
@@ -94,6 +98,7 @@ struct rc_config {
 	char *log_file;			/* also appended to this file; "" none */
 
 	/* [source] */
+	int src_kind;			/* SOURCE_* */
 	char *src_host;			/* database host name or address */
 	char *src_hosts;		/* host:port list of one GTID topology, or "" */
 	int src_port;			/* TCP port */
@@ -226,6 +231,14 @@ extern const struct opt_def config_options[];
  */
 enum rc_status config_load(const char *path, unsigned checks, struct rc_config **out,
 			   struct rc_error *err);
+
+/*
+ * A deep copy of cfg, made from the option tables (every text option,
+ * route and outbox), so an instance keeps exactly what was parsed and
+ * validated; free it with rc_config_free().  Never fails (aborts when
+ * memory is out).
+ */
+struct rc_config *config_dup(const struct rc_config *cfg);
 
 /*
  * After a reload: copy into running the options a reload may change, and

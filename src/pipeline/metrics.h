@@ -25,7 +25,6 @@ struct metrics_table {
 	atomic_uint_fast64_t published[CH_ROW_OPS]; /* handed to the sink */
 	atomic_uint_fast64_t acked[CH_ROW_OPS];	/* acknowledged by the broker */
 	atomic_uint_fast64_t bytes;	/* payload bytes published */
-	atomic_int unnamed_warned;	/* "no column names" was logged */
 	struct metrics_table *next;	/* registry chain (private) */
 };
 

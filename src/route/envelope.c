@@ -42,26 +42,6 @@
 #define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
 
 static const char *const dbz_ops[CH_ROW_OPS] = { "c", "u", "d" };	/* by enum ch_op */
-static const char *const kind_names[4] = { "native", "debezium", "maxwell", "cloudevents" };
-
-bool envelope_parse_kind(const char *s, enum envelope_kind *k)
-{
-	if (s == NULL)
-		return false;
-	for (int i = 0; i < 4; i++) {
-		if (strcmp(s, kind_names[i]) == 0) {
-			*k = (enum envelope_kind)i;
-			return true;
-		}
-	}
-	return false;
-}
-
-const char *envelope_kind_name(enum envelope_kind k)
-{
-	return (unsigned)k < 4 ? kind_names[k] : "unknown";
-}
-
 /* ---- calendar ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (any year >= 0). */

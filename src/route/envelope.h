@@ -23,11 +23,11 @@
 
 #include "base/buf.h"
 #include "change/change.h"
-
-enum envelope_kind { ENV_NATIVE = 0, ENV_DEBEZIUM, ENV_MAXWELL, ENV_CLOUDEVENTS };
+#include "config/config.h"		/* enum envelope_kind */
 
 struct envelope_opts {
-	enum envelope_kind kind;
+	enum envelope_kind kind;	/* not ENV_CLOUDEVENTS_BINARY (the router
+					   formats that as ENV_NATIVE) */
 	bool decimal_string;      /* debezium decimal.handling.mode=string (default precise) */
 	const char *server_name;  /* debezium source.name / topic prefix, e.g. "rowcast";
 				     NULL: "rowcast" */
@@ -42,12 +42,5 @@ struct envelope_opts {
  * the hot path beyond out's growth.  file = binlog file name, offset = event offset. */
 void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct ch_trx *trx,
 		     const char *file, uint64_t offset, const struct ch_row *row);
-
-/* "native", "debezium", "maxwell" or "cloudevents" (exactly, lower case) to
- * *k; false, *k untouched, for anything else. */
-bool envelope_parse_kind(const char *s, enum envelope_kind *k);
-
-/* The name envelope_parse_kind() takes for k. */
-const char *envelope_kind_name(enum envelope_kind k);
 
 #endif

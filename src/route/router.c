@@ -49,7 +49,7 @@ struct route {
 	struct globs keep;		/* columns kept; none = all */
 	char **ren_from, **ren_to;	/* renames */
 	int nren;
-	int envelope;			/* ENVC_* */
+	int envelope;			/* enum envelope_kind */
 	bool drop;
 };
 
@@ -229,17 +229,6 @@ static void tpl_free(struct tpl *t)
 	t->n = 0;
 }
 
-static struct rc_config *config_copy(const struct rc_config *cfg)
-{
-	struct rc_config *c;
-	struct rc_error e;
-
-	/* the file is the source of truth: read it again for a private copy */
-	if (rc_config_load(cfg->path, &c, &e) != RC_OK)
-		return NULL;
-	return c;
-}
-
 struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen)
 {
 	struct router *r = calloc(1, sizeof(*r));
@@ -249,14 +238,11 @@ struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen)
 	if (!r)
 		log_oom();
 	r->id = next_id++;
-	r->cfg = config_copy(cfg);
-	if (!r->cfg) {
-		snprintf(err, errlen, "cannot read %s again", cfg->path);
-		free(r);
-		return NULL;
-	}
-	r->prefix = xstrdup(cfg->mqtt_topic_prefix);
+	/* a private copy of what was parsed: a reload replaces the router,
+	 * never changes the config under it */
+	r->cfg = config_dup(cfg);
 	cfg = r->cfg;
+	r->prefix = xstrdup(cfg->mqtt_topic_prefix);
 	split(cfg->flt_include, &r->include);
 	split(cfg->flt_exclude, &r->exclude);
 	split(cfg->flt_drop_columns, &r->drop_cols);
@@ -810,7 +796,7 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	{
 		int k = rt ? rt->envelope : r->cfg->rt_envelope;
 
-		binary_ce = k == ENVC_CLOUDEVENTS_BINARY;
+		binary_ce = k == ENV_CLOUDEVENTS_BINARY;
 		r->env.kind = binary_ce ? ENV_NATIVE : (enum envelope_kind)k;
 	}
 	r->env.event_type = NULL;

@@ -21,7 +21,8 @@
 struct router;
 struct table_plan;
 
-/* Compile cfg; NULL with err when something cannot be compiled. */
+/* Compile cfg (the router keeps a copy of it); NULL with err when
+ * something cannot be compiled. */
 struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen);
 void router_free(struct router *r);
 

@@ -188,7 +188,7 @@ static bool feed_all(struct decoder *d, struct rc_buf *b, char *err, size_t errl
 		uint32_t size = (uint32_t)p[9] | (uint32_t)p[10] << 8 | (uint32_t)p[11] << 16 |
 				(uint32_t)p[12] << 24;
 
-		if (!decoder_feed(d, p, size, err, errlen))
+		if (decoder_feed(d, p, size, err, errlen) != DEC_OK)
 			return false;
 		off += size;
 	}
@@ -332,7 +332,7 @@ static void test_no_crash_on_damage(void **state)
 
 			if (size > avail)
 				size = (uint32_t)avail;
-			if (!decoder_feed(d, p, size, err, sizeof(err)))
+			if (decoder_feed(d, p, size, err, sizeof(err)) != DEC_OK)
 				break;
 			off += size;
 		}

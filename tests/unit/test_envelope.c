@@ -705,30 +705,6 @@ static void test_unexpected_texts(void **state)
 	tbl_free(&t);
 }
 
-static void test_parse_kind(void **state)
-{
-	enum envelope_kind k = ENV_MAXWELL;
-
-	(void)state;
-	assert_true(envelope_parse_kind("native", &k));
-	assert_int_equal(k, ENV_NATIVE);
-	assert_true(envelope_parse_kind("debezium", &k));
-	assert_int_equal(k, ENV_DEBEZIUM);
-	assert_true(envelope_parse_kind("maxwell", &k));
-	assert_int_equal(k, ENV_MAXWELL);
-	assert_true(envelope_parse_kind("cloudevents", &k));
-	assert_int_equal(k, ENV_CLOUDEVENTS);
-	assert_false(envelope_parse_kind("Debezium", &k));
-	assert_false(envelope_parse_kind("", &k));
-	assert_false(envelope_parse_kind("cloudevent", &k));
-	assert_false(envelope_parse_kind(NULL, &k));
-	assert_int_equal(k, ENV_CLOUDEVENTS);
-	for (int i = 0; i < 4; i++) {
-		assert_true(envelope_parse_kind(envelope_kind_name((enum envelope_kind)i), &k));
-		assert_int_equal(k, i);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,7 +717,6 @@ int main(void)
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_cloudevents),
 		cmocka_unit_test(test_unexpected_texts),
-		cmocka_unit_test(test_parse_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -339,7 +339,7 @@ static bool feed(struct decoder *d, const struct rc_buf *b, char *err, size_t er
 		const uint8_t *p = (const uint8_t *)b->data + off;
 		uint32_t size = (uint32_t)le_get(p + 9, 4);
 
-		if (!decoder_feed(d, p, size, err, errlen))
+		if (decoder_feed(d, p, size, err, errlen) != DEC_OK)
 			return false;
 		off += size;
 	}

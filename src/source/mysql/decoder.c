@@ -233,6 +233,13 @@ static bool fde_crc_ok(const uint8_t *ev, size_t len)
 	return crc == want;
 }
 
+/* A callback returned false: the feed ends, without an error. */
+static bool stop(struct decoder *d)
+{
+	d->stopped = true;
+	return false;
+}
+
 static bool commit(struct decoder *d, const uint8_t *hdr)
 {
 	bool ok = true;
@@ -240,6 +247,8 @@ static bool commit(struct decoder *d, const uint8_t *hdr)
 	(void)hdr;
 	if (d->cb.on_commit)
 		ok = d->cb.on_commit(d->cb.ctx, &d->trx, d->file, d->next_offset);
+	if (!ok)
+		d->stopped = true;
 	d->trx.active = false;
 	d->trx.xa_prepare = false;
 	d->trx.xa_held = false;
@@ -267,8 +276,8 @@ static bool begin(struct decoder *d, const uint8_t *hdr)
 			 (unsigned long long)d->trx.start_offset);
 	if (d->trx.ch.ts_ms == 0)
 		d->trx.ch.ts_ms = le_get(hdr, 4) * 1000;
-	if (d->cb.on_begin)
-		return d->cb.on_begin(d->cb.ctx, &d->trx);
+	if (d->cb.on_begin && !d->cb.on_begin(d->cb.ctx, &d->trx))
+		return stop(d);
 	return true;
 }
 
@@ -435,14 +444,14 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, con
 		d->in_begin = true;
 		d->gtid_expects_begin = false;
 		if (d->cb.on_event && !d->cb.on_event(d->cb.ctx, &d->trx, &info))
-			return false;
+			return stop(d);
 		return true;
 	}
 	if (word_is(s, slen, "COMMIT") || word_is(s, slen, "ROLLBACK") ||
 	    word_is(s, slen, "XA END") || word_is(s, slen, "XA COMMIT") ||
 	    word_is(s, slen, "XA ROLLBACK")) {
 		if (d->cb.on_event && !d->cb.on_event(d->cb.ctx, &d->trx, &info))
-			return false;
+			return stop(d);
 		if (word_is(s, slen, "XA END"))
 			return true;
 		if (!d->trx.active)
@@ -467,7 +476,7 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, con
 	}
 	if (word_is(s, slen, "XA PREPARE")) {	/* MariaDB: the prepared group ends */
 		if (d->cb.on_event && !d->cb.on_event(d->cb.ctx, &d->trx, &info))
-			return false;
+			return stop(d);
 		if (!d->trx.active)
 			return true;
 		d->trx.xa_prepare = true;
@@ -484,7 +493,7 @@ static bool parse_query(struct decoder *d, const uint8_t *hdr, uint8_t type, con
 	if (!d->trx.active && !begin(d, hdr))
 		return false;
 	if (d->cb.on_event && !d->cb.on_event(d->cb.ctx, &d->trx, &info))
-		return false;
+		return stop(d);
 	if (!in_trx_body)
 		return commit(d, hdr);	/* a statement that is a transaction of its own */
 	(void)err;
@@ -626,10 +635,21 @@ static bool report(struct decoder *d, uint8_t type, uint32_t size)
 	info.type_name = decoder_event_name(type);
 	info.offset = d->offset;
 	info.size = size;
-	return d->cb.on_event(d->cb.ctx, &d->trx, &info);
+	if (!d->cb.on_event(d->cb.ctx, &d->trx, &info))
+		return stop(d);
+	return true;
 }
 
-bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, size_t errlen)
+enum dec_result decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err,
+			     size_t errlen)
+{
+	d->stopped = false;
+	if (decoder_feed_one(d, ev, len, err, errlen))
+		return DEC_OK;
+	return d->stopped ? DEC_STOPPED : DEC_ERROR;
+}
+
+bool decoder_feed_one(struct decoder *d, const uint8_t *ev, size_t len, char *err, size_t errlen)
 {
 	uint8_t type;
 	uint32_t size, log_pos;

@@ -58,7 +58,6 @@ struct dec_table {
 	uint32_t md_fields;		/* bit 1 << type for each optional metadata
 					   field the map carried (MD_* numbers of
 					   tablemap.c, below 32) */
-	bool warned_names;		/* the "no column names" warning was given */
 	struct rc_buf raw;		/* the map's body, to skip re-parsing */
 	struct rc_buf strings;		/* names and members point in here */
 	struct rc_buf raw_tmp;		/* scratch while converting names */
@@ -142,12 +141,16 @@ uint64_t decoder_offset(const struct decoder *d);
 /* Where the event after the last one fed starts (its end). */
 uint64_t decoder_next_offset(const struct decoder *d);
 
-/*
- * Feed one whole event.  Returns false on a decode error (message in err,
- * naming file:offset and event type) or when a callback returned false
- * (then err is "").  The event bytes are not kept after the call.
- */
-bool decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err, size_t errlen);
+/* What feeding an event came to. */
+enum dec_result {
+	DEC_OK = 0,	/* decoded, every callback went on */
+	DEC_STOPPED,	/* a callback returned false */
+	DEC_ERROR,	/* it cannot be decoded: err names file:offset and type */
+};
+
+/* Feed one whole event.  The event bytes are not kept after the call. */
+enum dec_result decoder_feed(struct decoder *d, const uint8_t *ev, size_t len, char *err,
+			     size_t errlen);
 
 /* Tell the decoder whether the stream's events carry a CRC32 before its
  * FORMAT_DESCRIPTION arrives (the replica protocol sends a ROTATE first). */

@@ -96,6 +96,7 @@ struct decoder {
 	uint8_t post_header[256];	/* post-header length per type-1 */
 	unsigned n_post;		/* entries of post_header from the FDE */
 	bool have_fde;			/* a FORMAT_DESCRIPTION was seen */
+	bool stopped;			/* a callback returned false in this feed */
 
 	struct dec_trx trx;		/* transaction being read */
 	bool in_begin;			/* BEGIN seen (MySQL) or GTID (MariaDB) */
@@ -133,6 +134,10 @@ bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph
 struct dec_table *tablemap_find(struct decoder *d, uint64_t id);
 void tablemap_end_statement(struct decoder *d);
 void tablemap_free_all(struct decoder *d);
+
+/* decoder.c: decoder_feed() without its result: false on an error or a
+ * stop (stopped tells which); payload.c feeds inner events through it */
+bool decoder_feed_one(struct decoder *d, const uint8_t *ev, size_t len, char *err, size_t errlen);
 
 /* payload.c */
 bool payload_parse(struct decoder *d, const uint8_t *body, size_t n, char *err, size_t errlen);

@@ -39,7 +39,7 @@ static bool feed_complete(struct decoder *d, struct rc_buf *buf, size_t *start,
 		if (avail < size)
 			break;
 		d->offset = d->next_offset = d->payload_offset;
-		if (!decoder_feed(d, p, size, err, errlen))
+		if (!decoder_feed_one(d, p, size, err, errlen))
 			return false;
 		(*count)++;
 		*start += size;

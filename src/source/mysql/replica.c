@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MySQL/MariaDB replica source: libmariadb connects and authenticates;
- * this file registers as a replica, asks for the binlog from a GTID state
- * and reads the event packets.  It does not use libmariadb's mariadb_rpl_*
- * parser.  MariaDB GTID mode today; MySQL's GTID dump comes next.
+ * The replica connection: libmariadb connects and authenticates; this
+ * file registers as a replica, asks for the binlog from a GTID state, a
+ * GTID set or FILE:OFFSET and reads the event packets.  It does not use
+ * libmariadb's mariadb_rpl_* parser, and decodes nothing itself.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,14 +21,14 @@
 #include "source/mysql/decoder.h"
 #include "source/mysql/gtid.h"
 #include "source/mysql/gtidset.h"
-#include "source/source.h"
+#include "source/mysql/replica.h"
 
 #define COM_REGISTER_SLAVE_CMD 0x15
 #define COM_BINLOG_DUMP_CMD 0x12
 #define COM_BINLOG_DUMP_GTID_CMD 0x1e
 
 struct msrc {
-	struct source base;		/* must be first */
+	struct replica base;		/* must be first */
 	MYSQL *db;			/* connection, NULL when closed */
 	pthread_mutex_t mu;		/* guards db against interrupt() */
 	bool mariadb;			/* server flavour */
@@ -189,7 +189,7 @@ static void warn_fk_cascades(struct msrc *m)
 	mysql_free_result(res);
 }
 
-static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
+bool replica_connect(struct replica *s, bool *fatal, char *err, size_t errlen)
 {
 	struct msrc *m = (struct msrc *)s;
 	const struct rc_config *c = s->cfg;
@@ -330,7 +330,7 @@ static bool m_connect(struct source *s, bool *fatal, char *err, size_t errlen)
 	return true;
 }
 
-static bool m_position(struct source *s, int start_kind, char **out, char *err, size_t errlen)
+bool replica_position(struct replica *s, int start_kind, char **out, char *err, size_t errlen)
 {
 	struct msrc *m = (struct msrc *)s;
 	char val[4096];
@@ -588,13 +588,13 @@ out:
 	return ok;
 }
 
-static bool m_start(struct source *s, const struct resume_point *from, struct decoder *dec,
-		    bool *fatal, char *err, size_t errlen)
+bool replica_start(struct replica *s, const char *state, bool file_mode, struct decoder *dec,
+		   bool *fatal, char *err, size_t errlen)
 {
 	struct msrc *m = (struct msrc *)s;
 	const struct rc_config *c = s->cfg;
 	struct rc_buf q = { 0 };
-	bool filemode = c->src_position_mode == POS_FILE || from->file_mode;
+	bool filemode = c->src_position_mode == POS_FILE || file_mode;
 	char file[512];
 	uint64_t pos = 4;
 	char *esc;
@@ -603,14 +603,14 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 
 	*fatal = false;
 	if (filemode) {
-		const char *colon = strrchr(from->state, ':');
+		const char *colon = strrchr(state, ':');
 
-		if (!colon || colon == from->state) {
-			snprintf(err, errlen, "%s: '%s' is not FILE:OFFSET", s->peer, from->state);
+		if (!colon || colon == state) {
+			snprintf(err, errlen, "%s: '%s' is not FILE:OFFSET", s->peer, state);
 			*fatal = true;
 			return false;
 		}
-		snprintf(file, sizeof(file), "%.*s", (int)(colon - from->state), from->state);
+		snprintf(file, sizeof(file), "%.*s", (int)(colon - state), state);
 		pos = strtoull(colon + 1, NULL, 10);
 		/* capability 4: rowcast reads GTID events as they are (without
 		 * it the server rewrites them for old replicas, and fails on XA
@@ -621,7 +621,7 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 			   (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
 			   c->src_net_write_timeout_s);
 	} else if (!m->mariadb) {
-		if (!check_position_mysql(m, from->state, fatal, err, errlen))
+		if (!check_position_mysql(m, state, fatal, err, errlen))
 			return false;
 		buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
 			       "@source_binlog_checksum = @@global.binlog_checksum, "
@@ -631,12 +631,12 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 			   (unsigned long long)c->src_heartbeat_s * 1000000000ULL,
 			   c->src_net_write_timeout_s);
 	} else {
-		if (!check_position(m, from->state, fatal, err, errlen))
+		if (!check_position(m, state, fatal, err, errlen))
 			return false;
-		esc = malloc(strlen(from->state) * 2 + 1);
+		esc = malloc(strlen(state) * 2 + 1);
 		if (!esc)
 			log_oom();
-		mysql_real_escape_string(m->db, esc, from->state, (unsigned long)strlen(from->state));
+		mysql_real_escape_string(m->db, esc, state, (unsigned long)strlen(state));
 		buf_printf(&q, "SET @master_binlog_checksum = @@global.binlog_checksum, "
 			       "@mariadb_slave_capability = 4, @slave_connect_state = '%s', "
 			       "@slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0, "
@@ -669,7 +669,7 @@ static bool m_start(struct source *s, const struct resume_point *from, struct de
 		/* MySQL: COM_BINLOG_DUMP_GTID with the executed set */
 		struct gtid_set *set = gtid_set_new();
 
-		if (!gtid_set_parse(set, from->state, err, errlen)) {
+		if (!gtid_set_parse(set, state, err, errlen)) {
 			gtid_set_free(set);
 			*fatal = true;
 			goto out;
@@ -704,8 +704,8 @@ out:
 	return ok;
 }
 
-static bool m_next(struct source *s, const uint8_t **ev, size_t *len, bool *fatal, char *err,
-		   size_t errlen)
+bool replica_next(struct replica *s, const uint8_t **ev, size_t *len, bool *fatal, char *err,
+		  size_t errlen)
 {
 	struct msrc *m = (struct msrc *)s;
 	unsigned long n;
@@ -775,8 +775,8 @@ static bool meta_open(struct msrc *m, const char *what, char *err, size_t errlen
 }
 
 /* Binlog bytes from file:pos to the server's end, from SHOW BINARY LOGS. */
-static bool m_lag(struct source *s, const char *file, uint64_t pos, int64_t *bytes,
-		  char *err, size_t errlen)
+bool replica_lag(struct replica *s, const char *file, uint64_t pos, int64_t *bytes, char *err,
+		 size_t errlen)
 {
 	struct msrc *m = (struct msrc *)s;
 	MYSQL_RES *res;
@@ -811,8 +811,8 @@ static bool m_lag(struct source *s, const char *file, uint64_t pos, int64_t *byt
 	return true;
 }
 
-static bool m_describe(struct source *s, const char *db, const char *table, struct rc_buf *out,
-		       char *err, size_t errlen)
+bool replica_describe(struct replica *s, const char *db, const char *table, struct rc_buf *out,
+		      char *err, size_t errlen)
 {
 	struct msrc *m = (struct msrc *)s;
 	char edb[600], etab[600], q[1500];
@@ -847,7 +847,7 @@ static bool m_describe(struct source *s, const char *db, const char *table, stru
 	return true;
 }
 
-static void m_interrupt(struct source *s)
+void replica_interrupt(struct replica *s)
 {
 	struct msrc *m = (struct msrc *)s;
 
@@ -862,7 +862,7 @@ static void m_interrupt(struct source *s)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static void m_disconnect(struct source *s)
+void replica_disconnect(struct replica *s)
 {
 	struct msrc *m = (struct msrc *)s;
 	MYSQL *db;
@@ -875,13 +875,13 @@ static void m_disconnect(struct source *s)
 		mysql_close(db);
 }
 
-static void m_free(struct source *s)
+void replica_free(struct replica *s)
 {
 	struct msrc *m = (struct msrc *)s;
 
 	if (!s)
 		return;
-	m_disconnect(s);
+	replica_disconnect(s);
 	if (m->meta)
 		mysql_close(m->meta);
 	pthread_mutex_destroy(&m->mu);
@@ -892,26 +892,12 @@ static void m_free(struct source *s)
 	free(m);
 }
 
-static const struct source_ops mysql_ops = {
-	.name = "mysql",
-	.connect = m_connect,
-	.position = m_position,
-	.start = m_start,
-	.next = m_next,
-	.describe = m_describe,
-	.lag = m_lag,
-	.interrupt = m_interrupt,
-	.disconnect = m_disconnect,
-	.free = m_free,
-};
-
-struct source *source_mysql_new(const struct rc_config *cfg)
+struct replica *replica_new(const struct rc_config *cfg)
 {
 	struct msrc *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		log_oom();
-	m->base.ops = &mysql_ops;
 	m->base.cfg = cfg;
 	m->base.server_id = (uint32_t)cfg->src_server_id;
 	/* "a:3306, b:3306, c" (port defaults to [source] port), or host */

@@ -256,6 +256,7 @@ bool rows_parse(struct decoder *d, uint8_t type, const uint8_t *body, size_t n,
 		}
 		row.index = d->trx.ch.nrows++;
 		if (d->cb.on_row && !d->cb.on_row(d->cb.ctx, &d->trx, &row)) {
+			d->stopped = true;
 			err[0] = '\0';
 			return false;
 		}

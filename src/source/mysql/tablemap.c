@@ -689,6 +689,7 @@ bool tablemap_parse(struct decoder *d, const uint8_t *body, size_t n, uint8_t ph
 	}
 	table_view(t);
 	if (!t->names_logged && d->cb.table_unnamed && !d->cb.table_unnamed(d->cb.ctx, t)) {
+		d->stopped = true;
 		if (errlen && err[0] == '\0')
 			snprintf(err, errlen, "table %s.%s: no column names", t->db, t->name);
 		table_reset(d, t);
