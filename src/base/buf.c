@@ -76,7 +76,7 @@ const char rc_digit_pairs[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-char *rc_digits_back(char *end, uint64_t v, unsigned width)
+char *buf_digits_back(char *end, uint64_t v, unsigned width)
 {
 	char *p = end;
 
@@ -118,7 +118,7 @@ void buf_put_u64(struct rc_buf *b, uint64_t v)
 	unsigned n = digit_count(v);
 
 	buf_room(b, n);
-	rc_digits_back(b->data + b->len + n, v, 0);
+	buf_digits_back(b->data + b->len + n, v, 0);
 	b->len += n;
 	b->data[b->len] = '\0';
 }

@@ -52,7 +52,7 @@ static inline void buf_putc(struct rc_buf *b, char c)
 
 /* Copy the string src into dst of size bytes (> 0), cut to fit, always
  * NUL-terminated; for the per-row paths where snprintf("%s") costs. */
-static inline void rc_strcpy(char *dst, size_t size, const char *src)
+static inline void buf_strcpy(char *dst, size_t size, const char *src)
 {
 	size_t n = strlen(src);
 
@@ -72,11 +72,11 @@ static inline void buf_room(struct rc_buf *b, size_t extra)
 void buf_puts(struct rc_buf *b, const char *s);
 /* v in decimal, at least width digits (zeros in front), written so that it
  * ends at end; returns its start.  Needs max(20, width) bytes before end. */
-char *rc_digits_back(char *end, uint64_t v, unsigned width);
+char *buf_digits_back(char *end, uint64_t v, unsigned width);
 
 /* Copy n bytes, inline for the short values of a row (reads and writes
  * only [s, s + n) and [d, d + n)). */
-static inline void rc_copy(char *d, const char *s, size_t n)
+static inline void buf_copy(char *d, const char *s, size_t n)
 {
 	if (n > 16) {
 		memcpy(d, s, n);
@@ -107,7 +107,7 @@ extern const char rc_digit_pairs[201];
 extern const uint64_t rc_pow10[20];
 
 /* Exactly width digits of v (v < 10^width) at p, returns p + width. */
-static inline char *rc_digits_fixed(char *p, uint32_t v, unsigned width)
+static inline char *buf_digits_fixed(char *p, uint32_t v, unsigned width)
 {
 	char *q = p + width;
 

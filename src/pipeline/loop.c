@@ -134,7 +134,7 @@ void loop_drain_acks(struct rc *rc)
 				atomic_fetch_add(&mt->acked[e->op], 1);
 			atomic_fetch_sub(&rc->m->inflight, 1);
 			atomic_fetch_sub(&rc->m->inflight_bytes, e->payload.len);
-			rc_strcpy(rc->part_id, sizeof(rc->part_id), e->trxkey);
+			buf_strcpy(rc->part_id, sizeof(rc->part_id), e->trxkey);
 			rc->part_next = e->index + 1;
 		} else if (e->kind == Q_COMMIT) {
 			rc->src->ops->pos_advance(rc->src, rc->acked, e->step.data, e->step.len);

@@ -69,9 +69,9 @@ static void push_message(struct rc *rc, struct q_entry *e, const struct ch_trx *
 			 uint64_t index, uint8_t op, void *mt)
 {
 	e->kind = Q_ROW;
-	rc_strcpy(e->gtid, sizeof(e->gtid), trx->gtid);
+	buf_strcpy(e->gtid, sizeof(e->gtid), trx->gtid);
 	if (!e->trxkey[0])
-		rc_strcpy(e->trxkey, sizeof(e->trxkey), rc->rd.cur_id);
+		buf_strcpy(e->trxkey, sizeof(e->trxkey), rc->rd.cur_id);
 	e->op = op;
 	e->mt = mt;
 	e->index = index;
@@ -87,7 +87,7 @@ static bool on_begin(void *ctx, const struct ch_trx *trx)
 	struct q_entry *e;
 
 	take_pending_router(rc);
-	rc_strcpy(r->cur_id, sizeof(r->cur_id), trx->id);
+	buf_strcpy(r->cur_id, sizeof(r->cur_id), trx->id);
 	r->cur_rows = 0;
 	r->skip_rows = 0;
 	if (r->skip_id && !strcmp(r->skip_id, r->cur_id)) {
@@ -176,11 +176,11 @@ static bool on_row(void *ctx, const struct ch_trx *trx, const struct ch_row *row
 	case ROUTE_PUBLISH:
 		break;
 	}
-	rc_strcpy(e->db, sizeof(e->db), t->db);
-	rc_strcpy(e->table, sizeof(e->table), t->name);
+	buf_strcpy(e->db, sizeof(e->db), t->db);
+	buf_strcpy(e->table, sizeof(e->table), t->name);
 	if (router_markers(rc->router))
 		router_marker_count(rc->router, t->db, t->name);
-	rc_strcpy(e->trxkey, sizeof(e->trxkey), trx->id);
+	buf_strcpy(e->trxkey, sizeof(e->trxkey), trx->id);
 	push_message(rc, e, trx, row->index, p_op(e, row), mt);
 	return true;
 }
@@ -204,7 +204,7 @@ static bool on_commit(void *ctx, const struct ch_trx *trx, const void *step, siz
 	e->kind = Q_COMMIT;
 	buf_reset(&e->step);
 	buf_append(&e->step, step, steplen);
-	rc_strcpy(e->gtid, sizeof(e->gtid), trx->gtid);
+	buf_strcpy(e->gtid, sizeof(e->gtid), trx->gtid);
 	e->index = trx->nrows;
 	e->ts_ms = trx->ts_ms;
 	queue_push(&rc->q);

@@ -76,7 +76,7 @@ static void civil_from_days(uint64_t days, unsigned *y, unsigned *m, unsigned *d
 static void put_dig(struct rc_buf *out, unsigned v, unsigned width)
 {
 	char tmp[24], *end = tmp + sizeof(tmp);
-	const char *p = rc_digits_back(end, v, width < sizeof(tmp) ? width : sizeof(tmp));
+	const char *p = buf_digits_back(end, v, width < sizeof(tmp) ? width : sizeof(tmp));
 
 	buf_append(out, p, (size_t)(end - p));
 }

@@ -52,13 +52,13 @@ static void image_json(struct rc_buf *out, struct ch_table *t, const struct ch_i
 
 		if (im->state[i] == CH_ABSENT)
 			continue;
-		rc_copy(o, t->keys.data + k0, t->key_end[i] - k0);
+		buf_copy(o, t->keys.data + k0, t->key_end[i] - k0);
 		o += t->key_end[i] - k0;
 		if (im->state[i] == CH_NULL) {
 			memcpy(o, "null", 4);
 			o += 4;
 		} else {
-			rc_copy(o, im->text.data + im->off[i], im->len[i]);
+			buf_copy(o, im->text.data + im->off[i], im->len[i]);
 			o += im->len[i];
 		}
 		*o++ = ',';

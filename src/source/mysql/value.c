@@ -86,8 +86,8 @@ static inline char *put_dig(char *p, uint64_t v, unsigned width)
 	const char *q;
 
 	if (v < pow10_u32[width])	/* always, but from damaged events */
-		return rc_digits_fixed(p, (uint32_t)v, width);
-	q = rc_digits_back(end, v, width);
+		return buf_digits_fixed(p, (uint32_t)v, width);
+	q = buf_digits_back(end, v, width);
 	memcpy(p, q, (size_t)(end - q));
 	return p + (end - q);
 }
@@ -563,7 +563,7 @@ static size_t put_g(char *s, bool neg, uint64_t dig, int prec, int x)
 		n--;
 	}
 	/* the n digits left end at buf + 24, zeros follow them */
-	(void)rc_digits_back(buf + 24, dig, (unsigned)n);
+	(void)buf_digits_back(buf + 24, dig, (unsigned)n);
 	memset(buf + 24, '0', 24);
 	d = buf + 24 - n;
 	*p = '-';
