@@ -221,10 +221,10 @@ static bool on_commit(void *ctx, const struct ch_trx *trx, const void *step, siz
 
 /* router_ddl's way to get entries: the previous one is handed over first. */
 struct ddl_emit {
-	struct rc *rc;
-	const struct ch_trx *trx;
-	struct q_entry *pending;
-	int n;
+	struct rc *rc;			/* the instance */
+	const struct ch_trx *trx;	/* the statement's transaction */
+	struct q_entry *pending;	/* the entry being filled, not yet pushed */
+	int n;				/* entries emitted */
 };
 
 static bool ddl_emit(void *ctx, struct q_entry **out)

@@ -122,10 +122,11 @@ static const char *header(const struct q_entry *e, const char *k)
 	return NULL;
 }
 
+/* What router_row() made of one row change. */
 struct routed {
-	struct q_entry e;
-	char err[512];
-	enum route_result res;
+	struct q_entry e;		/* the message */
+	char err[512];			/* why it cannot be routed */
+	enum route_result res;		/* publish, skip or error */
 };
 
 /* Route one row change of t through r (with a plan made for it). */
