@@ -6,8 +6,8 @@
  * native_format() in the same run (issue 17 asks a condition to cost under
  * 5 % of a plain route).  Not built by make:
  *
- *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -o bench/work/expr_bench bench/expr_bench.c \
- *      src/route/expr.c src/route/native.c src/core/buf.c src/core/log.c -lnettle
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild -o bench/work/expr_bench bench/expr_bench.c \
+ *      build/.libs/librowcast_core.a -llua5.4 -lnettle -lz -lzstd -ldeflate -lcjson -lm -lpthread
  *   bench/work/expr_bench [iterations]
  */
 #include <stdio.h>
@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "decode/decoder.h"
+#include "change/change.h"
 #include "route/expr.h"
 #include "route/native.h"
 
@@ -24,10 +24,10 @@
 static enum expr_state row_value(const void *ctx, enum expr_side side, int32_t idx,
 				 const char **text, size_t *len)
 {
-	const struct dec_row *row = ctx;
-	const struct dec_image *im = side == EXPR_AFTER ? row->after : row->before;
+	const struct ch_row *row = ctx;
+	const struct ch_image *im = side == EXPR_AFTER ? row->after : row->before;
 
-	if (!im || im->state[idx] != DEC_VALUE)
+	if (!im || im->state[idx] != CH_VALUE)
 		return im ? (enum expr_state)im->state[idx] : EXPR_ABSENT;
 	*text = im->text.data + im->off[idx];
 	*len = im->len[idx];
@@ -36,7 +36,7 @@ static enum expr_state row_value(const void *ctx, enum expr_side side, int32_t i
 
 static int32_t table_lookup(const void *ctx, const char *name, size_t len)
 {
-	const struct dec_table *t = ctx;
+	const struct ch_table *t = ctx;
 
 	for (uint32_t i = 0; i < t->ncols; i++)
 		if (t->cols[i].name_len == len && !strncasecmp(t->cols[i].name, name, len))
@@ -45,7 +45,7 @@ static int32_t table_lookup(const void *ctx, const char *name, size_t len)
 }
 
 #define NCOLS 10
-static struct dec_column cols[NCOLS] = {
+static struct ch_column cols[NCOLS] = {
 	{ .name = "id", .name_len = 2 },
 	{ .name = "customer_id", .name_len = 11 },
 	{ .name = "status", .name_len = 6 },
@@ -58,7 +58,7 @@ static struct dec_column cols[NCOLS] = {
 	{ .name = "items", .name_len = 5 },
 };
 
-static void fill(struct dec_image *im, const char *const *vals)
+static void fill(struct ch_image *im, const char *const *vals)
 {
 	memset(im, 0, sizeof(*im));
 	im->off = calloc(NCOLS, sizeof(*im->off));
@@ -67,10 +67,10 @@ static void fill(struct dec_image *im, const char *const *vals)
 	im->cap = NCOLS;
 	for (int i = 0; i < NCOLS; i++) {
 		if (!vals[i]) {
-			im->state[i] = DEC_NULL;
+			im->state[i] = CH_NULL;
 			continue;
 		}
-		im->state[i] = DEC_VALUE;
+		im->state[i] = CH_VALUE;
 		im->off[i] = (uint32_t)im->text.len;
 		im->len[i] = (uint32_t)strlen(vals[i]);
 		buf_append(&im->text, vals[i], strlen(vals[i]));
@@ -112,11 +112,11 @@ int main(int argc, char **argv)
 		"contains(after.note, 'hinten') or after.paid_at is null",
 	};
 	long iters = argc > 1 ? atol(argv[1]) : 2000000;
-	struct dec_table t = { .id = 1, .db = "shop", .name = "orders", .ncols = NCOLS,
+	struct ch_table t = { .db = "shop", .name = "orders", .ncols = NCOLS,
 			       .cols = cols };
-	struct dec_trx trx = { .gtid = "0-1-4242", .ts_ms = 1764324945000ULL };
-	struct dec_image b, a;
-	struct dec_row row = { .table = &t, .op = DEC_UPDATE, .before = &b, .after = &a };
+	struct ch_trx trx = { .gtid = "0-1-4242", .id = "0-1-4242", .ts_ms = 1764324945000ULL };
+	struct ch_image b, a;
+	struct ch_row row = { .table = &t, .op = CH_UPDATE, .before = &b, .after = &a };
 	struct rc_buf out = { 0 };
 	double fmt_best = 1e30;
 
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 
 		for (long i = 0; i < iters; i++) {
 			row.index = (uint64_t)i;
-			native_format(&out, &trx, "mysql-bin.000003", &row);
+			native_format(&out, &trx, &row);
 			sink += (unsigned)out.len;
 		}
 		double ns = (now_ns() - t0) / (double)iters;

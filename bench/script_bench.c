@@ -24,7 +24,7 @@
  * and without the script, the route's work minus the network.
  *
  * Build (from the worktree, after the build in build/):
- *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild -I/usr/include/lua5.4 -o script_bench bench/script_bench.c build/.libs/librowcast_core.a -llua5.4 -lnettle -lz -lzstd -ldeflate -lm
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild -I/usr/include/lua5.4 -o script_bench bench/script_bench.c build/.libs/librowcast_core.a -llua5.4 -lnettle -lz -lzstd -ldeflate -lcjson -lm -lpthread
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +32,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/buf.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "change/change.h"
+#include "source/mysql/decoder.h"
 #include "route/native.h"
 #include "route/script.h"
 #include "route/script_row.h"
@@ -49,7 +50,7 @@ static double now(void)
 }
 
 /* One image of the row with this id (status given), reusing im's memory. */
-static void fill(struct dec_image *im, uint64_t id, const char *status)
+static void fill(struct ch_image *im, uint64_t id, const char *status)
 {
 	static const char *const rest[] = { NULL, NULL, NULL, "\"19.90\"", "\"EUR\"" };
 
@@ -65,7 +66,7 @@ static void fill(struct dec_image *im, uint64_t id, const char *status)
 		else
 			buf_puts(&im->text, rest[i]);
 		im->len[i] = (uint32_t)im->text.len - im->off[i];
-		im->state[i] = DEC_VALUE;
+		im->state[i] = CH_VALUE;
 	}
 }
 
@@ -79,7 +80,7 @@ struct pipe {
 	uint64_t msgs;			/* messages written */
 };
 
-static bool pipe_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool pipe_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct pipe *p = ctx;
 	const struct script_msg *m;
@@ -88,13 +89,13 @@ static bool pipe_row(void *ctx, const struct dec_trx *trx, const struct dec_row 
 
 	p->rows++;
 	if (!p->s) {
-		native_format(&p->out, trx, decoder_file(p->dec), row);
+		native_format(&p->out, &trx->ch, row);
 		buf_putc(&p->out, '\n');
 		fwrite(p->out.data, 1, p->out.len, stdout);
 		p->msgs++;
 		return true;
 	}
-	script_row_fill(&p->sr, trx, decoder_file(p->dec), row);
+	script_row_fill(&p->sr, &trx->ch, row);
 	if (script_run(p->s, &p->sr.change, &m, &n, err, sizeof(err)) != SCRIPT_OK) {
 		fprintf(stderr, "script_bench: %s\n", err);
 		return false;
@@ -123,7 +124,7 @@ static bool pipe_run(struct pipe *p, const uint8_t *buf, size_t len)
 		if (size < EV_HEADER_LEN || size > len - off)
 			break;
 		decoder_set_file(p->dec, "mysql-bin.000001", off);
-		if (!decoder_feed(p->dec, buf + off, size, err, sizeof(err))) {
+		if (decoder_feed(p->dec, buf + off, size, err, sizeof(err)) != DEC_OK) {
 			fprintf(stderr, "script_bench: %s\n", err);
 			decoder_free(p->dec);
 			return false;
@@ -193,13 +194,13 @@ int main(int argc, char **argv)
 	double pipeline_us;
 	static const char *const names[NCOLS] = { "id", "customer_id", "status", "amount",
 						  "currency" };
-	struct dec_column cols[NCOLS];
-	struct dec_table t;
+	struct ch_column cols[NCOLS];
+	struct ch_table t;
 	uint32_t off[2][NCOLS], len[2][NCOLS];
 	uint8_t state[2][NCOLS];
-	struct dec_image before, after;
-	struct dec_trx trx;
-	struct dec_row row;
+	struct ch_image before, after;
+	struct ch_trx trx;
+	struct ch_row row;
 	struct rc_buf out = { 0 };
 	struct script_row sr = { 0 };
 	struct script *s;
@@ -228,11 +229,11 @@ int main(int argc, char **argv)
 	after.off = off[1], after.len = len[1], after.state = state[1];
 	memset(&trx, 0, sizeof(trx));
 	strcpy(trx.gtid, "0-1-42");
+	strcpy(trx.id, "0-1-42");
 	trx.ts_ms = 1529501823123;
-	trx.start_offset = 300;
 	memset(&row, 0, sizeof(row));
 	row.table = &t;
-	row.op = DEC_UPDATE;
+	row.op = CH_UPDATE;
 	row.before = &before;
 	row.after = &after;
 
@@ -247,7 +248,7 @@ int main(int argc, char **argv)
 			fill(&before, i, "\"placed\"");
 			fill(&after, i, "\"paid\"");
 			row.index = i;
-			native_format(&out, &trx, "mysql-bin.000001", &row);
+			native_format(&out, &trx, &row);
 			sink += out.len;
 		}
 		dt = (now() - t0) / (double)rows * 1e9;
@@ -262,7 +263,7 @@ int main(int argc, char **argv)
 			fill(&before, i, "\"placed\"");
 			fill(&after, i, "\"paid\"");
 			row.index = i;
-			script_row_fill(&sr, &trx, "mysql-bin.000001", &row);
+			script_row_fill(&sr, &trx, &row);
 			if (script_run(s, &sr.change, &m, &n, err, sizeof(err)) != SCRIPT_OK) {
 				fprintf(stderr, "script_bench: %s\n", err);
 				return 1;

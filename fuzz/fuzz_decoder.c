@@ -27,9 +27,9 @@
 
 #include <zlib.h>
 
-#include "core/buf.h"
-#include "core/log.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "source/mysql/decoder.h"
 #include "route/native.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -51,12 +51,12 @@ static bool fz_begin(void *ctx, const struct dec_trx *trx)
 }
 
 
-static bool fz_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool fz_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct fz *f = ctx;
 
 
-	native_format(&f->out, trx, decoder_file(f->dec), row);
+	native_format(&f->out, &trx->ch, row);
 	return true;
 }
 
@@ -137,7 +137,7 @@ static void run(const uint8_t *data, size_t size, bool crc)
 		}
 		decoder_set_file(fz.dec, "fuzz", off);
 		err[0] = '\0';
-		ok = decoder_feed(fz.dec, ev, evlen, err, sizeof(err));
+		ok = decoder_feed(fz.dec, ev, evlen, err, sizeof(err)) == DEC_OK;
 		free(ev);
 		if (!ok)
 			break;

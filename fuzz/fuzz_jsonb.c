@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/log.h"
-#include "decode/jsonb.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "source/mysql/jsonb.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

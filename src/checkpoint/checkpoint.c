@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "core/buf.h"
-#include "core/log.h"
+#include "base/buf.h"
+#include "base/log.h"
 
 struct ckpt_kv {
 	char *section;	/* section name */

@@ -7,8 +7,8 @@
  * locked (flock on PATH.lock) while an instance holds it, and is replaced
  * atomically on every write.
  */
-#ifndef RC_CHECKPOINT_H
-#define RC_CHECKPOINT_H
+#ifndef RC_CHECKPOINT_CHECKPOINT_H
+#define RC_CHECKPOINT_CHECKPOINT_H
 
 #include <stdbool.h>
 #include <stddef.h>

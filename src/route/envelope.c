@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Message envelopes (see envelope.h).  Every value starts from the
- * decoder's native JSON text of the column (rowcast-format(7)) and is
+ * source's native JSON text of the column (rowcast-format(7)) and is
  * re-shaped only where the target format wants another representation:
  *
  * Debezium (MySQL connector 2.x defaults, JsonConverter, schemas off):
@@ -26,7 +26,7 @@
  * as an array of member names, GEOMETRY as WKT text; the rest as native
  * (zero dates kept as "0000-00-00...", BIT as an integer, JSON as JSON).
  *
- * Values the decoder did not write as expected (which it does not do) are
+ * Values the source did not write as expected (which it does not do) are
  * passed through as native text rather than guessed at.
  */
 #include "route/envelope.h"
@@ -41,27 +41,7 @@
 /* Append a string literal. */
 #define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
 
-static const char *const dbz_ops[3] = { "c", "u", "d" };
-static const char *const kind_names[4] = { "native", "debezium", "maxwell", "cloudevents" };
-
-bool envelope_parse_kind(const char *s, enum envelope_kind *k)
-{
-	if (s == NULL)
-		return false;
-	for (int i = 0; i < 4; i++) {
-		if (strcmp(s, kind_names[i]) == 0) {
-			*k = (enum envelope_kind)i;
-			return true;
-		}
-	}
-	return false;
-}
-
-const char *envelope_kind_name(enum envelope_kind k)
-{
-	return (unsigned)k < 4 ? kind_names[k] : "unknown";
-}
-
+static const char *const dbz_ops[CH_ROW_OPS] = { "c", "u", "d" };	/* by enum ch_op */
 /* ---- calendar ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (any year >= 0). */
@@ -96,7 +76,7 @@ static void civil_from_days(uint64_t days, unsigned *y, unsigned *m, unsigned *d
 static void put_dig(struct rc_buf *out, unsigned v, unsigned width)
 {
 	char tmp[24], *end = tmp + sizeof(tmp);
-	const char *p = rc_digits_back(end, v, width < sizeof(tmp) ? width : sizeof(tmp));
+	const char *p = buf_digits_back(end, v, width < sizeof(tmp) ? width : sizeof(tmp));
 
 	buf_append(out, p, (size_t)(end - p));
 }
@@ -308,12 +288,6 @@ static bool b64_decode_append(struct rc_buf *out, const char *s, size_t n)
 
 /* ---- Debezium values ---- */
 
-static bool col_is_set(const struct dec_column *c)
-{
-	return c->type == COLT_SET ||
-	       (c->type == COLT_STRING &&
-		(c->real_type == COLT_SET || c->meta >> 8 == COLT_SET));
-}
 
 /*
  * DECIMAL, decimal.handling.mode=precise: Kafka Connect's Decimal logical
@@ -411,7 +385,7 @@ static bool dbz_geometry(struct rc_buf *out, const char *s, size_t n)
 }
 
 /* Zero dates: null for a nullable column, else the epoch. */
-static void dbz_zero(struct rc_buf *out, const struct dec_column *c, const char *epoch)
+static void dbz_zero(struct rc_buf *out, const struct ch_column *c, const char *epoch)
 {
 	if (c->nullable)
 		LIT(out, "null");
@@ -420,17 +394,16 @@ static void dbz_zero(struct rc_buf *out, const struct dec_column *c, const char 
 }
 
 static bool dbz_value(struct rc_buf *out, const struct envelope_opts *o,
-		      const struct dec_column *c, const char *s, size_t n)
+		      const struct ch_column *c, const char *s, size_t n)
 {
 	struct when w;
 
 	switch (c->type) {
-	case COLT_NEWDECIMAL:
+	case CT_DECIMAL:
 		if (o->decimal_string)
 			return false;	/* native "-12.50" is the string mode */
 		return dbz_decimal(out, s, n);
-	case COLT_DATE:
-	case COLT_NEWDATE:
+	case CT_DATE:
 		if (!parse_date(s, n, &w))
 			return false;
 		if (zero_date(&w))
@@ -438,9 +411,8 @@ static bool dbz_value(struct rc_buf *out, const struct envelope_opts *o,
 		else
 			buf_put_i64(out, days_from_civil(w.y, w.mo, w.d));
 		return true;
-	case COLT_DATETIME:
-	case COLT_DATETIME2: {
-		unsigned fsp = c->type == COLT_DATETIME2 ? c->meta : 0;
+	case CT_DATETIME: {
+		unsigned fsp = c->fsp;
 
 		if (!parse_datetime(s, n, &w) || w.z)
 			return false;
@@ -452,9 +424,8 @@ static bool dbz_value(struct rc_buf *out, const struct envelope_opts *o,
 			buf_put_i64(out, epoch_us(&w));
 		return true;
 	}
-	case COLT_TIMESTAMP:
-	case COLT_TIMESTAMP2: {
-		unsigned fsp = c->type == COLT_TIMESTAMP2 ? c->meta : 0;
+	case CT_TIMESTAMP: {
+		unsigned fsp = c->fsp;
 		const char *p, *e;
 
 		if (!parse_datetime(s, n, &w))
@@ -482,8 +453,7 @@ static bool dbz_value(struct rc_buf *out, const struct envelope_opts *o,
 		buf_putc(out, '"');
 		return true;
 	}
-	case COLT_TIME:
-	case COLT_TIME2: {
+	case CT_TIME: {
 		int64_t us;
 
 		if (!parse_time(s, n, &w))
@@ -492,8 +462,8 @@ static bool dbz_value(struct rc_buf *out, const struct envelope_opts *o,
 		buf_put_i64(out, w.neg ? -us : us);
 		return true;
 	}
-	case COLT_BIT: {
-		unsigned bits = (c->meta & 0xff) * 8u + (c->meta >> 8);
+	case CT_BIT: {
+		unsigned bits = c->bits;
 		uint8_t le[8];
 		uint64_t v = 0;
 		unsigned nb;
@@ -518,10 +488,10 @@ static bool dbz_value(struct rc_buf *out, const struct envelope_opts *o,
 		buf_json_base64(out, le, nb);
 		return true;
 	}
-	case COLT_JSON:
+	case CT_JSON:
 		buf_json_str(out, s, n, NULL);
 		return true;
-	case COLT_GEOMETRY:
+	case CT_GEOMETRY:
 		return dbz_geometry(out, s, n);
 	default:
 		return false;	/* native is Debezium's representation */
@@ -745,18 +715,17 @@ fail:
 	return false;
 }
 
-static bool mx_value(struct rc_buf *out, const struct dec_column *c, const char *s, size_t n)
+static bool mx_value(struct rc_buf *out, const struct ch_column *c, const char *s, size_t n)
 {
 	const char *p, *e;
 
 	switch (c->type) {
-	case COLT_NEWDECIMAL:		/* a JSON number, as Maxwell writes BigDecimal */
+	case CT_DECIMAL:		/* a JSON number, as Maxwell writes BigDecimal */
 		if (!inner(s, n, &p, &e) || p == e)
 			return false;
 		buf_append(out, p, (size_t)(e - p));
 		return true;
-	case COLT_TIMESTAMP:
-	case COLT_TIMESTAMP2:		/* UTC, "YYYY-MM-DD HH:MM:SS[.f]", no zone */
+	case CT_TIMESTAMP:		/* UTC, "YYYY-MM-DD HH:MM:SS[.f]", no zone */
 		if (!inner(s, n, &p, &e))
 			return false;
 		if (e > p && e[-1] == 'Z')
@@ -765,12 +734,12 @@ static bool mx_value(struct rc_buf *out, const struct dec_column *c, const char 
 		buf_append(out, p, (size_t)(e - p));
 		buf_putc(out, '"');
 		return true;
-	case COLT_GEOMETRY:
+	case CT_GEOMETRY:
 		return mx_geometry(out, s, n);
 	default:
 		break;
 	}
-	if (col_is_set(c)) {		/* ["a","b"]; members never hold a comma */
+	if (c->type == CT_SET) {		/* ["a","b"]; members never hold a comma */
 		const char *q;
 		bool first = true;
 
@@ -795,14 +764,14 @@ static bool mx_value(struct rc_buf *out, const struct dec_column *c, const char 
 
 /* ---- images ---- */
 
-static void value_text(const struct dec_image *im, uint32_t i, const char **s, size_t *n)
+static void value_text(const struct ch_image *im, uint32_t i, const char **s, size_t *n)
 {
 	*s = im->text.data + im->off[i];
 	*n = im->len[i];
 }
 
-static void image(struct rc_buf *out, const struct envelope_opts *o, const struct dec_table *t,
-		  const struct dec_image *im)
+static void image(struct rc_buf *out, const struct envelope_opts *o, const struct ch_table *t,
+		  const struct ch_image *im)
 {
 	bool first = true;
 
@@ -812,19 +781,19 @@ static void image(struct rc_buf *out, const struct envelope_opts *o, const struc
 	}
 	buf_putc(out, '{');
 	for (uint32_t i = 0; i < t->ncols; i++) {
-		const struct dec_column *c = &t->cols[i];
+		const struct ch_column *c = &t->cols[i];
 		const char *s;
 		size_t n;
 		bool done;
 
-		if (im->state[i] == DEC_ABSENT)
+		if (im->state[i] == CH_ABSENT)
 			continue;
 		if (!first)
 			buf_putc(out, ',');
 		first = false;
 		buf_json_str(out, c->name, c->name_len, NULL);
 		buf_putc(out, ':');
-		if (im->state[i] == DEC_NULL) {
+		if (im->state[i] == CH_NULL) {
 			LIT(out, "null");
 			continue;
 		}
@@ -837,8 +806,8 @@ static void image(struct rc_buf *out, const struct envelope_opts *o, const struc
 }
 
 /* Maxwell's "old": the before values of the columns the update changed. */
-static void mx_old(struct rc_buf *out, const struct envelope_opts *o, const struct dec_table *t,
-		   const struct dec_image *before, const struct dec_image *after)
+static void mx_old(struct rc_buf *out, const struct envelope_opts *o, const struct ch_table *t,
+		   const struct ch_image *before, const struct ch_image *after)
 {
 	bool first = true;
 
@@ -847,10 +816,10 @@ static void mx_old(struct rc_buf *out, const struct envelope_opts *o, const stru
 		const char *bs, *as;
 		size_t bn, an;
 
-		if (before->state[i] == DEC_ABSENT || after->state[i] == DEC_ABSENT)
+		if (before->state[i] == CH_ABSENT || after->state[i] == CH_ABSENT)
 			continue;
 		if (before->state[i] == after->state[i]) {
-			if (before->state[i] == DEC_NULL)
+			if (before->state[i] == CH_NULL)
 				continue;
 			value_text(before, i, &bs, &bn);
 			value_text(after, i, &as, &an);
@@ -862,7 +831,7 @@ static void mx_old(struct rc_buf *out, const struct envelope_opts *o, const stru
 		first = false;
 		buf_json_str(out, t->cols[i].name, t->cols[i].name_len, NULL);
 		buf_putc(out, ':');
-		if (before->state[i] == DEC_NULL) {
+		if (before->state[i] == CH_NULL) {
 			LIT(out, "null");
 		} else {
 			value_text(before, i, &bs, &bn);
@@ -880,10 +849,10 @@ static void put_str(struct rc_buf *out, const char *s)
 }
 
 static void format_debezium(struct rc_buf *out, const struct envelope_opts *o,
-			    const struct dec_trx *trx, const char *file, uint64_t offset,
-			    const struct dec_row *row)
+			    const struct ch_trx *trx, const char *file, uint64_t offset,
+			    const struct ch_row *row)
 {
-	const struct dec_table *t = row->table;
+	const struct ch_table *t = row->table;
 
 	LIT(out, "{\"before\":");
 	image(out, o, t, row->before);
@@ -918,21 +887,21 @@ static void format_debezium(struct rc_buf *out, const struct envelope_opts *o,
 }
 
 static void format_maxwell(struct rc_buf *out, const struct envelope_opts *o,
-			   const struct dec_trx *trx, const struct dec_row *row)
+			   const struct ch_trx *trx, const struct ch_row *row)
 {
-	const struct dec_table *t = row->table;
+	const struct ch_table *t = row->table;
 
 	LIT(out, "{\"database\":");
 	put_str(out, t->db);
 	LIT(out, ",\"table\":");
 	put_str(out, t->name);
 	LIT(out, ",\"type\":\"");
-	buf_puts(out, native_op_names[row->op]);
+	buf_puts(out, ch_op_names[row->op]);
 	LIT(out, "\",\"ts\":");
 	buf_put_u64(out, trx->ts_ms / 1000);
 	LIT(out, ",\"data\":");
-	image(out, o, t, row->op == DEC_DELETE ? row->before : row->after);
-	if (row->op == DEC_UPDATE && row->before && row->after) {
+	image(out, o, t, row->op == CH_DELETE ? row->before : row->after);
+	if (row->op == CH_UPDATE && row->before && row->after) {
 		LIT(out, ",\"old\":");
 		mx_old(out, o, t, row->before, row->after);
 	}
@@ -962,20 +931,19 @@ static void reverse(char *p, size_t a, size_t b)
 }
 
 static void format_cloudevents(struct rc_buf *out, const struct envelope_opts *o,
-			       const struct dec_trx *trx, const char *file,
-			       const struct dec_row *row)
+			       const struct ch_trx *trx, const struct ch_row *row)
 {
-	const struct dec_table *t = row->table;
+	const struct ch_table *t = row->table;
 	size_t data_len;
 	unsigned y, m, d;
 	uint64_t ms = trx->ts_ms, sec = ms / 1000;
 
 	/* The native message first (native_format resets out), then the
 	 * envelope's head after it, then the two swapped in place. */
-	native_format(out, trx, file, row);
+	native_format(out, trx, row);
 	data_len = out->len;
 	LIT(out, "{\"specversion\":\"1.0\",\"id\":\"");
-	native_event_id(out, trx, file, row->index);
+	native_event_id(out, trx, row->index);
 	LIT(out, "\",\"source\":");
 	put_str(out, o->source_uri ? o->source_uri : "rowcast");
 	LIT(out, ",\"type\":");
@@ -988,7 +956,7 @@ static void format_cloudevents(struct rc_buf *out, const struct envelope_opts *o
 		buf_putc(out, '.');
 		json_inner(out, t->name);
 		buf_putc(out, '.');
-		buf_puts(out, native_op_names[row->op]);
+		buf_puts(out, ch_op_names[row->op]);
 		buf_putc(out, '"');
 	}
 	LIT(out, ",\"subject\":\"");
@@ -1019,8 +987,8 @@ static void format_cloudevents(struct rc_buf *out, const struct envelope_opts *o
 	buf_putc(out, '}');
 }
 
-void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct dec_trx *trx,
-		     const char *file, uint64_t offset, const struct dec_row *row)
+void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct ch_trx *trx,
+		     const char *file, uint64_t offset, const struct ch_row *row)
 {
 	switch (o->kind) {
 	case ENV_DEBEZIUM:
@@ -1032,11 +1000,11 @@ void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const st
 		format_maxwell(out, o, trx, row);
 		return;
 	case ENV_CLOUDEVENTS:
-		format_cloudevents(out, o, trx, file, row);
+		format_cloudevents(out, o, trx, row);
 		return;
 	case ENV_NATIVE:
 	default:
-		native_format(out, trx, file, row);
+		native_format(out, trx, row);
 		return;
 	}
 }

@@ -12,7 +12,7 @@
  *   ENV_CLOUDEVENTS  a CloudEvents 1.0 event in structured JSON mode whose
  *                    data is the native message
  *
- * Pure formatting from the decoder's value texts: no state, and no memory
+ * Pure formatting from the source's value texts: no state, and no memory
  * but the growth of the caller's reused buffer.
  */
 #ifndef RC_ROUTE_ENVELOPE_H
@@ -21,13 +21,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/buf.h"
-#include "decode/decoder.h"
-
-enum envelope_kind { ENV_NATIVE = 0, ENV_DEBEZIUM, ENV_MAXWELL, ENV_CLOUDEVENTS };
+#include "base/buf.h"
+#include "change/change.h"
+#include "config/config.h"		/* enum envelope_kind */
 
 struct envelope_opts {
-	enum envelope_kind kind;
+	enum envelope_kind kind;	/* not ENV_CLOUDEVENTS_BINARY (the router
+					   formats that as ENV_NATIVE) */
 	bool decimal_string;      /* debezium decimal.handling.mode=string (default precise) */
 	const char *server_name;  /* debezium source.name / topic prefix, e.g. "rowcast";
 				     NULL: "rowcast" */
@@ -40,14 +40,7 @@ struct envelope_opts {
 
 /* Append one message for row to out (out is reset first).  Pure: no state, no allocation on
  * the hot path beyond out's growth.  file = binlog file name, offset = event offset. */
-void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct dec_trx *trx,
-		     const char *file, uint64_t offset, const struct dec_row *row);
-
-/* "native", "debezium", "maxwell" or "cloudevents" (exactly, lower case) to
- * *k; false, *k untouched, for anything else. */
-bool envelope_parse_kind(const char *s, enum envelope_kind *k);
-
-/* The name envelope_parse_kind() takes for k. */
-const char *envelope_kind_name(enum envelope_kind k);
+void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct ch_trx *trx,
+		     const char *file, uint64_t offset, const struct ch_row *row);
 
 #endif

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/buf.h"
-#include "core/log.h"
+#include "base/buf.h"
+#include "base/log.h"
 
 /* ---------------- compiled form ---------------- */
 
@@ -1543,6 +1543,6 @@ void expr_dump(const struct expr *e, char *out, size_t size)
 	if (!size)
 		return;
 	dump(&b, e, e->root);
-	rc_strcpy(out, size, b.data ? b.data : "");
+	buf_strcpy(out, size, b.data ? b.data : "");
 	buf_free(&b);
 }

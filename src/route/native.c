@@ -1,33 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The native message: id, op, db, table, gtid, ts, before, after.  Fields
- * are written in that order, straight from the decoder's value texts.
+ * are written in that order, straight from the source's value texts.
  */
 #include "route/native.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
-const char *const native_op_names[3] = { "insert", "update", "delete" };
-
-void native_event_id(struct rc_buf *out, const struct dec_trx *trx, const char *file,
-		     uint64_t index)
+void native_event_id(struct rc_buf *out, const struct ch_trx *trx, uint64_t index)
 {
-	if (trx->gtid[0]) {
-		buf_puts(out, trx->gtid);
-	} else {
-		buf_puts(out, file);
-		buf_putc(out, ':');
-		buf_put_u64(out, trx->start_offset);
-	}
+	buf_puts(out, trx->id);
 	buf_putc(out, '@');
 	buf_put_u64(out, index);
 }
 
 /* Each column's JSON key ("name":) made once per table map, not per row. */
-static void make_keys(struct dec_table *t)
+static void make_keys(struct ch_table *t)
 {
 	uint32_t *end = realloc(t->key_end, (t->ncols ? t->ncols : 1) * sizeof(*end));
 
@@ -42,7 +33,7 @@ static void make_keys(struct dec_table *t)
 	}
 }
 
-static void image_json(struct rc_buf *out, struct dec_table *t, const struct dec_image *im)
+static void image_json(struct rc_buf *out, struct ch_table *t, const struct ch_image *im)
 {
 	char *o;
 
@@ -59,15 +50,15 @@ static void image_json(struct rc_buf *out, struct dec_table *t, const struct dec
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		uint32_t k0 = i ? t->key_end[i - 1] : 0;
 
-		if (im->state[i] == DEC_ABSENT)
+		if (im->state[i] == CH_ABSENT)
 			continue;
-		rc_copy(o, t->keys.data + k0, t->key_end[i] - k0);
+		buf_copy(o, t->keys.data + k0, t->key_end[i] - k0);
 		o += t->key_end[i] - k0;
-		if (im->state[i] == DEC_NULL) {
+		if (im->state[i] == CH_NULL) {
 			memcpy(o, "null", 4);
 			o += 4;
 		} else {
-			rc_copy(o, im->text.data + im->off[i], im->len[i]);
+			buf_copy(o, im->text.data + im->off[i], im->len[i]);
 			o += im->len[i];
 		}
 		*o++ = ',';
@@ -79,17 +70,16 @@ static void image_json(struct rc_buf *out, struct dec_table *t, const struct dec
 	out->len = (size_t)(o - out->data);
 }
 
-void native_format(struct rc_buf *out, const struct dec_trx *trx, const char *file,
-		   const struct dec_row *row)
+void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch_row *row)
 {
-	/* the table's own caches are the consumer's to fill (decoder.h) */
-	struct dec_table *t = (struct dec_table *)row->table;
+	/* the table's own caches are the consumer's to fill (change.h) */
+	struct ch_table *t = (struct ch_table *)row->table;
 
 	buf_reset(out);
 	buf_append(out, "{\"id\":\"", 7);
-	native_event_id(out, trx, file, row->index);
+	native_event_id(out, trx, row->index);
 	buf_append(out, "\",\"op\":\"", 8);
-	buf_puts(out, native_op_names[row->op]);
+	buf_puts(out, ch_op_names[row->op]);
 	buf_append(out, "\",\"db\":", 7);
 	buf_json_str(out, t->db, strlen(t->db), NULL);
 	buf_append(out, ",\"table\":", 9);

@@ -7,16 +7,15 @@
 #ifndef RC_ROUTE_NATIVE_H
 #define RC_ROUTE_NATIVE_H
 
-#include "core/buf.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "change/change.h"
 
-/* The event id: "<gtid>@<n>", or "<file>:<offset>@<n>" without GTIDs. */
-void native_event_id(struct rc_buf *out, const struct dec_trx *trx, const char *file,
-		     uint64_t index);
+/* The event id: "<trx id>@<n>", the trx id being its GTID, or
+ * "<file>:<offset>" without GTIDs. */
+void native_event_id(struct rc_buf *out, const struct ch_trx *trx, uint64_t index);
 
 /* The whole message for one row change; out is reset first. */
-void native_format(struct rc_buf *out, const struct dec_trx *trx, const char *file,
-		   const struct dec_row *row);
+void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch_row *row);
 
 /* "<prefix>/<db>/<table>" with db and table escaped for MQTT topics. */
 void native_topic(struct rc_buf *out, const char *prefix, const char *db, const char *table);
@@ -24,7 +23,5 @@ void native_topic(struct rc_buf *out, const char *prefix, const char *db, const 
 /* Append s to out, percent-encoding what may not stand in an MQTT topic
  * level: '/', '+', '#', NUL, '%', and a leading '$'. */
 void topic_escape(struct rc_buf *out, const char *s, size_t n);
-
-extern const char *const native_op_names[3];
 
 #endif

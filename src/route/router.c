@@ -15,7 +15,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/log.h"
+#include <cJSON.h>
+
+#include "base/log.h"
 #include "route/envelope.h"
 #include "route/native.h"
 
@@ -42,12 +44,12 @@ struct globs {
 struct route {
 	const struct route_cfg *cfg;	/* the section (names for messages) */
 	struct globs match;		/* db.table patterns */
-	unsigned ops;			/* bit per enum dec_op */
+	unsigned ops;			/* bit per row op (enum ch_op) */
 	struct tpl topic, key, event_type;
 	struct globs keep;		/* columns kept; none = all */
 	char **ren_from, **ren_to;	/* renames */
 	int nren;
-	int envelope;			/* ENVC_* */
+	int envelope;			/* enum envelope_kind */
 	bool drop;
 };
 
@@ -84,7 +86,7 @@ struct table_plan {
 	const struct route *route;	/* NULL: no route (default topic) */
 	const struct outbox *outbox;	/* the table is this outbox */
 	bool skip;			/* filtered out, or dropped by its route */
-	struct dec_table shadow;	/* the table with renamed/dropped columns */
+	struct ch_table shadow;	/* the table with renamed/dropped columns */
 	uint8_t *keep;			/* per column: published? */
 	int outbox_col[5];		/* id, aggregate type, aggregate id, type, payload */
 	int *hdr_col;			/* outbox header columns */
@@ -92,12 +94,9 @@ struct table_plan {
 	uint8_t *state[2];		/* shadow image states */
 	int row_end;			/* system-versioned: the row_end column, or -1 */
 	void *metrics;			/* the caller's counters */
-	struct dec_image img[2];	/* shadow images (point into the real ones) */
+	struct ch_image img[2];	/* shadow images (point into the real ones) */
 	struct rc_buf topic;		/* the default topic, made on first use */
 };
-
-static const char *const OPS[3] = { "insert", "update", "delete" };
-static const char *const OPCAPS[3] = { "Insert", "Update", "Delete" };
 
 static char *xstrdup(const char *s)
 {
@@ -162,9 +161,9 @@ static bool parse_ops(const char *s, unsigned *mask, char *err, size_t errlen)
 	for (int i = 0; i < g.n; i++) {
 		int k;
 
-		for (k = 0; k < 3 && strcasecmp(g.g[i], OPS[k]); k++)
+		for (k = 0; k < CH_ROW_OPS && strcasecmp(g.g[i], ch_op_names[k]); k++)
 			;
-		if (k == 3) {
+		if (k == CH_ROW_OPS) {
 			snprintf(err, errlen, "unknown operation '%s' (insert, update, delete)", g.g[i]);
 			globs_free(&g);
 			return false;
@@ -230,19 +229,7 @@ static void tpl_free(struct tpl *t)
 	t->n = 0;
 }
 
-static struct rc_config *config_copy(const struct rc_config *cfg)
-{
-	struct rc_config *c;
-	struct rc_error e;
-
-	/* the file is the source of truth: read it again for a private copy */
-	if (rc_config_load(cfg->path, &c, &e) != RC_OK)
-		return NULL;
-	return c;
-}
-
-struct router *router_new(const struct rc_config *cfg, const char *prefix, char *err,
-			  size_t errlen)
+struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen)
 {
 	struct router *r = calloc(1, sizeof(*r));
 
@@ -251,14 +238,11 @@ struct router *router_new(const struct rc_config *cfg, const char *prefix, char 
 	if (!r)
 		log_oom();
 	r->id = next_id++;
-	r->cfg = config_copy(cfg);
-	if (!r->cfg) {
-		snprintf(err, errlen, "cannot read %s again", cfg->path);
-		free(r);
-		return NULL;
-	}
+	/* a private copy of what was parsed: a reload replaces the router,
+	 * never changes the config under it */
+	r->cfg = config_dup(cfg);
 	cfg = r->cfg;
-	r->prefix = xstrdup(prefix);
+	r->prefix = xstrdup(cfg->mqtt_topic_prefix);
 	split(cfg->flt_include, &r->include);
 	split(cfg->flt_exclude, &r->exclude);
 	split(cfg->flt_drop_columns, &r->drop_cols);
@@ -374,7 +358,7 @@ void router_free(struct router *r)
 	free(r);
 }
 
-static int col_index(const struct dec_table *t, const char *name)
+static int col_index(const struct ch_table *t, const char *name)
 {
 	for (uint32_t i = 0; i < t->ncols; i++)
 		if (!strcmp(t->cols[i].name, name))
@@ -384,34 +368,33 @@ static int col_index(const struct dec_table *t, const char *name)
 
 /* A MariaDB SEQUENCE table: its eight bookkeeping columns, by name when
  * the server logs names, else by their types. */
-static bool is_sequence(const struct dec_table *t)
+static bool is_sequence(const struct ch_table *t)
 {
 	static const char *const names[8] = {
 		"next_not_cached_value", "minimum_value", "maximum_value", "start_value",
 		"increment", "cache_size", "cycle_option", "cycle_count",
 	};
-	static const uint8_t types[8] = {
-		COLT_LONGLONG, COLT_LONGLONG, COLT_LONGLONG, COLT_LONGLONG,
-		COLT_LONGLONG, COLT_LONGLONG, COLT_TINY, COLT_LONGLONG,
+	static const char *const types[8] = {
+		"bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "tinyint", "bigint",
 	};
 
 	if (t->ncols != 8)
 		return false;
 	for (int i = 0; i < 8; i++) {
-		if (t->cols[i].type != types[i])
+		if (strcmp(t->cols[i].native_type, types[i]))
 			return false;
-		if (t->names_logged && strcmp(t->cols[i].name, names[i]))
+		if (t->names_known && strcmp(t->cols[i].name, names[i]))
 			return false;
 	}
 	return true;
 }
 
 /* Is the row_end value (a TIMESTAMP text) the "still current" maximum? */
-static bool row_is_current(const struct dec_image *im, int re)
+static bool row_is_current(const struct ch_image *im, int re)
 {
 	const char *v;
 
-	if (im->state[re] != DEC_VALUE)
+	if (im->state[re] != CH_VALUE)
 		return true;
 	v = im->text.data + im->off[re];
 	/* 2038 before MariaDB 11.5, 2106 after */
@@ -419,7 +402,7 @@ static bool row_is_current(const struct dec_image *im, int re)
 	       !strncmp(v, "\"2106-02-07 06:28:15.999999", 27);
 }
 
-struct table_plan *router_plan(struct router *r, struct dec_table *t)
+struct table_plan *router_plan(struct router *r, struct ch_table *t)
 {
 	struct table_plan *p = calloc(1, sizeof(*p));
 	char name[520], cname[800];
@@ -468,8 +451,7 @@ struct table_plan *router_plan(struct router *r, struct dec_table *t)
 	if (!r->cfg->flt_history) {
 		int rs = col_index(t, "row_start"), re = col_index(t, "row_end");
 
-		if (rs >= 0 && re >= 0 && (t->cols[re].type == COLT_TIMESTAMP2 ||
-					   t->cols[re].type == COLT_TIMESTAMP))
+		if (rs >= 0 && re >= 0 && t->cols[re].type == CT_TIMESTAMP)
 			p->row_end = re;
 	}
 	for (int i = 0; i < r->nroutes; i++) {
@@ -541,14 +523,14 @@ void headers_add(struct q_entry *e, const char *k, const char *v, size_t vlen)
 /* The value of column i of the row (after image, or before for a delete)
  * as plain text: JSON strings unescaped, other values as their JSON text.
  * false when the column is absent or NULL. */
-static bool plain_value(const struct dec_row *row, int i, struct rc_buf *out)
+static bool plain_value(const struct ch_row *row, int i, struct rc_buf *out)
 {
-	const struct dec_image *im = row->after ? row->after : row->before;
+	const struct ch_image *im = row->after ? row->after : row->before;
 	const char *s;
 	size_t n;
 
 	buf_reset(out);
-	if (i < 0 || !im || im->state[i] != DEC_VALUE)
+	if (i < 0 || !im || im->state[i] != CH_VALUE)
 		return false;
 	s = im->text.data + im->off[i];
 	n = im->len[i];
@@ -585,8 +567,8 @@ static bool plain_value(const struct dec_row *row, int i, struct rc_buf *out)
 }
 
 /* Render a template; values are MQTT-escaped when escape is set. */
-static bool render(struct router *r, const struct tpl *t, const struct dec_trx *trx,
-		   const struct dec_table *tab, const struct dec_row *row, const struct q_entry *e,
+static bool render(struct router *r, const struct tpl *t, const struct ch_trx *trx,
+		   const struct ch_table *tab, const struct ch_row *row, const struct q_entry *e,
 		   const int *outbox_col, bool escape, struct rc_buf *out, char *err, size_t errlen)
 {
 	buf_reset(out);
@@ -600,8 +582,13 @@ static bool render(struct router *r, const struct tpl *t, const struct dec_trx *
 		case TP_PREFIX: buf_puts(out, r->prefix); continue;
 		case TP_DB: v = tab->db; break;
 		case TP_TABLE: v = tab->name; break;
-		case TP_OP: v = row ? OPS[row->op] : ""; break;
-		case TP_OPCAP: v = row ? OPCAPS[row->op] : ""; break;
+		case TP_OP: v = row ? ch_op_names[row->op] : ""; break;
+		case TP_OPCAP:	/* "Insert": the name with a capital */
+			if (row) {
+				buf_putc(out, (char)toupper((unsigned char)ch_op_names[row->op][0]));
+				buf_puts(out, ch_op_names[row->op] + 1);
+			}
+			continue;
 		case TP_GTID: v = trx->gtid; break;
 		case TP_ID: v = e && e->id.data ? e->id.data : ""; break;
 		case TP_PK: {
@@ -645,30 +632,30 @@ static bool render(struct router *r, const struct tpl *t, const struct dec_trx *
 }
 
 static enum route_result outbox_row(struct router *r, struct table_plan *p,
-				    const struct dec_trx *trx, const char *file,
-				    const struct dec_row *row, struct q_entry *e, char *err,
+				    const struct ch_trx *trx, const char *file,
+				    const struct ch_row *row, struct q_entry *e, char *err,
 				    size_t errlen)
 {
 	const struct outbox *ob = p->outbox;
 	const struct outbox_cfg *oc = ob->cfg;
 	const char *names[5] = { oc->id_column, oc->aggregate_type_column, oc->aggregate_id_column,
 				 oc->type_column, oc->payload_column };
-	const struct dec_image *im;
+	const struct ch_image *im;
 	char why[300];
 
-	if ((row->op == DEC_UPDATE && !oc->publish_updates) ||
-	    (row->op == DEC_DELETE && !oc->publish_deletes))
+	if ((row->op == CH_UPDATE && !oc->publish_updates) ||
+	    (row->op == CH_DELETE && !oc->publish_deletes))
 		return ROUTE_SKIP;
 	im = row->after ? row->after : row->before;
 	for (int k = 0; k < 5; k++) {
 		int c = p->outbox_col[k];
 
-		if (c < 0 || im->state[c] != DEC_VALUE) {
+		if (c < 0 || im->state[c] != CH_VALUE) {
 			snprintf(err, errlen,
 				 "outbox %s: table %s.%s column '%s' is %s in the row of GTID %s",
 				 oc->name, ob->db, ob->table, names[k],
 				 c < 0 ? "not in the table" :
-				 im->state[c] == DEC_NULL ? "NULL" : "not logged",
+				 im->state[c] == CH_NULL ? "NULL" : "not logged",
 				 trx->gtid[0] ? trx->gtid : file);
 			return ROUTE_ERROR;
 		}
@@ -689,8 +676,20 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 		const char *s = im->text.data + im->off[c];
 
 		if (s[0] == '"') {
-			plain_value(row, c, &r->val);
-			buf_append(&e->payload, r->val.data, r->val.len);
+			/* a JSON string column: its characters, unescaped by the
+			 * JSON parser (the outbox path, not every row's); one with
+			 * a NUL, which a C string cannot hold, by plain_value() */
+			cJSON *js = NULL;
+
+			if (!memmem(s, im->len[c], "\\u0000", 6))
+				js = cJSON_ParseWithLength(s, im->len[c]);
+			if (cJSON_IsString(js)) {
+				buf_puts(&e->payload, js->valuestring);
+			} else {
+				plain_value(row, c, &r->val);
+				buf_append(&e->payload, r->val.data, r->val.len);
+			}
+			cJSON_Delete(js);
 		} else {
 			buf_append(&e->payload, s, im->len[c]);
 		}
@@ -709,8 +708,8 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 
 /* CloudEvents binary mode: the attributes as headers (MQTT 5 user
  * properties, AMQP headers); the payload is the event data. */
-static void cloudevents_headers(struct router *r, const struct dec_trx *trx,
-				const struct dec_row *row, struct q_entry *e)
+static void cloudevents_headers(struct router *r, const struct ch_trx *trx,
+				const struct ch_row *row, struct q_entry *e)
 {
 	char t[64], type[600], subject[600];
 	time_t sec = (time_t)(trx->ts_ms / 1000);
@@ -724,7 +723,7 @@ static void cloudevents_headers(struct router *r, const struct dec_trx *trx,
 		snprintf(type, sizeof(type), "%s", r->env.event_type);
 	else
 		snprintf(type, sizeof(type), "rowcast.%s.%s.%s", row->table->db, row->table->name,
-			 OPS[row->op]);
+			 ch_op_names[row->op]);
 	snprintf(subject, sizeof(subject), "%s.%s", row->table->db, row->table->name);
 	headers_add(e, "specversion", "1.0", 3);
 	headers_add(e, "id", e->id.data, e->id.len);
@@ -735,29 +734,29 @@ static void cloudevents_headers(struct router *r, const struct dec_trx *trx,
 	headers_add(e, "datacontenttype", "application/json", 16);
 }
 
-enum route_result router_row(struct router *r, struct table_plan *p, const struct dec_trx *trx,
-			     const char *file, uint64_t offset, const struct dec_row *row,
+enum route_result router_row(struct router *r, struct table_plan *p, const struct ch_trx *trx,
+			     const char *file, uint64_t offset, const struct ch_row *row,
 			     struct q_entry *e, char *err, size_t errlen)
 {
 	const struct route *rt = p->route;
-	struct dec_row view = *row;
+	struct ch_row view = *row;
 	bool binary_ce;
 	char why[300];
 
 	buf_reset(&e->headers);
 	e->nheaders = 0;
 	buf_reset(&e->id);
-	native_event_id(&e->id, trx, file, row->index);
+	native_event_id(&e->id, trx, row->index);
 	if (p->outbox)
 		return outbox_row(r, p, trx, file, row, e, err, errlen);
 	if (p->row_end >= 0) {
 		/* system versioning: an old version inserted into history is not
 		 * a new row, and a current row moved to history is a delete */
-		if (row->op == DEC_INSERT && !row_is_current(row->after, p->row_end))
+		if (row->op == CH_INSERT && !row_is_current(row->after, p->row_end))
 			return ROUTE_SKIP;
-		if (row->op == DEC_UPDATE && row_is_current(row->before, p->row_end) &&
+		if (row->op == CH_UPDATE && row_is_current(row->before, p->row_end) &&
 		    !row_is_current(row->after, p->row_end)) {
-			view.op = DEC_DELETE;
+			view.op = CH_DELETE;
 			view.after = NULL;
 		}
 	}
@@ -767,13 +766,13 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	/* the rows as the route shows them: kept columns, new names */
 	view.table = &p->shadow;
 	for (int k = 0; k < 2; k++) {
-		const struct dec_image *src = k ? view.after : view.before;
+		const struct ch_image *src = k ? view.after : view.before;
 
 		if (!src)
 			continue;
 		p->img[k] = *src;
 		for (uint32_t i = 0; i < p->shadow.ncols; i++)
-			p->state[k][i] = p->keep[i] ? src->state[i] : DEC_ABSENT;
+			p->state[k][i] = p->keep[i] ? src->state[i] : CH_ABSENT;
 		p->img[k].state = p->state[k];
 		if (k)
 			view.after = &p->img[1];
@@ -797,7 +796,7 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	{
 		int k = rt ? rt->envelope : r->cfg->rt_envelope;
 
-		binary_ce = k == ENVC_CLOUDEVENTS_BINARY;
+		binary_ce = k == ENV_CLOUDEVENTS_BINARY;
 		r->env.kind = binary_ce ? ENV_NATIVE : (enum envelope_kind)k;
 	}
 	r->env.event_type = NULL;
@@ -843,7 +842,7 @@ bool router_markers(const struct router *r)
 	return r->cfg->rt_markers;
 }
 
-void router_marker_begin(struct router *r, const struct dec_trx *trx, struct q_entry *e)
+void router_marker_begin(struct router *r, const struct ch_trx *trx, struct q_entry *e)
 {
 	char err[64];
 
@@ -884,7 +883,7 @@ void router_marker_count(struct router *r, const char *db, const char *table)
 	r->cnt[i]++;
 }
 
-void router_marker_end(struct router *r, const struct dec_trx *trx, struct q_entry *e)
+void router_marker_end(struct router *r, const struct ch_trx *trx, struct q_entry *e)
 {
 	char err[64];
 
@@ -962,7 +961,7 @@ static bool next_table(const char **q, const char *end, const char *defdb, char 
 	return true;
 }
 
-static bool table_message(struct router *r, const struct dec_trx *trx, const char *db,
+static bool table_message(struct router *r, const struct ch_trx *trx, const char *db,
 			  const char *table, const char *op, int n,
 			  bool (*emit)(void *, struct q_entry **), void *ctx)
 {
@@ -982,7 +981,7 @@ static bool table_message(struct router *r, const struct dec_trx *trx, const cha
 	buf_reset(&e->headers);
 	e->nheaders = 0;
 	if (rt && rt->topic.n) {
-		struct dec_table t = { 0 };
+		struct ch_table t = { 0 };
 
 		t.db = (char *)db;
 		t.name = (char *)table;
@@ -1018,7 +1017,7 @@ static bool word_eq(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
-bool router_ddl(struct router *r, const struct dec_trx *trx, const char *db, const char *query,
+bool router_ddl(struct router *r, const struct ch_trx *trx, const char *db, const char *query,
 		size_t qlen, bool (*emit)(void *ctx, struct q_entry **e), void *ctx)
 {
 	const char *q = query, *end = query + qlen;

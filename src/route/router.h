@@ -13,22 +13,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/buf.h"
-#include "core/config.h"
-#include "core/queue.h"
-#include "decode/decoder.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "change/queue.h"
+#include "change/change.h"
 
 struct router;
 struct table_plan;
 
-/* Compile cfg; NULL with err when something cannot be compiled. */
-struct router *router_new(const struct rc_config *cfg, const char *topic_prefix, char *err,
-			  size_t errlen);
+/* Compile cfg (the router keeps a copy of it); NULL with err when
+ * something cannot be compiled. */
+struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen);
 void router_free(struct router *r);
 
 /* The plan for a table map, made on first use and kept in t->user; free
- * it with router_plan_free() when the decoder drops the map. */
-struct table_plan *router_plan(struct router *r, struct dec_table *t);
+ * it with router_plan_free() when the source drops the table. */
+struct table_plan *router_plan(struct router *r, struct ch_table *t);
 void router_plan_free(struct table_plan *p);
 /* Was the plan made by this router (and not by one a reload replaced)? */
 bool router_plan_current(const struct router *r, const struct table_plan *p);
@@ -43,17 +43,17 @@ enum route_result {
 };
 
 /* The message for one row change into e (topic, payload, id, headers). */
-enum route_result router_row(struct router *r, struct table_plan *p, const struct dec_trx *trx,
-			     const char *file, uint64_t offset, const struct dec_row *row,
+enum route_result router_row(struct router *r, struct table_plan *p, const struct ch_trx *trx,
+			     const char *file, uint64_t offset, const struct ch_row *row,
 			     struct q_entry *e, char *err, size_t errlen);
 
 /* Transaction markers: the BEGIN before the first published row of a
  * transaction and the END at its commit (with per-table counts); false
  * when markers are off. */
 bool router_markers(const struct router *r);
-void router_marker_begin(struct router *r, const struct dec_trx *trx, struct q_entry *e);
+void router_marker_begin(struct router *r, const struct ch_trx *trx, struct q_entry *e);
 void router_marker_count(struct router *r, const char *db, const char *table);
-void router_marker_end(struct router *r, const struct dec_trx *trx, struct q_entry *e);
+void router_marker_end(struct router *r, const struct ch_trx *trx, struct q_entry *e);
 
 /*
  * A DDL statement: TRUNCATE, DROP TABLE and partition TRUNCATE/DROP/
@@ -62,7 +62,7 @@ void router_marker_end(struct router *r, const struct dec_trx *trx, struct q_ent
  * per message to fill (emit returns false to stop).  Account statements
  * are never published.
  */
-bool router_ddl(struct router *r, const struct dec_trx *trx, const char *db, const char *query,
+bool router_ddl(struct router *r, const struct ch_trx *trx, const char *db, const char *query,
 		size_t qlen, bool (*emit)(void *ctx, struct q_entry **e), void *ctx);
 
 /* Header list helpers for q_entry.headers: "key\0value\0" pairs. */

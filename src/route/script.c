@@ -18,9 +18,9 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "core/buf.h"
-#include "core/log.h"
-#include "decode/jsonb.h"	/* value_put_double: the native float text */
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/jsonnum.h"
 
 #define TCACHE_SLOTS 64		/* tables whose column names are kept */
 #define MAX_DEPTH 128		/* nesting of JSON values, in and out (MySQL
@@ -896,7 +896,7 @@ static void lazy_field(lua_State *L, struct script *s, int t, int k)
 		luaL_buffinit(L, &b);
 		luaL_addstring(&b, c->gtid && c->gtid[0] ? c->gtid : c->position ? c->position : "");
 		luaL_addchar(&b, '@');
-		e = rc_digits_back(e, c->index, 1);
+		e = buf_digits_back(e, c->index, 1);
 		luaL_addlstring(&b, e, (size_t)(num + sizeof(num) - e));
 		luaL_pushresult(&b);
 	} else {
@@ -1188,7 +1188,7 @@ static void put_json(lua_State *L, struct script *s, int idx, int depth, const c
 			if (!isfinite(d))
 				fail(L, SCRIPT_ERR_RESULT, "%s: %s: %s has no JSON form", s->path,
 				     what, isnan(d) ? "NaN" : "an infinity");
-			value_put_double(&s->out, d);
+			buf_put_double(&s->out, d);
 		}
 		return;
 	case LUA_TSTRING: {
@@ -1287,7 +1287,7 @@ static void put_message(lua_State *L, struct script *s, int t, size_t k)
 	int base = lua_gettop(L), known = 0, all = 0;
 
 	*e = '\0';
-	e = rc_digits_back(e, k, 1) - 8;
+	e = buf_digits_back(e, k, 1) - 8;
 	memcpy(e, "message ", 8);
 	memmove(what, e, (size_t)(what + sizeof(what) - e));
 	if (!lua_istable(L, t))

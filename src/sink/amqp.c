@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "sink/sink.h"
 
 #define AM_CHANNEL 1
@@ -200,7 +200,7 @@ static bool render_key(const char *tmpl, const struct q_entry *e, char *out, siz
 				v = e->table;
 				skip = 7;
 			} else if (!strncmp(p, "{op}", 4)) {
-				v = sink_op_name(e->op);
+				v = ch_op_name(e->op);
 				skip = 4;
 			}
 		}
@@ -537,7 +537,7 @@ static enum am_res publish_one(struct am_state *st, struct q_entry *e, char *err
 	h[2].value.value.bytes = amqp_cstring_bytes(e->table);
 	h[3].key = amqp_cstring_bytes("op");
 	h[3].value.kind = AMQP_FIELD_KIND_UTF8;
-	h[3].value.value.bytes = amqp_cstring_bytes(sink_op_name(e->op));
+	h[3].value.value.bytes = amqp_cstring_bytes(ch_op_name(e->op));
 	/* route and outbox headers: key, event type, outbox columns,
 	 * CloudEvents attributes */
 	for (uint32_t i = 0; i < e->nheaders && nh < 4 + AM_MAX_HEADERS; i++) {

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "sink/sink.h"
 
 /*
@@ -584,7 +584,7 @@ static enum sink_result mo_publish(struct sink *s, struct q_entry *e)
 		if (!rc)
 			rc = add_pair(&props, "table", e->table);
 		if (!rc)
-			rc = add_pair(&props, "op", sink_op_name(e->op));
+			rc = add_pair(&props, "op", ch_op_name(e->op));
 		/* route and outbox headers: key, event type, outbox columns */
 		for (uint32_t i = 0; !rc && i < e->nheaders; i++) {
 			const char *v = h + strlen(h) + 1;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "sink/sink.h"
 
 struct mqtt_state {
@@ -315,7 +315,7 @@ static enum sink_result mq_publish(struct sink *s, struct q_entry *e)
 		static const char ctype[] = "application/json";
 		const char *keys[5] = { "id", "gtid", "db", "table", "op" };
 		const char *vals[5] = { e->id.data ? e->id.data : "", e->gtid, e->db, e->table,
-					sink_op_name(e->op) };
+					ch_op_name(e->op) };
 		const char *h = e->headers.data;
 		MQTTProperty p;
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_async *wake)
 {
@@ -31,15 +31,6 @@ struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_asyn
 								     &sink_mqtt_ops;
 	}
 	return s;
-}
-
-const char *sink_op_name(uint8_t op)
-{
-	static const char *const names[] = OP_NAMES;
-
-	if (op < sizeof(names) / sizeof(names[0]))
-		return names[op];
-	return "unknown";
 }
 
 bool sink_mqtt_uri_tls(const char *uri)

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/config.h"
-#include "core/queue.h"
+#include "config/config.h"
+#include "change/queue.h"
 
 enum sink_result {
 	SINK_OK = 0,		/* taken; an ack (or refusal) follows */
@@ -62,8 +62,6 @@ static inline void sink_refuse(struct sink *s, struct q_entry *e)
 	ev_async_send(s->loop, s->wake);
 }
 
-/* The name of a message's op (OP_NAMES), "unknown" out of range. */
-const char *sink_op_name(uint8_t op);
 /* An MQTT broker URI that asks for TLS: ssl:// or mqtts://. */
 bool sink_mqtt_uri_tls(const char *uri);
 struct sink *sink_new(const struct rc_config *cfg, struct ev_loop *loop, ev_async *wake);

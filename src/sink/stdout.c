@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "sink/sink.h"
 
 /* A batch buffer above this is given back once written. */

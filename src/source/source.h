@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The source interface: something that yields binlog-like events in commit
- * order from a resume point.  The core talks to a source only through this
- * table, and treats positions as text the source alone interprets, so a
- * PostgreSQL source (LSNs) can stand beside the MySQL/MariaDB one.
+ * The source interface: something that reads a database's changes in
+ * commit order from a position and hands them over as change-model
+ * transactions and rows (change/change.h), through callbacks.  A source
+ * owns its connection, its decoder and its positions: the pipeline keeps
+ * positions only as opaque objects the source parses, formats, advances
+ * and writes into the checkpoint, so a PostgreSQL source (LSNs, a slot to
+ * confirm) fits beside the MySQL/MariaDB one.  [source] type picks one.
  */
 #ifndef RC_SOURCE_SOURCE_H
 #define RC_SOURCE_SOURCE_H
@@ -12,46 +15,100 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/buf.h"
-#include "core/config.h"
+#include "base/buf.h"
+#include "change/change.h"
+#include "checkpoint/checkpoint.h"
+#include "config/config.h"
 
-struct decoder;
-
-/* Where to start reading: a position and rows of one transaction to skip. */
-struct resume_point {
-	char *state;		/* source position text, e.g. a GTID state */
-	char *skip_gtid;	/* transaction partly done, or NULL */
-	uint64_t skip_rows;	/* its row changes with index < this are done */
-	bool file_mode;		/* state is FILE:OFFSET whatever the config says */
-};
-
+/* A position of a source: opaque, each source defines its own. */
+struct source_pos;
 struct source;
 
+/* What a source calls while it reads; each returns false to stop reading
+ * (the source then returns SRC_STOPPED).  Reader thread. */
+struct source_callbacks {
+	/* a transaction starts */
+	bool (*begin)(void *ctx, const struct ch_trx *trx);
+	/* a row change of trx; log and offset: where its event lies in the
+	 * source's log (Debezium's source.file and pos) */
+	bool (*row)(void *ctx, const struct ch_trx *trx, const struct ch_row *row, const char *log,
+		    uint64_t offset);
+	/* trx committed; step says how a position moves past it: bytes for
+	 * ops->pos_advance(), valid during the call */
+	bool (*commit)(void *ctx, const struct ch_trx *trx, const void *step, size_t steplen);
+	/* a DDL statement (db: the session's database, or NULL) */
+	bool (*ddl)(void *ctx, const struct ch_trx *trx, const char *db, const char *query,
+		    size_t qlen);
+	/* the server said it is alive (a heartbeat) */
+	void (*heartbeat)(void *ctx);
+	/* the source forgets table t: free what t->user points to */
+	void (*table_gone)(void *ctx, struct ch_table *t);
+	void *ctx;
+};
+
+/* What a call of the source came to. */
+enum source_result {
+	SRC_OK = 0,	/* done */
+	SRC_STOPPED,	/* a callback returned false */
+	SRC_LOST,	/* the connection failed or ended: connecting again may help */
+	SRC_FATAL,	/* the source cannot go on from here (err says why) */
+	SRC_ERROR,	/* it failed and stops (err says why); not retried */
+	SRC_DECODE,	/* a change could not be decoded (err names where) */
+	SRC_MISMATCH,	/* the position is of another server than this one */
+};
+
+/* Whether ops->lag() could tell. */
+enum source_lag { LAG_KNOWN = 0, LAG_UNKNOWN, LAG_ERROR };
+
 struct source_ops {
-	const char *name;
-	/* Connect and check the server (blocking).  fatal says whether
-	 * retrying cannot help. */
-	bool (*connect)(struct source *s, bool *fatal, char *err, size_t errlen);
-	/* The position "now" / "at the start of the oldest log", as text. */
-	bool (*position)(struct source *s, int start_kind, char **out, char *err, size_t errlen);
-	/* Ask the server to stream from the resume point. */
-	bool (*start)(struct source *s, const struct resume_point *from, struct decoder *dec,
-		      bool *fatal, char *err, size_t errlen);
-	/* Next event (blocking); the bytes stay valid until the next call. */
-	bool (*next)(struct source *s, const uint8_t **ev, size_t *len, bool *fatal,
-		     char *err, size_t errlen);
-	/* The columns of db.table now, one "name\ttype\tkey\tcollation id"
-	 * line each, in table order (over a second connection: the first one
-	 * streams); see decoder_table_describe(). */
-	bool (*describe)(struct source *s, const char *db, const char *table, struct rc_buf *out,
-			 char *err, size_t errlen);
-	/* Bytes of log between file:pos and the server's end now (over the
-	 * second connection); NULL when the source cannot tell. */
-	bool (*lag)(struct source *s, const char *file, uint64_t pos, int64_t *bytes,
-		    char *err, size_t errlen);
-	/* From another thread: make a blocked next() return. */
+	const char *name;		/* as [source] type names it */
+	/* The reader thread begins and ends (a client library's per-thread
+	 * state); NULL when not needed. */
+	void (*thread_init)(void);
+	void (*thread_end)(void);
+
+	/* ---- positions (any thread, one object per thread) ---- */
+	struct source_pos *(*pos_new)(struct source *s);
+	/* The position a text names ([source] start_position, or what
+	 * start_position() gave). */
+	bool (*pos_parse)(struct source *s, struct source_pos *p, const char *text, char *err,
+			  size_t errlen);
+	void (*pos_format)(struct source *s, const struct source_pos *p, struct rc_buf *out);
+	/* Move p past a committed transaction (its commit callback's step). */
+	void (*pos_advance)(struct source *s, struct source_pos *p, const void *step, size_t len);
+	void (*pos_copy)(struct source *s, struct source_pos *dst, const struct source_pos *src);
+	void (*pos_free)(struct source *s, struct source_pos *p);
+
+	/* ---- the checkpoint's [source] section(s), which are the source's ---- */
+	/* Read p from an existing checkpoint; *text: what it resumes from,
+	 * for the log (the caller frees it). */
+	bool (*ckpt_load)(struct source *s, struct ckpt *c, struct source_pos *p, char **text,
+			  char *err, size_t errlen);
+	/* Write p into c (not yet to disk). */
+	void (*ckpt_store)(struct source *s, const struct source_pos *p, struct ckpt *c);
+	/* p is on disk now: the source may let the server forget what comes
+	 * before it (a replication slot's confirmed position).  Loop thread. */
+	bool (*confirm)(struct source *s, const struct source_pos *p, char *err, size_t errlen);
+
+	/* ---- reading (reader thread, but where noted) ---- */
+	/* Where to start without a checkpoint ([source] start_position), as
+	 * text for pos_parse(); *out is the caller's to free. */
+	enum source_result (*start_position)(struct source *s, char **out, char *err,
+					     size_t errlen);
+	/* Connect and stream from `from`, or, when NULL, from after the last
+	 * transaction it handed over (a reconnect). */
+	enum source_result (*start)(struct source *s, const struct source_pos *from, char *err,
+				    size_t errlen);
+	/* Read and hand over what comes next (blocking); the callbacks run
+	 * inside. */
+	enum source_result (*poll)(struct source *s, char *err, size_t errlen);
+	/* Where reading stands: after the last transaction handed over. */
+	void (*read_position)(struct source *s, struct rc_buf *out);
+	/* How far reading is behind the server's end, in bytes. */
+	enum source_lag (*lag)(struct source *s, int64_t *bytes, char *err, size_t errlen);
+	/* Any thread: make a blocked poll() return. */
 	void (*interrupt)(struct source *s);
-	/* Close the connection; the source can connect again. */
+	/* Close the connection; start() can connect again. */
 	void (*disconnect)(struct source *s);
 	void (*free)(struct source *s);
 };
@@ -59,15 +116,17 @@ struct source_ops {
 struct source {
 	const struct source_ops *ops;	/* implementation */
 	const struct rc_config *cfg;	/* settings, owned by the caller */
-	char peer[300];			/* host:port or socket, for messages */
+	struct source_callbacks cb;	/* the consumer */
+	char peer[300];			/* the server, for messages */
 	int64_t clock_offset_ms;	/* server clock minus ours, at connect */
-	char server_uuid[64];		/* the server's identity (for the checkpoint) */
-	char flavour[16];		/* "mariadb" or "mysql" */
-	uint32_t server_id;		/* the id it registers with ([source] server_id,
-					   or another for a second connection) */
 };
 
-/* The MySQL/MariaDB replica source. */
-struct source *source_mysql_new(const struct rc_config *cfg);
+/* The source [source] type names, calling cb; NULL with err when it
+ * cannot be made. */
+struct source *source_new(const struct rc_config *cfg, const struct source_callbacks *cb,
+			  char *err, size_t errlen);
+
+/* The implementations source_new() chooses from. */
+struct source *source_mysql_new(const struct rc_config *cfg, const struct source_callbacks *cb);
 
 #endif

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 #include "source/pg/pgoutput.h"
 #include "source/pg/pgvalue.h"
 
@@ -54,7 +54,7 @@ static void remember(const struct pgo_msg *m)
 		free(r->typmods);
 	}
 	r->relid = m->u.relation.relid;
-	rc_strcpy(r->name, sizeof(r->name), m->u.relation.relname.p);
+	buf_strcpy(r->name, sizeof(r->name), m->u.relation.relname.p);
 	r->ncols = m->u.relation.ncols;
 	r->colnames = calloc(r->ncols + 1, sizeof(*r->colnames));
 	r->oids = calloc(r->ncols + 1, sizeof(*r->oids));
@@ -62,7 +62,7 @@ static void remember(const struct pgo_msg *m)
 	if (!r->colnames || !r->oids || !r->typmods)
 		abort();
 	for (unsigned i = 0; i < r->ncols; i++) {
-		rc_strcpy(r->colnames[i], sizeof(r->colnames[i]), m->u.relation.cols[i].name.p);
+		buf_strcpy(r->colnames[i], sizeof(r->colnames[i]), m->u.relation.cols[i].name.p);
 		r->oids[i] = m->u.relation.cols[i].type_oid;
 		r->typmods[i] = m->u.relation.cols[i].typmod;
 	}

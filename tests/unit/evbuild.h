@@ -10,7 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 
 static inline void eb_le(struct rc_buf *b, uint64_t v, int k)
 {

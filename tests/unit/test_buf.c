@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 
 static void check_str(const char *in, size_t n, const char *want, unsigned want_bad)
 {
@@ -117,17 +117,17 @@ static void test_digits_back(void **state)
 	char tmp[32], *end = tmp + sizeof(tmp), *p;
 
 	(void)state;
-	p = rc_digits_back(end, 7, 2);
+	p = buf_digits_back(end, 7, 2);
 	assert_memory_equal(p, "07", 2);
 	assert_int_equal(end - p, 2);
-	p = rc_digits_back(end, 2026, 4);
+	p = buf_digits_back(end, 2026, 4);
 	assert_memory_equal(p, "2026", 4);
-	p = rc_digits_back(end, 123, 6);
+	p = buf_digits_back(end, 123, 6);
 	assert_memory_equal(p, "000123", 6);
-	p = rc_digits_back(end, 0, 0);
+	p = buf_digits_back(end, 0, 0);
 	assert_memory_equal(p, "0", 1);
 	assert_int_equal(end - p, 1);
-	p = rc_digits_back(end, 1050, 2);
+	p = buf_digits_back(end, 1050, 2);
 	assert_memory_equal(p, "1050", 4);
 }
 

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "checkpoint/checkpoint.h"
-#include "core/log.h"
+#include "base/log.h"
 
 static char dir[] = "/tmp/rowcast-test-ckpt-XXXXXX";
 static char path[300];

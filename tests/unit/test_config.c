@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/config.h"
-#include "core/log.h"
+#include "config/config.h"
+#include "base/log.h"
 
 static char path[] = "/tmp/rowcast-test-config-XXXXXX";
 static char lines[16][600];
@@ -331,6 +331,57 @@ static void test_print_hides_secrets(void **state)
 	rc_config_free(c);
 }
 
+/* rc_config_print() of c, whole, into buf. */
+static void print_to(const struct rc_config *c, char *buf, size_t len)
+{
+	FILE *f = tmpfile();
+	size_t n;
+
+	assert_non_null(f);
+	rc_config_print(c, f);
+	rewind(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_true(n < len - 1);
+}
+
+/* config_dup() copies every option, route and outbox, and the copy
+ * stands on its own: the file may change and the original go away. */
+static void test_dup(void **state)
+{
+	static char a[32768], b[32768];
+	struct rc_config *c, *d, *now;
+	struct rc_error e;
+
+	(void)state;
+	assert_int_equal(load(MIN "password = hunter2\n[filter]\ninclude = shop.*\n"
+			      "[route r1]\nmatch = shop.orders\ntopic = o/{pk}\nrename = a:b\n"
+			      "[route r2]\nmatch = shop.*\ndrop = true\n"
+			      "[outbox ob]\ntable = shop.outbox\nheaders = trace\n", &c, &e), RC_OK);
+	c->handle_signals = true;
+	d = config_dup(c);
+	print_to(c, a, sizeof(a));
+	rc_config_free(c);
+	/* the file changes after it was parsed: the copy keeps what was parsed */
+	assert_int_equal(load(MIN "[route other]\nmatch = x.y\n", &now, &e), RC_OK);
+	print_to(d, b, sizeof(b));
+	assert_string_equal(a, b);
+	assert_true(d->handle_signals);
+	assert_int_equal(d->nroutes, 2);
+	assert_string_equal(d->routes[0].name, "r1");
+	assert_string_equal(d->routes[0].rename, "a:b");
+	assert_true(d->routes[1].drop);
+	assert_int_equal(d->noutboxes, 1);
+	assert_string_equal(d->outboxes[0].headers, "trace");
+	assert_string_equal(d->src_password, "hunter2");
+	assert_string_equal(d->flt_include, "shop.*");
+	assert_string_equal(d->path, path);
+	assert_string_equal(now->routes[0].name, "other");
+	rc_config_free(now);
+	rc_config_free(d);
+}
+
 static int setup(void **state)
 {
 	int fd = mkstemp(path);
@@ -364,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_secret_warnings),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_hides_secrets),
+		cmocka_unit_test(test_dup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/log.h"
-#include "decode/decoder.h"
+#include "base/log.h"
+#include "source/mysql/decoder.h"
 #include "evbuild.h"
 #include "route/native.h"
 
@@ -26,12 +26,12 @@ struct got {
 	struct decoder *d;
 };
 
-static bool g_row(void *ctx, const struct dec_trx *trx, const struct dec_row *row)
+static bool g_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct got *g = ctx;
 	struct rc_buf b = { 0 };
 
-	native_format(&b, trx, decoder_file(g->d), row);
+	native_format(&b, &trx->ch, row);
 	snprintf(g->msgs[g->nmsgs++], sizeof(g->msgs[0]), "%s", b.data);
 	buf_free(&b);
 	return true;
@@ -43,7 +43,7 @@ static bool g_commit(void *ctx, const struct dec_trx *trx, const char *file, uin
 
 	(void)file;
 	g->commit_next[g->ncommits] = next;
-	snprintf(g->commits[g->ncommits++], sizeof(g->commits[0]), "%s", trx->gtid);
+	snprintf(g->commits[g->ncommits++], sizeof(g->commits[0]), "%s", trx->ch.gtid);
 	return true;
 }
 
@@ -188,7 +188,7 @@ static bool feed_all(struct decoder *d, struct rc_buf *b, char *err, size_t errl
 		uint32_t size = (uint32_t)p[9] | (uint32_t)p[10] << 8 | (uint32_t)p[11] << 16 |
 				(uint32_t)p[12] << 24;
 
-		if (!decoder_feed(d, p, size, err, errlen))
+		if (decoder_feed(d, p, size, err, errlen) != DEC_OK)
 			return false;
 		off += size;
 	}
@@ -332,7 +332,7 @@ static void test_no_crash_on_damage(void **state)
 
 			if (size > avail)
 				size = (uint32_t)avail;
-			if (!decoder_feed(d, p, size, err, sizeof(err)))
+			if (decoder_feed(d, p, size, err, sizeof(err)) != DEC_OK)
 				break;
 			off += size;
 		}

@@ -98,50 +98,48 @@ struct val {
 	const char *text;
 };
 
-#define V(s) { DEC_VALUE, s }
-#define NUL { DEC_NULL, NULL }
-#define ABS { DEC_ABSENT, NULL }
+#define V(s) { CH_VALUE, s }
+#define NUL { CH_NULL, NULL }
+#define ABS { CH_ABSENT, NULL }
 
-/* A nullable column; NN_COL a NOT NULL one; ES_COL an ENUM or SET (logged as
- * STRING with the real type in the metadata's first byte). */
-#define COL(n, t, ...) { .name = n, .name_len = sizeof(n) - 1, .type = t, .real_type = t, \
-			 .nullable = true, __VA_ARGS__ }
-#define NN_COL(n, t, ...) { .name = n, .name_len = sizeof(n) - 1, .type = t, .real_type = t, \
-			    .nullable = false, __VA_ARGS__ }
-#define ES_COL(n, rt) { .name = n, .name_len = sizeof(n) - 1, .type = COLT_STRING, \
-			.real_type = rt, .nullable = true, .meta = rt << 8 | 1 }
+/* A nullable column of a logical type (with its MySQL name); NN_COL a NOT
+ * NULL one. */
+#define COL(n, t, nt, ...) { .name = n, .name_len = sizeof(n) - 1, .type = t, \
+			     .native_type = nt, .nullable = true, __VA_ARGS__ }
+#define NN_COL(n, t, nt, ...) { .name = n, .name_len = sizeof(n) - 1, .type = t, \
+				.native_type = nt, .nullable = false, __VA_ARGS__ }
 
 /* ---------------- the table with every type ---------------- */
 
-static struct dec_column all_cols[] = {
-	NN_COL("id", COLT_LONG),
-	COL("ti", COLT_TINY),
-	COL("si", COLT_SHORT),
-	COL("mi", COLT_INT24),
-	COL("bi", COLT_LONGLONG),
-	COL("bu", COLT_LONGLONG, .is_unsigned = true),
-	COL("dec", COLT_NEWDECIMAL, .meta = 10 << 8 | 2),
-	COL("fl", COLT_FLOAT, .meta = 4),
-	COL("db", COLT_DOUBLE, .meta = 8),
-	COL("d", COLT_DATE),
-	COL("dt", COLT_DATETIME2, .meta = 0),
-	COL("dt3", COLT_DATETIME2, .meta = 3),
-	COL("dt6", COLT_DATETIME2, .meta = 6),
-	COL("ts", COLT_TIMESTAMP2, .meta = 0),
-	COL("ts6", COLT_TIMESTAMP2, .meta = 6),
-	COL("tm", COLT_TIME2, .meta = 0),
-	COL("tm6", COLT_TIME2, .meta = 6),
-	COL("yr", COLT_YEAR),
-	COL("vc", COLT_VARCHAR, .meta = 255, .charset = 45),
-	COL("vb", COLT_VARCHAR, .meta = 16, .charset = 63),
-	COL("bl", COLT_BLOB, .meta = 2, .charset = 63),
-	ES_COL("en", COLT_ENUM),
-	ES_COL("st", COLT_SET),
-	COL("b1", COLT_BIT, .meta = 0x0100),	/* BIT(1): (1 % 8) << 8 | 1 / 8 */
-	COL("b10", COLT_BIT, .meta = 0x0201),	/* BIT(10): (10 % 8) << 8 | 10 / 8 */
-	COL("js", COLT_JSON, .meta = 4),
-	COL("geo", COLT_GEOMETRY, .meta = 4),
-	COL("note", COLT_VARCHAR, .meta = 255, .charset = 45),
+static struct ch_column all_cols[] = {
+	NN_COL("id", CT_INT, "int"),
+	COL("ti", CT_INT, "tinyint"),
+	COL("si", CT_INT, "smallint"),
+	COL("mi", CT_INT, "mediumint"),
+	COL("bi", CT_INT, "bigint"),
+	COL("bu", CT_UINT, "bigint"),
+	COL("dec", CT_DECIMAL, "decimal", .precision = 10, .scale = 2),
+	COL("fl", CT_FLOAT, "float"),
+	COL("db", CT_DOUBLE, "double"),
+	COL("d", CT_DATE, "date"),
+	COL("dt", CT_DATETIME, "datetime", .fsp = 0),
+	COL("dt3", CT_DATETIME, "datetime", .fsp = 3),
+	COL("dt6", CT_DATETIME, "datetime", .fsp = 6),
+	COL("ts", CT_TIMESTAMP, "timestamp", .fsp = 0),
+	COL("ts6", CT_TIMESTAMP, "timestamp", .fsp = 6),
+	COL("tm", CT_TIME, "time", .fsp = 0),
+	COL("tm6", CT_TIME, "time", .fsp = 6),
+	COL("yr", CT_YEAR, "year"),
+	COL("vc", CT_STRING, "varchar"),
+	COL("vb", CT_BINARY, "varbinary"),
+	COL("bl", CT_BINARY, "blob"),
+	COL("en", CT_ENUM, "enum"),
+	COL("st", CT_SET, "set"),
+	COL("b1", CT_BIT, "bit", .bits = 1),
+	COL("b10", CT_BIT, "bit", .bits = 10),
+	COL("js", CT_JSON, "json"),
+	COL("geo", CT_GEOMETRY, "geometry"),
+	COL("note", CT_STRING, "varchar"),
 };
 #define ALL_N (sizeof(all_cols) / sizeof(all_cols[0]))
 
@@ -237,16 +235,16 @@ static const struct val all_upd[ALL_N] = {
 
 /* ---------------- zero dates and NULLs ---------------- */
 
-static struct dec_column zero_cols[] = {
-	NN_COL("id", COLT_LONG),
-	COL("d_null", COLT_DATE),
-	NN_COL("d_nn", COLT_DATE),
-	COL("d_part", COLT_DATE),
-	COL("dt_null", COLT_DATETIME),		/* the old DATETIME type: fsp 0 */
-	NN_COL("dt_nn", COLT_DATETIME2, .meta = 6),
-	COL("ts_null", COLT_TIMESTAMP),		/* the old TIMESTAMP type */
-	NN_COL("ts_nn", COLT_TIMESTAMP2, .meta = 3),
-	COL("v", COLT_VARCHAR, .meta = 255, .charset = 45),
+static struct ch_column zero_cols[] = {
+	NN_COL("id", CT_INT, "int"),
+	COL("d_null", CT_DATE, "date"),
+	NN_COL("d_nn", CT_DATE, "date"),
+	COL("d_part", CT_DATE, "date"),
+	COL("dt_null", CT_DATETIME, "datetime"),		/* the old DATETIME type: fsp 0 */
+	NN_COL("dt_nn", CT_DATETIME, "datetime", .fsp = 6),
+	COL("ts_null", CT_TIMESTAMP, "timestamp"),		/* the old TIMESTAMP type */
+	NN_COL("ts_nn", CT_TIMESTAMP, "timestamp", .fsp = 3),
+	COL("v", CT_STRING, "varchar"),
 };
 
 /* [D-zero]: nullable zero dates -> null; NOT NULL ones -> the epoch: DATE 0,
@@ -266,16 +264,16 @@ static const struct val zero_row[] = {
 
 /* ---------------- decimals ---------------- */
 
-static struct dec_column dec_cols[] = {
-	NN_COL("id", COLT_LONG),
-	COL("a", COLT_NEWDECIMAL, .meta = 5 << 8 | 2),
-	COL("b", COLT_NEWDECIMAL, .meta = 5 << 8 | 2),
-	COL("c", COLT_NEWDECIMAL, .meta = 5 << 8 | 2),
-	COL("e", COLT_NEWDECIMAL, .meta = 5 << 8 | 2),
-	COL("f", COLT_NEWDECIMAL, .meta = 5 << 8 | 2),
-	COL("g", COLT_NEWDECIMAL, .meta = 65 << 8 | 30),
-	COL("h", COLT_NEWDECIMAL, .meta = 65 << 8 | 30),
-	COL("k", COLT_NEWDECIMAL, .meta = 10 << 8 | 0),
+static struct ch_column dec_cols[] = {
+	NN_COL("id", CT_INT, "int"),
+	COL("a", CT_DECIMAL, "decimal", .precision = 5, .scale = 2),
+	COL("b", CT_DECIMAL, "decimal", .precision = 5, .scale = 2),
+	COL("c", CT_DECIMAL, "decimal", .precision = 5, .scale = 2),
+	COL("e", CT_DECIMAL, "decimal", .precision = 5, .scale = 2),
+	COL("f", CT_DECIMAL, "decimal", .precision = 5, .scale = 2),
+	COL("g", CT_DECIMAL, "decimal", .precision = 65, .scale = 30),
+	COL("h", CT_DECIMAL, "decimal", .precision = 65, .scale = 30),
+	COL("k", CT_DECIMAL, "decimal", .precision = 10, .scale = 0),
 };
 
 /*
@@ -303,17 +301,17 @@ static const struct val dec_row[] = {
 
 /* ---------------- geometry ---------------- */
 
-static struct dec_column geo_cols[] = {
-	NN_COL("id", COLT_LONG),
-	COL("p_be", COLT_GEOMETRY, .meta = 4),
-	COL("p_frac", COLT_GEOMETRY, .meta = 4),
-	COL("ls", COLT_GEOMETRY, .meta = 4),
-	COL("pg", COLT_GEOMETRY, .meta = 4),
-	COL("mp", COLT_GEOMETRY, .meta = 4),
-	COL("ml", COLT_GEOMETRY, .meta = 4),
-	COL("mpg", COLT_GEOMETRY, .meta = 4),
-	COL("gc", COLT_GEOMETRY, .meta = 4),
-	COL("gce", COLT_GEOMETRY, .meta = 4),
+static struct ch_column geo_cols[] = {
+	NN_COL("id", CT_INT, "int"),
+	COL("p_be", CT_GEOMETRY, "geometry"),
+	COL("p_frac", CT_GEOMETRY, "geometry"),
+	COL("ls", CT_GEOMETRY, "geometry"),
+	COL("pg", CT_GEOMETRY, "geometry"),
+	COL("mp", CT_GEOMETRY, "geometry"),
+	COL("ml", CT_GEOMETRY, "geometry"),
+	COL("mpg", CT_GEOMETRY, "geometry"),
+	COL("gc", CT_GEOMETRY, "geometry"),
+	COL("gce", CT_GEOMETRY, "geometry"),
 };
 
 /*
@@ -341,7 +339,7 @@ static const struct val geo_row[] = {
 /* ---------------- building rows ---------------- */
 
 struct img {
-	struct dec_image im;
+	struct ch_image im;
 	uint32_t off[64], len[64];
 	uint8_t state[64];
 };
@@ -357,7 +355,7 @@ static void img_build(struct img *g, const struct val *v, uint32_t n)
 	buf_reserve(&g->im.text, 1);
 	for (uint32_t i = 0; i < n; i++) {
 		g->state[i] = v[i].state;
-		if (v[i].state != DEC_VALUE)
+		if (v[i].state != CH_VALUE)
 			continue;
 		g->off[i] = (uint32_t)g->im.text.len;
 		g->len[i] = (uint32_t)strlen(v[i].text);
@@ -372,51 +370,46 @@ static void img_free(struct img *g)
 
 /* What the formatters cached in a hand-built table (the decoder frees it
  * for the tables it makes). */
-static void tbl_free(struct dec_table *t)
+static void tbl_free(struct ch_table *t)
 {
 	buf_free(&t->keys);
 	free(t->key_end);
 }
 
-static struct dec_table mk_table(const char *name, struct dec_column *cols, uint32_t n)
+static struct ch_table mk_table(const char *name, struct ch_column *cols, uint32_t n)
 {
-	struct dec_table t;
+	struct ch_table t;
 
 	memset(&t, 0, sizeof(t));
-	t.db = (char *)"shop";
-	t.name = (char *)name;
+	t.db = "shop";
+	t.name = name;
 	t.cols = cols;
 	t.ncols = n;
-	t.names_logged = true;
+	t.names_known = true;
 	return t;
 }
 
 /* Transaction 1: MariaDB GTID 0-1-42, committed 2018-06-20T13:37:03.123Z
  * (1529501823123 ms). */
-static struct dec_trx trx_gtid(void)
+static struct ch_trx trx_gtid(void)
 {
-	struct dec_trx t;
+	struct ch_trx t;
 
 	memset(&t, 0, sizeof(t));
 	strcpy(t.gtid, "0-1-42");
-	t.domain = 0;
-	t.server_id = 1;
-	t.seq = 42;
+	strcpy(t.id, "0-1-42");
 	t.ts_ms = 1529501823123;
-	t.start_offset = 300;
-	t.active = true;
 	return t;
 }
 
 /* Transaction 2: no GTID, starts at mysql-bin.000003:805, 1529501824000 ms. */
-static struct dec_trx trx_plain(void)
+static struct ch_trx trx_plain(void)
 {
-	struct dec_trx t;
+	struct ch_trx t;
 
 	memset(&t, 0, sizeof(t));
+	strcpy(t.id, "mysql-bin.000003:805");
 	t.ts_ms = 1529501824000;
-	t.start_offset = 805;
-	t.active = true;
 	return t;
 }
 
@@ -450,8 +443,8 @@ static char *slurp(const char *path, size_t *n)
 
 /* Format twice into a used buffer (it must be reset, and the output must
  * not depend on what was there) and compare with the golden file. */
-static void check(const char *golden, const struct envelope_opts *o, const struct dec_trx *trx,
-		  uint64_t offset, const struct dec_row *row)
+static void check(const char *golden, const struct envelope_opts *o, const struct ch_trx *trx,
+		  uint64_t offset, const struct ch_row *row)
 {
 	struct rc_buf out = { 0 };
 	char path[512];
@@ -479,10 +472,10 @@ static void check(const char *golden, const struct envelope_opts *o, const struc
 
 static void test_native(void **state)
 {
-	struct dec_table t = mk_table("all_types", all_cols, ALL_N);
-	struct dec_trx trx = trx_gtid();
+	struct ch_table t = mk_table("all_types", all_cols, ALL_N);
+	struct ch_trx trx = trx_gtid();
 	struct img a;
-	struct dec_row row = { .table = &t, .op = DEC_INSERT, .index = 0 };
+	struct ch_row row = { .table = &t, .op = CH_INSERT, .index = 0 };
 	struct envelope_opts o = { .kind = ENV_NATIVE };
 	struct rc_buf want = { 0 };
 
@@ -491,7 +484,7 @@ static void test_native(void **state)
 	row.after = &a.im;
 	check("native_insert", &o, &trx, 484, &row);
 	/* exactly native_format() */
-	native_format(&want, &trx, "mysql-bin.000003", &row);
+	native_format(&want, &trx, &row);
 	{
 		struct rc_buf got = { 0 };
 
@@ -507,23 +500,23 @@ static void test_native(void **state)
 static void all_rows(const char *insert, const char *update, const char *delete,
 		     const struct envelope_opts *o)
 {
-	struct dec_table t = mk_table("all_types", all_cols, ALL_N);
-	struct dec_trx t1 = trx_gtid(), t2 = trx_plain();
+	struct ch_table t = mk_table("all_types", all_cols, ALL_N);
+	struct ch_trx t1 = trx_gtid(), t2 = trx_plain();
 	struct img a, b;
-	struct dec_row row = { .table = &t };
+	struct ch_row row = { .table = &t };
 
 	img_build(&a, all_ins, ALL_N);
 	img_build(&b, all_upd, ALL_N);
-	row.op = DEC_INSERT;
+	row.op = CH_INSERT;
 	row.after = &a.im;
 	row.index = 0;
 	check(insert, o, &t1, 484, &row);
-	row.op = DEC_UPDATE;
+	row.op = CH_UPDATE;
 	row.before = &a.im;
 	row.after = &b.im;
 	row.index = 1;
 	check(update, o, &t1, 484, &row);
-	row.op = DEC_DELETE;
+	row.op = CH_DELETE;
 	row.before = &b.im;
 	row.after = NULL;
 	row.index = 0;
@@ -553,11 +546,11 @@ static void test_maxwell_rows(void **state)
  * columns stay out of every image. */
 static void minimal(const char *golden, const struct envelope_opts *o)
 {
-	struct dec_table t = mk_table("all_types", all_cols, ALL_N);
-	struct dec_trx t1 = trx_gtid();
+	struct ch_table t = mk_table("all_types", all_cols, ALL_N);
+	struct ch_trx t1 = trx_gtid();
 	struct val bv[ALL_N], av[ALL_N];
 	struct img a, b;
-	struct dec_row row = { .table = &t, .op = DEC_UPDATE, .index = 2 };
+	struct ch_row row = { .table = &t, .op = CH_UPDATE, .index = 2 };
 
 	for (size_t i = 0; i < ALL_N; i++)
 		bv[i] = av[i] = (struct val)ABS;
@@ -585,12 +578,12 @@ static void test_minimal(void **state)
 }
 
 static void one_insert(const char *golden, const struct envelope_opts *o, const char *table,
-		       struct dec_column *cols, const struct val *v, uint32_t n, uint64_t index)
+		       struct ch_column *cols, const struct val *v, uint32_t n, uint64_t index)
 {
-	struct dec_table t = mk_table(table, cols, n);
-	struct dec_trx t1 = trx_gtid();
+	struct ch_table t = mk_table(table, cols, n);
+	struct ch_trx t1 = trx_gtid();
 	struct img a;
-	struct dec_row row = { .table = &t, .op = DEC_INSERT, .index = index };
+	struct ch_row row = { .table = &t, .op = CH_INSERT, .index = index };
 
 	img_build(&a, v, n);
 	row.after = &a.im;
@@ -629,11 +622,11 @@ static void test_geometry(void **state)
 
 static void test_cloudevents(void **state)
 {
-	struct dec_table t = mk_table("all_types", all_cols, ALL_N);
-	struct dec_trx t1 = trx_gtid(), t2 = trx_plain();
+	struct ch_table t = mk_table("all_types", all_cols, ALL_N);
+	struct ch_trx t1 = trx_gtid(), t2 = trx_plain();
 	struct envelope_opts o = ce_opts;
 	struct img a, b;
-	struct dec_row row = { .table = &t };
+	struct ch_row row = { .table = &t };
 
 	(void)state;
 	img_build(&a, all_ins, ALL_N);
@@ -641,14 +634,14 @@ static void test_cloudevents(void **state)
 	/* id "0-1-42@0" as native; type "rowcast.shop.all_types.insert";
 	 * time 1529501823123 ms = "2018-06-20T13:37:03.123Z"; data the native
 	 * message */
-	row.op = DEC_INSERT;
+	row.op = CH_INSERT;
 	row.after = &a.im;
 	check("cloudevents_insert", &o, &t1, 484, &row);
 	/* without GTID: id "mysql-bin.000003:805@0"; a given type is escaped;
 	 * no source_uri: "rowcast"; 1529501824000 ms -> ".000Z" */
 	o.source_uri = NULL;
 	o.event_type = "com.example.row \"deleted\"";
-	row.op = DEC_DELETE;
+	row.op = CH_DELETE;
 	row.before = &b.im;
 	row.after = NULL;
 	check("cloudevents_delete", &o, &t2, 805, &row);
@@ -661,16 +654,16 @@ static void test_cloudevents(void **state)
  * (and are read safely). */
 static void test_unexpected_texts(void **state)
 {
-	static struct dec_column cols[] = {
-		COL("g", COLT_GEOMETRY, .meta = 4),
-		COL("g2", COLT_GEOMETRY, .meta = 4),
-		COL("g3", COLT_GEOMETRY, .meta = 4),
-		COL("d", COLT_DATE),
-		COL("dt", COLT_DATETIME2, .meta = 6),
-		COL("t", COLT_TIME2),
-		COL("dec", COLT_NEWDECIMAL, .meta = 5 << 8 | 2),
-		COL("b", COLT_BIT, .meta = 0x0100),
-		ES_COL("s", COLT_SET),
+	static struct ch_column cols[] = {
+		COL("g", CT_GEOMETRY, "geometry"),
+		COL("g2", CT_GEOMETRY, "geometry"),
+		COL("g3", CT_GEOMETRY, "geometry"),
+		COL("d", CT_DATE, "date"),
+		COL("dt", CT_DATETIME, "datetime", .fsp = 6),
+		COL("t", CT_TIME, "time"),
+		COL("dec", CT_DECIMAL, "decimal", .precision = 5, .scale = 2),
+		COL("b", CT_BIT, "bit", .bits = 1),
+		COL("s", CT_SET, "set"),
 	};
 	static const struct val v[] = {
 		V("\"!!!\""),		/* not base64 */
@@ -683,10 +676,10 @@ static void test_unexpected_texts(void **state)
 		V("\"1\""),
 		V("5"),			/* a SET without member names */
 	};
-	struct dec_table t = mk_table("odd", cols, NCOLS(cols));
-	struct dec_trx t1 = trx_gtid();
+	struct ch_table t = mk_table("odd", cols, NCOLS(cols));
+	struct ch_trx t1 = trx_gtid();
 	struct img a;
-	struct dec_row row = { .table = &t, .op = DEC_INSERT };
+	struct ch_row row = { .table = &t, .op = CH_INSERT };
 	struct rc_buf out = { 0 };
 	/* Debezium does not look into the WKB: SRID 0, WKB 01 01 00 00 00 */
 	const char *after = "{\"g\":\"!!!\",\"g2\":\"AAA=\",\"g3\":{\"wkb\":\"AQEAAAA=\",\"srid\":0},"
@@ -712,30 +705,6 @@ static void test_unexpected_texts(void **state)
 	tbl_free(&t);
 }
 
-static void test_parse_kind(void **state)
-{
-	enum envelope_kind k = ENV_MAXWELL;
-
-	(void)state;
-	assert_true(envelope_parse_kind("native", &k));
-	assert_int_equal(k, ENV_NATIVE);
-	assert_true(envelope_parse_kind("debezium", &k));
-	assert_int_equal(k, ENV_DEBEZIUM);
-	assert_true(envelope_parse_kind("maxwell", &k));
-	assert_int_equal(k, ENV_MAXWELL);
-	assert_true(envelope_parse_kind("cloudevents", &k));
-	assert_int_equal(k, ENV_CLOUDEVENTS);
-	assert_false(envelope_parse_kind("Debezium", &k));
-	assert_false(envelope_parse_kind("", &k));
-	assert_false(envelope_parse_kind("cloudevent", &k));
-	assert_false(envelope_parse_kind(NULL, &k));
-	assert_int_equal(k, ENV_CLOUDEVENTS);
-	for (int i = 0; i < 4; i++) {
-		assert_true(envelope_parse_kind(envelope_kind_name((enum envelope_kind)i), &k));
-		assert_int_equal(k, i);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,7 +717,6 @@ int main(void)
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_cloudevents),
 		cmocka_unit_test(test_unexpected_texts),
-		cmocka_unit_test(test_parse_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

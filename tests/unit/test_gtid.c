@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "source/gtid.h"
+#include "source/mysql/gtid.h"
 
 static void roundtrip(const char *in, const char *want)
 {

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "decode/gtid_tagged.h"
+#include "source/mysql/gtid_tagged.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

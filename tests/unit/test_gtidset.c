@@ -21,7 +21,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "source/gtidset.h"
+#include "source/mysql/gtidset.h"
 
 #define U "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 #define U_UP "3E11FA47-71CA-11E1-9E33-C80AA9429562"

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "bytes.h"
-#include "decode/jsonb.h"
+#include "source/mysql/jsonb.h"
 
 #define B(...)                                                  \
 	.in = (const uint8_t[]){ __VA_ARGS__ },                 \

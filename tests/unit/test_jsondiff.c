@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "bytes.h"
-#include "decode/jsonb.h"
-#include "decode/jsondiff.h"
+#include "source/mysql/jsonb.h"
+#include "source/mysql/jsondiff.h"
 
 /* MySQL's length-encoded integer (net_store_length). */
 static void put_netlen(struct bytes *b, uint64_t v)

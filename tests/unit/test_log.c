@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 /* LOG_ERR of <syslog.h>, whose names clash with log.h's levels */
 #define SYSLOG_ERR 3

@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
-#include "core/log.h"
-#include "core/metrics.h"
+#include "base/log.h"
+#include "pipeline/metrics.h"
 
 static int64_t wall_ms(void)
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/queue.h"
+#include "change/queue.h"
 
 #define N 200000
 

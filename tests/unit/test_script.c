@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "route/script.h"
 #include "route/script_row.h"
 
@@ -553,16 +553,16 @@ static void test_name_cache(void **state)
 	script_free(s);
 }
 
-/* The decoder's rows through script_row_fill(). */
+/* The change model's rows through script_row_fill(). */
 static void test_decoder_row(void **state)
 {
-	struct dec_column cols[2];
-	struct dec_table t;
-	struct dec_image im;
-	struct dec_trx trx;
-	struct dec_row row;
+	struct ch_column cols[2];
+	struct ch_table t;
+	struct ch_image im;
+	struct ch_trx trx;
+	struct ch_row row;
 	uint32_t off[2] = { 0, 1 }, len[2] = { 1, 5 };
-	uint8_t st[2] = { DEC_VALUE, DEC_VALUE };
+	uint8_t st[2] = { CH_VALUE, CH_VALUE };
 	struct script_row r = { 0 };
 	struct script *s = load("echo.lua", 0, 0);
 	const struct script_msg *m;
@@ -587,13 +587,13 @@ static void test_decoder_row(void **state)
 	im.state = st;
 	memset(&trx, 0, sizeof(trx));
 	trx.ts_ms = 1000;
-	trx.start_offset = 805;
+	snprintf(trx.id, sizeof(trx.id), "mysql-bin.000003:805");
 	memset(&row, 0, sizeof(row));
 	row.table = &t;
-	row.op = DEC_DELETE;
+	row.op = CH_DELETE;
 	row.before = &im;
 	row.index = 2;
-	script_row_fill(&r, &trx, "mysql-bin.000003", &row);
+	script_row_fill(&r, &trx, &row);
 	assert_int_equal(script_run(s, &r.change, &m, &n, err, sizeof(err)), SCRIPT_OK);
 	assert_string_equal(m[0].payload,
 			    "{\"before\":{\"id\":7,\"name\":\"ada\"},\"db\":\"shop\","

@@ -35,8 +35,8 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "decode/decoder.h"
-#include "decode/internal.h"
+#include "source/mysql/decoder.h"
+#include "source/mysql/internal.h"
 #include "evbuild.h"
 
 enum { MYSQL = 0, MARIADB = 1 };
@@ -339,7 +339,7 @@ static bool feed(struct decoder *d, const struct rc_buf *b, char *err, size_t er
 		const uint8_t *p = (const uint8_t *)b->data + off;
 		uint32_t size = (uint32_t)le_get(p + 9, 4);
 
-		if (!decoder_feed(d, p, size, err, errlen))
+		if (decoder_feed(d, p, size, err, errlen) != DEC_OK)
 			return false;
 		off += size;
 	}
@@ -455,7 +455,7 @@ static void fixed(struct layout *l, int flavour)
 	mk(l, 1, 1, 0, 0, true, 0);			/* TINYINT UNSIGNED */
 	mk(l, 246, 246, 2, (20 << 8) | 4, false, 0);	/* DECIMAL(20,4) */
 	mk(l, 2, 2, 0, 0, false, 0);			/* SMALLINT */
-	mk(l, 16, 16, 2, (1 << 8) | 3, false, 0);	/* BIT(11) */
+	mk(l, 16, 16, 2, (1 << 8) | 3, false, 0);	/* BIT(25): 3 bytes and 1 bit */
 	mk(l, 8, 8, 0, 0, true, 0);			/* BIGINT UNSIGNED */
 	mk(l, 8, 8, 0, 0, false, 0);			/* BIGINT */
 	l->npk = 2;
@@ -504,6 +504,52 @@ static void test_random_layouts(void **state)
 	printf("# %d random layouts, both flavours\n", n);
 }
 
+/* What the pipeline sees of the fixed layout: logical types, the MySQL
+ * type names, the DECIMAL digits and BIT width taken from the metadata,
+ * the names and the key. */
+static void test_change_view(void **state)
+{
+	static const struct { uint8_t type; const char *native; } want[] = {
+		{ CT_INT, "int" }, { CT_GEOMETRY, "geometry" }, { CT_STRING, "varchar" },
+		{ CT_STRING, "text" }, { CT_ENUM, "enum" }, { CT_YEAR, "year" },
+		{ CT_UINT, "tinyint" }, { CT_DECIMAL, "decimal" }, { CT_INT, "smallint" },
+		{ CT_BIT, "bit" }, { CT_UINT, "bigint" }, { CT_INT, "bigint" },
+	};
+	struct dec_callbacks cb = { 0 };
+	struct decoder *d = decoder_new(&cb);
+	struct rc_buf b = { 0 };
+	const struct dec_table *t;
+	struct layout l;
+	char err[512] = "";
+
+	(void)state;
+	fixed(&l, MARIADB);
+	build(&b, &l, l.flavour);
+	assert_true(feed(d, &b, err, sizeof(err)));
+	t = tablemap_find(d, TABLE_ID);
+	assert_non_null(t);
+	assert_int_equal(t->ch.ncols, 12);
+	assert_string_equal(t->ch.db, t->db);
+	assert_string_equal(t->ch.name, t->name);
+	assert_true(t->ch.names_known);
+	for (uint32_t i = 0; i < 12; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "c%u", i);
+		assert_string_equal(t->ch.cols[i].name, name);
+		assert_string_equal(ch_type_name(t->ch.cols[i].type), ch_type_name(want[i].type));
+		assert_string_equal(t->ch.cols[i].native_type, want[i].native);
+	}
+	assert_int_equal(t->ch.cols[7].precision, 20);
+	assert_int_equal(t->ch.cols[7].scale, 4);
+	assert_int_equal(t->ch.cols[9].bits, 25);
+	assert_int_equal(t->ch.npk, 2);
+	assert_int_equal(t->ch.pk[0], 10);
+	assert_int_equal(t->ch.pk[1], 0);
+	decoder_free(d);
+	buf_free(&b);
+}
+
 /* A map whose lists count other columns than the FDE's server does (a
  * MariaDB map read as MySQL's, GEOMETRY before a text column) is refused,
  * never read one column off. */
@@ -532,6 +578,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed_layouts),
 		cmocka_unit_test(test_random_layouts),
+		cmocka_unit_test(test_change_view),
 		cmocka_unit_test(test_flavour_mismatch_refused),
 	};
 

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode/charset.h"
-#include "decode/jsonb.h"
-#include "decode/value.h"
+#include "source/mysql/charset.h"
+#include "source/mysql/jsonb.h"
+#include "source/mysql/value.h"
 
 #define B(...)                                                  \
 	.in = (const uint8_t[]){ __VA_ARGS__ },                 \
@@ -872,7 +872,7 @@ static void test_to_utf8_raw(void **state)
 }
 
 /*
- * value_put_double() and value_put_float() directly, on the paths of the
+ * buf_put_double() and buf_put_float() directly, on the paths of the
  * shortest-digit code: carries, ties, 15/16/17 (6..9) digits, the
  * exponent-form boundaries, midpoints, integers, subnormals.  The texts
  * come from the printf-based implementation it replaced.
@@ -1028,7 +1028,7 @@ static void test_float_texts(void **state)
 
 		memcpy(&d, &double_texts[i].bits, sizeof(d));
 		buf_reset(&out);
-		value_put_double(&out, d);
+		buf_put_double(&out, d);
 		if (strcmp(out.data, double_texts[i].want) != 0)
 			fail_msg("double %016" PRIx64 ": [%s], want [%s]",
 				 double_texts[i].bits, out.data,
@@ -1040,7 +1040,7 @@ static void test_float_texts(void **state)
 
 		memcpy(&f, &float_texts[i].bits, sizeof(f));
 		buf_reset(&out);
-		value_put_float(&out, f);
+		buf_put_float(&out, f);
 		if (strcmp(out.data, float_texts[i].want) != 0)
 			fail_msg("float %08" PRIx32 ": [%s], want [%s]",
 				 float_texts[i].bits, out.data,

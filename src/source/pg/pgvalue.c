@@ -370,7 +370,7 @@ static void put_year(struct rc_buf *out, int64_t y)
 
 	if (y < 0)
 		buf_putc(out, '-');
-	p = rc_digits_back(tmp + sizeof(tmp), (uint64_t)(y < 0 ? -y : y), 4);
+	p = buf_digits_back(tmp + sizeof(tmp), (uint64_t)(y < 0 ? -y : y), 4);
 	buf_append(out, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 

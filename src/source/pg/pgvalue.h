@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 
 /* Append the JSON form of the value whose text is s[0..n) and whose type is
  * oid (typmod -1 when none) to out.  Returns true when the value was

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests: the router over hand-built change-model rows (no source):
+ * the default topic, filters, route templates and keys, renamed and
+ * dropped columns, the outbox (topic, id, payload, headers) and the exact
+ * messages of rows that cannot be routed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/log.h"
+#include "change/change.h"
+#include "change/queue.h"
+#include "config/config.h"
+#include "route/router.h"
+
+static char path[] = "/tmp/rowcast-test-router-XXXXXX";
+
+#define MIN "[source]\nuser = rep\nserver_id = 7\n"
+
+/* A router compiled from config text. */
+static struct router *mk_router(const char *text)
+{
+	struct rc_config *cfg;
+	struct rc_error e;
+	struct router *r;
+	char err[512] = "";
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	if (rc_config_load(path, &cfg, &e) != RC_OK)
+		fail_msg("config: %s", e.message);
+	r = router_new(cfg, err, sizeof(err));
+	if (!r)
+		fail_msg("router: %s", err);
+	rc_config_free(cfg);	/* the router keeps its own copy */
+	return r;
+}
+
+/* ---- a table, an image, a transaction ---- */
+
+#define COL(n, t, nt) { .name = n, .name_len = sizeof(n) - 1, .type = t, .native_type = nt, \
+			.nullable = true }
+
+static struct ch_column order_cols[] = {
+	COL("id", CT_INT, "int"), COL("status", CT_STRING, "varchar"),
+	COL("note", CT_STRING, "varchar"), COL("secret", CT_STRING, "varchar"),
+};
+static const uint32_t order_pk[] = { 0 };
+
+static struct ch_column outbox_cols[] = {
+	COL("id", CT_STRING, "varchar"), COL("aggregatetype", CT_STRING, "varchar"),
+	COL("aggregateid", CT_STRING, "varchar"), COL("type", CT_STRING, "varchar"),
+	COL("payload", CT_STRING, "text"), COL("trace", CT_STRING, "varchar"),
+};
+
+static struct ch_table mk_table(const char *db, const char *name, struct ch_column *cols,
+				uint32_t n, const uint32_t *pk, uint32_t npk)
+{
+	struct ch_table t;
+
+	memset(&t, 0, sizeof(t));
+	t.db = db;
+	t.name = name;
+	t.cols = cols;
+	t.ncols = n;
+	t.names_known = true;
+	t.pk = pk;
+	t.npk = npk;
+	return t;
+}
+
+/* An image from JSON value texts; NULL stands for SQL NULL. */
+static void mk_image(struct ch_image *im, const char *const *v, uint32_t n)
+{
+	memset(im, 0, sizeof(*im));
+	ch_image_fit(im, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!v[i]) {
+			im->state[i] = CH_NULL;
+			continue;
+		}
+		im->state[i] = CH_VALUE;
+		im->off[i] = (uint32_t)im->text.len;
+		im->len[i] = (uint32_t)strlen(v[i]);
+		buf_puts(&im->text, v[i]);
+	}
+}
+
+static struct ch_trx mk_trx(void)
+{
+	struct ch_trx t;
+
+	memset(&t, 0, sizeof(t));
+	strcpy(t.gtid, "0-1-42");
+	strcpy(t.id, "0-1-42");
+	t.ts_ms = 1529501823123;
+	return t;
+}
+
+/* The value of header k of e, or NULL. */
+static const char *header(const struct q_entry *e, const char *k)
+{
+	const char *p = e->headers.data;
+
+	for (uint32_t i = 0; p && i < e->nheaders; i++) {
+		const char *v = p + strlen(p) + 1;
+
+		if (!strcmp(p, k))
+			return v;
+		p = v + strlen(v) + 1;
+	}
+	return NULL;
+}
+
+/* What router_row() made of one row change. */
+struct routed {
+	struct q_entry e;		/* the message */
+	char err[512];			/* why it cannot be routed */
+	enum route_result res;		/* publish, skip or error */
+};
+
+/* Route one row change of t through r (with a plan made for it). */
+static void route(struct router *r, struct ch_table *t, enum ch_op op,
+		  const struct ch_image *before, const struct ch_image *after, struct routed *out)
+{
+	struct ch_trx trx = mk_trx();
+	struct ch_row row = { .table = t, .op = op, .before = before, .after = after, .index = 0 };
+	struct table_plan *p = router_plan(r, t);
+
+	memset(out, 0, sizeof(*out));
+	out->res = router_row(r, p, &trx, "mysql-bin.000003", 484, &row, &out->e, out->err,
+			      sizeof(out->err));
+	router_plan_free(p);
+}
+
+static void routed_free(struct routed *x)
+{
+	buf_free(&x->e.topic);
+	buf_free(&x->e.payload);
+	buf_free(&x->e.id);
+	buf_free(&x->e.headers);
+}
+
+static const char *const order_row[] = { "1", "\"new\"", "\"a/b\"", "\"x\"" };
+
+/* ---- tests ---- */
+
+static void test_default_topic_and_native(void **state)
+{
+	struct router *r = mk_router(MIN);
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image after;
+	struct routed x;
+
+	(void)state;
+	mk_image(&after, order_row, 4);
+	route(r, &t, CH_INSERT, NULL, &after, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_string_equal(x.e.topic.data, "rowcast/shop/orders");
+	assert_string_equal(x.e.id.data, "0-1-42@0");
+	assert_int_equal(x.e.routed_topic, 0);
+	assert_int_equal(x.e.nheaders, 0);
+	assert_string_equal(x.e.payload.data,
+			    "{\"id\":\"0-1-42@0\",\"op\":\"insert\",\"db\":\"shop\",\"table\":\"orders\","
+			    "\"gtid\":\"0-1-42\",\"ts\":1529501823123,\"before\":null,"
+			    "\"after\":{\"id\":1,\"status\":\"new\",\"note\":\"a/b\",\"secret\":\"x\"}}");
+	routed_free(&x);
+	ch_image_free(&after);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+static void test_filters(void **state)
+{
+	struct router *r = mk_router(MIN "[filter]\ninclude = shop.*\nexclude = shop.audit\n"
+				     "ops = insert,delete\ndrop_columns = shop.orders.secret\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table audit = mk_table("shop", "audit", order_cols, 4, order_pk, 1);
+	struct ch_table other = mk_table("crm", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image im;
+	struct routed x;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_null(strstr(x.e.payload.data, "secret"));
+	assert_non_null(strstr(x.e.payload.data, "\"note\":\"a/b\"}"));
+	routed_free(&x);
+	route(r, &t, CH_UPDATE, &im, &im, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);	/* ops */
+	routed_free(&x);
+	route(r, &t, CH_DELETE, &im, NULL, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_non_null(strstr(x.e.payload.data, "\"op\":\"delete\""));
+	routed_free(&x);
+	route(r, &audit, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);	/* exclude */
+	routed_free(&x);
+	route(r, &other, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);	/* not included */
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	ch_table_free_caches(&audit);
+	ch_table_free_caches(&other);
+	router_free(r);
+}
+
+static void test_route_templates_and_key(void **state)
+{
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+				     "topic = t/{db}/{table}/{op}/{Op}/{pk}/{col:note}\n"
+				     "key = {col:note}\nrename = status:state\ncolumns = id,status,note\n"
+				     "event_type = Order{Op}\n"
+				     "[route rest]\nmatch = shop.*\ndrop = true\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table items = mk_table("shop", "items", order_cols, 4, order_pk, 1);
+	struct ch_image im;
+	struct routed x;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_UPDATE, &im, &im, &x);
+	if (x.res != ROUTE_PUBLISH)
+		fail_msg("%d: %s", x.res, x.err);
+	/* topic values are escaped for MQTT, the key is not */
+	assert_string_equal(x.e.topic.data, "t/shop/orders/update/Update/1/a%2Fb");
+	assert_int_equal(x.e.routed_topic, 1);
+	assert_string_equal(header(&x.e, "key"), "a/b");
+	assert_string_equal(header(&x.e, "event_type"), "OrderUpdate");
+	/* kept columns under their new names, and the event type */
+	assert_non_null(strstr(x.e.payload.data,
+			       "\"after\":{\"id\":1,\"state\":\"new\",\"note\":\"a/b\"}"));
+	assert_non_null(strstr(x.e.payload.data, ",\"event_type\":\"OrderUpdate\"}"));
+	routed_free(&x);
+	route(r, &items, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);	/* drop = true */
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	ch_table_free_caches(&items);
+	router_free(r);
+}
+
+static void test_route_missing_value(void **state)
+{
+	static const char *const row[] = { "1", "\"new\"", NULL, "\"x\"" };
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+				     "topic = t/{col:note}\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image im;
+	struct routed x;
+
+	(void)state;
+	mk_image(&im, row, 4);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_ERROR);
+	assert_string_equal(x.err, "route orders: topic: template value {note} is missing (absent or NULL)");
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+static void test_outbox(void **state)
+{
+	static const char *const ev[] = {
+		"\"ev-1\"", "\"Order\"", "\"42\"", "\"Created\"",
+		"\"{\\\"total\\\":\\\"9.50\\\",\\\"line\\\":\\\"a\\\\nb\\\"}\"", "\"t-9\"",
+	};
+	static const char *const ev_json[] = {
+		"\"ev-2\"", "\"Order\"", "\"42\"", "\"Paid\"", "{\"total\": 9.5}", NULL,
+	};
+	static const char *const ev_null[] = {
+		"\"ev-3\"", "\"Order\"", "\"42\"", NULL, "{}", NULL,
+	};
+	struct router *r = mk_router(MIN "[outbox orders]\ntable = shop.outbox\n"
+				     "topic = events/{aggregate_type}/{type}\nheaders = trace\n");
+	struct ch_table t = mk_table("shop", "outbox", outbox_cols, 6, NULL, 0);
+	struct ch_image im;
+	struct routed x;
+
+	(void)state;
+	mk_image(&im, ev, 6);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_string_equal(x.e.topic.data, "events/Order/Created");
+	assert_string_equal(x.e.id.data, "ev-1");
+	/* a string column: its characters, as the service wrote them */
+	assert_string_equal(x.e.payload.data, "{\"total\":\"9.50\",\"line\":\"a\\nb\"}");
+	assert_string_equal(header(&x.e, "key"), "42");
+	assert_string_equal(header(&x.e, "aggregate_type"), "Order");
+	assert_string_equal(header(&x.e, "event_type"), "Created");
+	assert_string_equal(header(&x.e, "trace"), "t-9");
+	routed_free(&x);
+	/* updates are not events unless publish_updates */
+	route(r, &t, CH_UPDATE, &im, &im, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);
+	routed_free(&x);
+	ch_image_free(&im);
+
+	/* a JSON column: its text as is; a NULL header column is left out */
+	mk_image(&im, ev_json, 6);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_string_equal(x.e.payload.data, "{\"total\": 9.5}");
+	assert_null(header(&x.e, "trace"));
+	routed_free(&x);
+	ch_image_free(&im);
+
+	mk_image(&im, ev_null, 6);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_ERROR);
+	assert_string_equal(x.err,
+			    "outbox orders: table shop.outbox column 'type' is NULL in the row of GTID 0-1-42");
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+static void test_bad_ops(void **state)
+{
+	struct rc_config *cfg;
+	struct rc_error e;
+	char err[512] = "";
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fputs(MIN "[filter]\nops = insert,upsert\n", f);
+	fclose(f);
+	assert_int_equal(rc_config_load(path, &cfg, &e), RC_OK);
+	assert_null(router_new(cfg, err, sizeof(err)));
+	assert_string_equal(err, "unknown operation 'upsert' (insert, update, delete)");
+	rc_config_free(cfg);
+}
+
+static int setup(void **state)
+{
+	int fd = mkstemp(path);
+
+	(void)state;
+	close(fd);
+	log_setup(LOG_ERROR, 0, "test");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_topic_and_native),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_route_templates_and_key),
+		cmocka_unit_test(test_route_missing_value),
+		cmocka_unit_test(test_outbox),
+		cmocka_unit_test(test_bad_ops),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
