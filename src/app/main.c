@@ -17,7 +17,7 @@
 #include "config/config.h"
 #include "base/log.h"
 #include "rowcast/rowcast.h"
-#include "source/mysql/gtid.h"
+#include "source/source.h"
 
 #define DEFAULT_CONFIG "/etc/rowcast/rowcast.conf"
 
@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"       rowcast check-config [-c FILE]     validate the config and exit\n"
 		"       rowcast --print-config [-c FILE]   show the effective config\n"
 		"       rowcast checkpoint show [-c FILE]  show the checkpoint\n"
-		"       rowcast checkpoint set --gtid-state STATE [--force] [-c FILE]\n"
+		"       rowcast checkpoint set --position POSITION [--force] [-c FILE]\n"
 		"                                          set it on purpose (rowcast stopped)\n"
 		"       rowcast status [-c FILE]           position, age, running or not\n"
 		"       rowcast decode [--events] FILE...  decode binlog files to JSON\n"
@@ -91,6 +91,8 @@ static int cmd_checkpoint(const char *cfgpath, int argc, char **argv)
 	struct ckpt *c = NULL;
 	char err[1024], saved[4200];
 	bool force = false;
+	struct source *src = NULL;
+	struct source_pos *pos = NULL;
 	char *text;
 	int rc = 0;
 
@@ -98,10 +100,12 @@ static int cmd_checkpoint(const char *cfgpath, int argc, char **argv)
 		force = true;
 		argc--;
 	}
+	/* --gtid-state: the older name of --position */
 	if (argc < 1 || (strcmp(argv[0], "show") && strcmp(argv[0], "set")) ||
-	    (!strcmp(argv[0], "set") && (argc != 3 || strcmp(argv[1], "--gtid-state")))) {
+	    (!strcmp(argv[0], "set") &&
+	     (argc != 3 || (strcmp(argv[1], "--position") && strcmp(argv[1], "--gtid-state"))))) {
 		fprintf(stderr, "Usage: rowcast checkpoint show [-c FILE]\n"
-				"       rowcast checkpoint set --gtid-state STATE [--force] [-c FILE]\n");
+				"       rowcast checkpoint set --position POSITION [--force] [-c FILE]\n");
 		return EX_USAGE;
 	}
 	if (rc_config_load(cfgpath, &cfg, &e) != RC_OK)
@@ -119,16 +123,24 @@ static int cmd_checkpoint(const char *cfgpath, int argc, char **argv)
 		}
 		goto out;
 	}
-	/* set: on purpose, with the lock (refused while rowcast runs) */
+	/* set: on purpose, with the lock (refused while rowcast runs); the
+	 * source of [source] type parses the position and writes its own
+	 * section, as the daemon does */
 	{
-		struct gtid_state st = { 0 };
+		struct source_callbacks cb = { 0 };
 
-		if (!gtid_state_parse(&st, argv[2], err, sizeof(err))) {
-			log_error("--gtid-state: %s", err);
+		src = source_new(cfg, &cb, err, sizeof(err));
+		if (!src) {
+			log_error("%s", err);
+			rc = EX_CONFIG;
+			goto out;
+		}
+		pos = src->ops->pos_new(src);
+		if (!src->ops->pos_parse(src, pos, argv[2], err, sizeof(err))) {
+			log_error("%s: %s", argv[1], err);
 			rc = EX_USAGE;
 			goto out;
 		}
-		gtid_state_free(&st);
 	}
 	if (force ? !ckpt_open_force(cfg->ckpt_path, &c, saved, sizeof(saved), err, sizeof(err)) :
 		    !ckpt_open(cfg->ckpt_path, &c, err, sizeof(err))) {
@@ -142,19 +154,27 @@ static int cmd_checkpoint(const char *cfgpath, int argc, char **argv)
 	}
 	if (force && saved[0])
 		printf("%s: damaged; moved to %s\n", cfg->ckpt_path, saved);
-	ckpt_set(c, "source", "flavour", "mariadb");
-	ckpt_set(c, "source", "gtid_state", argv[2]);
-	ckpt_set(c, "source", "file", NULL);
-	ckpt_set(c, "source", "offset", NULL);
+	ckpt_clear_section(c, "source");
+	src->ops->ckpt_store(src, pos, c);
 	ckpt_clear_section(c, "progress");
 	if (!ckpt_write(c, err, sizeof(err))) {
 		log_error("%s", err);
 		rc = EX_PROTOCOL;
 		goto out;
 	}
-	printf("%s: gtid_state = %s\n", cfg->ckpt_path, argv[2]);
+	{
+		struct rc_buf b = { 0 };
+
+		src->ops->pos_format(src, pos, &b);
+		printf("%s: position = %s\n", cfg->ckpt_path, b.data ? b.data : "");
+		buf_free(&b);
+	}
 out:
 	ckpt_close(c);
+	if (pos)
+		src->ops->pos_free(src, pos);
+	if (src)
+		src->ops->free(src);
 	rc_config_free(cfg);
 	return rc;
 }
