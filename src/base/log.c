@@ -58,6 +58,29 @@ bool log_file_open(const char *path, char *err, size_t errlen)
 	return true;
 }
 
+bool log_file_reopen(const char *path, char *err, size_t errlen)
+{
+	int cur = atomic_load(&log_fd), fd;
+
+	if (cur < 0 || !path || !path[0])
+		return true;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
+		return false;
+	}
+	/* dup2 swaps the file behind the number in one step: a thread
+	 * writing meanwhile writes to the old file or the new, never to a
+	 * closed or reused descriptor */
+	if (dup2(fd, cur) < 0) {
+		snprintf(err, errlen, "%s: dup2: %s", path, strerror(errno));
+		close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 void log_set_hook(void (*fn)(int level, const char *line, void *ctx), void *ctx)
 {
 	log_hook = fn;

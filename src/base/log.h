@@ -38,6 +38,10 @@ void log_setup(int level, int destinations, const char *ident);
  * when path cannot be opened.
  */
 bool log_file_open(const char *path, char *err, size_t errlen);
+/* Open path anew behind the same descriptor (after logrotate moved the
+ * file); no-op without a log file.  False with err when it cannot be
+ * opened: the old file stays in use. */
+bool log_file_reopen(const char *path, char *err, size_t errlen);
 const char *log_level_name(int level);
 
 /* Send lines to fn as well (an embedding program's logger, tests); NULL

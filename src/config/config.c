@@ -30,7 +30,7 @@ const struct opt_def config_options[] = {
 	{ "log", "syslog", OPT_BOOL, F(log_syslog), "false", 0, 0, 0, NULL,
 	  "Also log to syslog (facility daemon), besides standard error." },
 	{ "log", "file", OPT_STR, F(log_file), "", 0, 0, 0, NULL,
-	  "Also append log lines to this file, each with its time and level (empty: no file). Opened at start; rotate it with copytruncate." },
+	  "Also append log lines to this file, each with its time and level (empty: no file). Opened at start; SIGHUP opens it anew at the same path, so logrotate can move it and send SIGHUP (or use copytruncate)." },
 
 	{ "source", "type", OPT_ENUM, F(src_kind), "mysql", 0, 0, 0, "mysql",
 	  "The kind of database: mysql reads the binlog of a MySQL or MariaDB server as a replica." },

@@ -290,6 +290,13 @@ static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	notify_reloading();
+	{
+		char err[512];
+
+		/* a rotated log file: carry on in a new one at the same path */
+		if (!log_file_reopen(rc->cfg->log_file, err, sizeof(err)))
+			log_error("reload: %s; logging to the old file", err);
+	}
 	log_info("reload: reading %s", rc->cfg->path);
 	if (rc_config_load(rc->cfg->path, &fresh, &e) != RC_OK) {
 		log_error("reload: %s has errors (each logged above); keeping the running configuration",

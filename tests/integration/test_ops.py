@@ -319,3 +319,22 @@ def test_skipped_unpublishable_counted(sql, subscriber_factory, rowcast_factory)
     sub.wait_for(1)
     assert wait_metric(base, "rowcast_unpublishable_skipped_total", lambda v: v >= 1) == 1
     assert rc.stop() == 0
+
+
+def test_log_file_reopened_on_sighup(rowcast_factory, tmp_path):
+    """logrotate moves the log file and sends SIGHUP: rowcast goes on in a
+    new file at the same path; the moved file keeps what came before."""
+    log = tmp_path / "destination.log"     # not rc.log, the helper's stdout
+    rc = rowcast_factory("it/" + uuid.uuid4().hex[:8], extra="[log]\nfile = %s\n" % log)
+    rc.start()
+    os.rename(log, str(log) + ".1")
+    rc.p.send_signal(signal.SIGHUP)
+    rc.wait_log("reload: done")
+    deadline = time.time() + 10
+    while time.time() < deadline and not (log.exists() and "reload: done" in log.read_text()):
+        time.sleep(0.1)
+    old = open(str(log) + ".1").read()
+    assert "streaming from" in old and "reload: done" not in old
+    new = log.read_text()
+    assert "reload: done" in new and "streaming from" not in new, new
+    assert rc.stop() == 0
