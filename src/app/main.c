@@ -202,11 +202,30 @@ static int cmd_status(const char *cfgpath)
 		goto out;
 	}
 	printf("checkpoint: %s\n", cfg->ckpt_path);
-	v = ckpt_get(c, "source", "gtid_state");
-	printf("gtid_state: %s\n", v ? v : "");
-	if ((v = ckpt_get(c, "source", "file")))
-		printf("binlog: %s:%s\n", v, ckpt_get(c, "source", "offset") ?
-			ckpt_get(c, "source", "offset") : "?");
+	/* the position as the source of [source] type reads it */
+	{
+		struct source_callbacks cb = { 0 };
+		struct source *src = source_new(cfg, &cb, err, sizeof(err));
+		struct source_pos *pos = src ? src->ops->pos_new(src) : NULL;
+		char *text = NULL;
+
+		if (!src) {
+			printf("position: ? (%s)\n", err);
+		} else if (!src->ops->ckpt_load(src, c, pos, &text, err, sizeof(err))) {
+			printf("position: ? (%s)\n", err);
+		} else {
+			struct rc_buf b = { 0 };
+
+			src->ops->pos_format(src, pos, &b);
+			printf("position: %s\n", b.data ? b.data : "");
+			buf_free(&b);
+		}
+		free(text);
+		if (pos)
+			src->ops->pos_free(src, pos);
+		if (src)
+			src->ops->free(src);
+	}
 	if ((v = ckpt_get(c, "progress", "gtid")))
 		printf("in progress: %s, rows before %s acknowledged\n", v,
 		       ckpt_get(c, "progress", "next_row"));

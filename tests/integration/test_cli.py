@@ -24,7 +24,7 @@ def test_checkpoint_show_set_status(sql, rowcast_factory):
     p = run(rc, "checkpoint", "set", "--gtid-state", "0-1-5,7-1-2", "-c", rc.conf)
     assert p.returncode == 0, p.stderr
     p = run(rc, "status", "-c", rc.conf)
-    assert "gtid_state: 0-1-5,7-1-2" in p.stdout and "running: no" in p.stdout
+    assert "position: 0-1-5,7-1-2" in p.stdout and "running: no" in p.stdout
     assert re.search(r"age: \d+ s", p.stdout)
     p = run(rc, "checkpoint", "set", "--gtid-state", "zero", "-c", rc.conf)
     assert p.returncode == 64 and "is not a GTID" in p.stderr
