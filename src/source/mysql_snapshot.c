@@ -867,6 +867,11 @@ static bool read_rows(struct snap_table *t, MYSQL_RES *res, size_t max_rows, siz
 	MYSQL_ROW row;
 
 	*end = false;
+	/* the columns were read at open: a table altered since is not read */
+	if (mysql_num_fields(res) != t->nfields)
+		return failf(err, errlen,
+			     "table `%s`.`%s`: the SELECT gave %u columns, not %u: altered since "
+			     "it was opened?", t->db, t->name, mysql_num_fields(res), t->nfields);
 	while (ch->nrows < max_rows && (max_bytes == 0 || ch->bytes < max_bytes)) {
 		unsigned long *lens;
 		size_t base;
@@ -913,7 +918,15 @@ static bool chunk_keyless(struct snap_table *t, size_t max_rows, size_t max_byte
 		if (!begin_snapshot(c, t->pass_file, sizeof(t->pass_file), &t->pass_pos, err,
 				    errlen))
 			return false;
-		if (!run(c, t->select.data, t->select.len, "SELECT", err, errlen))
+		/*
+		 * One statement reads the whole table: the per-statement time
+		 * limit would cut every large table, so this one has none (the
+		 * configuration allowed it).
+		 */
+		buf_reset(&c->sql);
+		buf_puts(&c->sql, "SET STATEMENT max_statement_time = 0 FOR ");
+		buf_append(&c->sql, t->select.data, t->select.len);
+		if (!run(c, c->sql.data, c->sql.len, "SELECT", err, errlen))
 			goto out;
 		t->res = mysql_use_result(c->my);
 		if (!t->res) {
@@ -1016,4 +1029,40 @@ void snap_chunk_release(struct snap_chunk *ch)
 	ch->offs = NULL;
 	ch->offs_cap = 0;
 	ch->nrows = 0;
+}
+
+size_t snap_next_rows(size_t rows, uint64_t elapsed_us, uint64_t target_us, size_t min_rows,
+		      size_t max_rows)
+{
+	double want;
+
+	if (min_rows == 0)
+		min_rows = 1;
+	if (max_rows < min_rows)
+		max_rows = min_rows;
+	if (rows == 0)
+		return min_rows;
+	want = elapsed_us ? (double)rows * (double)target_us / (double)elapsed_us
+			  : 2.0 * (double)rows;
+	if (want > 2.0 * (double)rows)
+		want = 2.0 * (double)rows;
+	if (want < (double)rows / 2)
+		want = (double)rows / 2;
+	if (want < (double)min_rows)
+		return min_rows;
+	if (want > (double)max_rows)
+		return max_rows;
+	return (size_t)want;
+}
+
+uint64_t snap_pace_us(uint64_t rows_done, uint64_t elapsed_us, double rate)
+{
+	double due;
+
+	if (rate <= 0)
+		return 0;
+	due = (double)rows_done / rate * 1e6;	/* when these rows are allowed */
+	if (due <= (double)elapsed_us)
+		return 0;
+	return (uint64_t)(due - (double)elapsed_us);
 }

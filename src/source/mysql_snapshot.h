@@ -157,6 +157,21 @@ static inline const char *snap_value(const struct snap_chunk *ch, size_t row, un
 	return ch->vals.data + ch->offs[i];
 }
 
+/*
+ * Chunk sizing by time: the rows for the next chunk so that it takes about
+ * target_us, from the last one (rows rows in elapsed_us), changing by at
+ * most a factor of 2 per chunk and kept within [min_rows, max_rows].
+ */
+size_t snap_next_rows(size_t rows, uint64_t elapsed_us, uint64_t target_us, size_t min_rows,
+		      size_t max_rows);
+
+/*
+ * The optional rows/s limit: microseconds to wait before the next chunk so
+ * that rows_done rows read in elapsed_us stay at or under rate rows/s (0
+ * when rate <= 0 or the reading is already that slow).
+ */
+uint64_t snap_pace_us(uint64_t rows_done, uint64_t elapsed_us, double rate);
+
 /* Release a chunk's buffers (it may be reused after). */
 void snap_chunk_release(struct snap_chunk *ch);
 

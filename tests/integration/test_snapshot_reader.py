@@ -184,7 +184,8 @@ def binlog_inserts(client, table, start):
     files = files[files.index(start[0]):]
     out = []
     for f in files:
-        p = subprocess.run([BIN, "decode", os.path.join(folder, f)], capture_output=True)
+        pos = ["--start-position", str(start[1])] if f == start[0] else []
+        p = subprocess.run([BIN, "decode"] + pos + [os.path.join(folder, f)], capture_output=True)
         assert p.returncode == 0, p.stderr.decode(errors="replace")
         for line in p.stdout.decode("utf-8").split("\n")[:-1]:
             m = json.loads(line)
@@ -338,3 +339,22 @@ def test_session_settings(svc, client):
     client.run("CREATE OR REPLACE TABLE sess (k INT PRIMARY KEY)", db=DB)
     head, _ = dump(svc, "sess", "--session", "--max-statement-time", "1.5", "--chunks", 0)
     assert head["session"] == "1.500000 REPEATABLE-READ +00:00"
+
+
+def test_statement_time_limit_bites(svc, client):
+    """A chunk SELECT longer than max_statement_time is stopped by the
+    server; the keyless single pass (one statement for the whole table) is
+    exempt, as the configuration asked for it."""
+    client.run("CREATE OR REPLACE TABLE slow1 (k INT PRIMARY KEY, v VARCHAR(200)); "
+               "INSERT INTO slow1 SELECT seq, REPEAT(MD5(seq), 4) FROM seq_1_to_300000; "
+               "CREATE OR REPLACE TABLE slow2 (k INT, v VARCHAR(200)); "
+               "INSERT INTO slow2 SELECT * FROM slow1", db=DB)
+    p = dump(svc, "slow1", "--rows", 1000000, "--max-statement-time", 0.05, check=False)
+    assert p.returncode == 1
+    assert p.stderr.decode().endswith(
+        ": SELECT (reading rows): Query execution was interrupted (max_statement_time exceeded)\n"), p.stderr
+    _, chunks = dump(svc, "slow1", "--rows", 1000, "--max-statement-time", 0.05)
+    assert sum(c["rows"] for c, _ in chunks) == 300000
+    _, chunks = dump(svc, "slow2", "--keyless", "--rows", 1000000, "--max-statement-time", 0.05)
+    assert sum(c["rows"] for c, _ in chunks) == 300000
+    client.run("DROP TABLE slow1, slow2", db=DB)
