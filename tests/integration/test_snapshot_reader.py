@@ -18,6 +18,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -176,8 +177,9 @@ def make_table(client, rng, table, kind, nrows, cols):
     return names, KEY_NAMES.get(kind, [n for n, _ in key_cols])
 
 
-def binlog_inserts(client, table, start):
-    """After images (exact text) of the INSERTs into table since start."""
+def binlog_inserts(client, table, start, ops=("insert",)):
+    """After images (exact text) of the INSERTs into table since start;
+    with other ops, the whole messages of those ops."""
     base = client.rows("SELECT @@log_bin_basename")[0][0]
     folder = os.path.dirname(base)
     files = [r[0] for r in client.rows("SHOW BINARY LOGS")]
@@ -191,7 +193,10 @@ def binlog_inserts(client, table, start):
             m = json.loads(line)
             if m["db"] != DB or m["table"] != table:
                 continue
-            assert m["op"] == "insert", line
+            assert m["op"] in ops, line
+            if ops != ("insert",):
+                out.append(line)
+                continue
             marker = '"before":null,"after":'
             assert line.count(marker) == 1 and line.endswith("}"), line
             out.append(line[line.index(marker) + len(marker):-1])
@@ -358,3 +363,85 @@ def test_statement_time_limit_bites(svc, client):
     _, chunks = dump(svc, "slow2", "--keyless", "--rows", 1000000, "--max-statement-time", 0.05)
     assert sum(c["rows"] for c, _ in chunks) == 300000
     client.run("DROP TABLE slow1, slow2", db=DB)
+
+
+def replay_upto(msgs, seq):
+    """{key: after image text} of cc after the transactions up to GTID 0-1-seq."""
+    image = {}
+    for m, after_text in msgs:
+        if int(m["gtid"].split("-")[2]) > seq:
+            break
+        if m["before"] is not None:
+            del image[m["before"]["k"]]
+        if m["after"] is not None:
+            image[m["after"]["k"]] = after_text
+    return image
+
+
+@pytest.mark.parametrize("rows", [7, 40])
+def test_each_chunk_is_the_table_at_its_binlog_point(svc, client, rows):
+    """Under concurrent inserts, updates (key changes too) and deletes,
+    each chunk's rows are exactly the rows of its key range in the table
+    replayed from the binlog up to the chunk's P (BINLOG_GTID_POS(P))."""
+    s = seed()
+    rng = random.Random(s)
+    client.run("DROP TABLE IF EXISTS cc; CREATE TABLE cc (k INT PRIMARY KEY, v INT, "
+               "s VARCHAR(20) CHARACTER SET utf8mb4)", db=DB)
+    start = master_status(client)
+    stmts = ["INSERT INTO cc VALUES (%d, 0, 'init')" % k for k in range(2, 601, 2)]
+    for i in range(4000):
+        k = rng.randint(1, 700)
+        r = rng.random()
+        if r < 0.3:
+            stmts.append("INSERT IGNORE INTO cc VALUES (%d, %d, %s)" % (k, i, T.sql_utf8("\u00e9%d" % i)))
+        elif r < 0.6:
+            stmts.append("UPDATE cc SET v = %d, s = CONCAT(s, 'u') WHERE k = %d" % (i, k))
+        elif r < 0.75:
+            stmts.append("UPDATE IGNORE cc SET k = %d WHERE k = %d" % (rng.randint(1, 700), k))
+        else:
+            stmts.append("DELETE FROM cc WHERE k = %d" % k)
+    # two writers: the odd and the even statements after the first rows
+    writers = [subprocess.Popen(["mariadb", "--defaults-file=" + svc["ROWCAST_MARIADB_CNF"], "--force",
+                                 DB], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(2)]
+    writers[0].stdin.write((";\n".join(stmts[:300]) + ";\n").encode())
+    writers[0].stdin.flush()
+    time.sleep(0.3)
+    dumper = subprocess.Popen([DUMP, "--socket", svc["ROWCAST_MARIADB_SOCKET"], "--user", "root",
+                               "--db", DB, "--table", "cc", "--rows", str(rows), "--pause-ms", "15"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for i, w in enumerate(writers):
+        w.stdin.write((";\n".join(stmts[300 + i::2]) + ";\n").encode())
+        w.stdin.close()
+    out, errtext = dumper.communicate(timeout=120)
+    assert dumper.returncode == 0, errtext
+    for w in writers:
+        assert w.wait(120) == 0
+    lines = out.decode().split("\n")[:-1]
+    head = json.loads(lines[0][2:])
+    chunks = []
+    for line in lines[1:]:
+        if line.startswith("C "):
+            chunks.append((json.loads(line[2:]), []))
+        else:
+            chunks[-1][1].append(line[2:])
+    # the binlog of cc since its creation, in order, with each row's after text
+    msgs = []
+    for text in binlog_inserts(client, "cc", start, ops=("insert", "update", "delete")):
+        m = json.loads(text)
+        marker = ',"after":'
+        msgs.append((m, text[text.rindex(marker) + len(marker):-1] if m["after"] else None))
+    points = {c["pos"] for c, _ in chunks}
+    print("%d chunks at %d binlog points, %d binlog rows" % (len(chunks), len(points), len(msgs)))
+    assert len(points) > 3, "the writer did not run during the snapshot: %s" % points
+    lo = None
+    max_key = int(head["max_key"])
+    for c, got in chunks:
+        gtid = client.rows("SELECT BINLOG_GTID_POS('%s', %d)" % (c["file"], c["pos"]))[0][0]
+        image = replay_upto(msgs, int(gtid.split("-")[2]))
+        hi = int(c["last_key"]) if got and not c["last"] else max_key
+        want = [image[k] for k in sorted(image) if (lo is None or k > lo) and k <= hi]
+        assert got == want, "seed %d, chunk %s (P = %s)" % (s, c, gtid)
+        if got:
+            lo = int(c["last_key"])
+    client.run("DROP TABLE cc", db=DB)

@@ -6,7 +6,8 @@
  *   C {"chunk":i,"file":..,"pos":N,"rows":n,"bytes":n,"last_key":..,"last":bool}
  *   R {"col":value,...}            (one per row, the native after image form)
  * With --session it first prints S followed by the session's
- * max_statement_time, transaction isolation and time zone.  Exits 1 with
+ * max_statement_time, transaction isolation and time zone; --pause-ms
+ * waits between chunks (for tests that write meanwhile).  Exits 1 with
  * the reader's message on error.  Not installed.
  */
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "source/mysql_snapshot.h"
@@ -24,7 +26,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: snap_dump [--host H] [--port P] [--socket S] [--user U] [--password P]\n"
 		"                 --db DB --table T [--rows N] [--bytes N] [--after KEY]\n"
-		"                 [--chunks N] [--keyless] [--max-statement-time S] [--session]\n");
+		"                 [--chunks N] [--keyless] [--max-statement-time S] [--session]\n"
+		"                 [--pause-ms MS]\n");
 	exit(2);
 }
 
@@ -71,12 +74,13 @@ int main(int argc, char **argv)
 		{ "keyless", no_argument, NULL, 'k' },
 		{ "max-statement-time", required_argument, NULL, 'm' },
 		{ "session", no_argument, NULL, 's' },
+		{ "pause-ms", required_argument, NULL, 'w' },
 		{ 0 },
 	};
 	struct snap_conn_opts o = { .host = "127.0.0.1", .user = "root" };
 	const char *db = NULL, *table = NULL;
 	size_t rows = 1000, bytes = 0;
-	long chunks = -1;
+	long chunks = -1, pause_ms = 0;
 	bool keyless = false, session = false;
 	struct snap_conn *c = NULL;
 	struct snap_table *t = NULL;
@@ -102,6 +106,7 @@ int main(int argc, char **argv)
 		case 'k': keyless = true; break;
 		case 'm': o.max_statement_time = atof(optarg); break;
 		case 's': session = true; break;
+		case 'w': pause_ms = atol(optarg); break;
 		default: usage();
 		}
 	}
@@ -164,6 +169,10 @@ int main(int argc, char **argv)
 		fwrite(out.data, 1, out.len, stdout);
 		if (ch.last)
 			break;
+		if (pause_ms > 0) {
+			fflush(stdout);
+			usleep((useconds_t)pause_ms * 1000);
+		}
 		if (t->nkey) {
 			buf_reset(&key);
 			buf_append(&key, ch.last_key.data, ch.last_key.len);
