@@ -914,6 +914,12 @@ static bool chunk_keyless(struct snap_table *t, size_t max_rows, size_t max_byte
 	struct snap_conn *c = t->conn;
 	bool end = false, ok = false;
 
+	if (t->finished) {	/* the pass is over: not a second one */
+		snprintf(ch->binlog_file, sizeof(ch->binlog_file), "%s", t->pass_file);
+		ch->binlog_pos = t->pass_pos;
+		ch->last = true;
+		return true;
+	}
 	if (!t->res) {
 		if (!begin_snapshot(c, t->pass_file, sizeof(t->pass_file), &t->pass_pos, err,
 				    errlen))
