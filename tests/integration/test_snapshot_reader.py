@@ -319,6 +319,12 @@ def test_keyless_table_refused_unless_allowed(svc, client):
     assert [c["rows"] for c, _ in chunks] == [2, 2, 1]
     assert [c["last"] for c, _ in chunks] == [False, False, True]
     assert {(c["file"], c["pos"]) for c, _ in chunks} == {idle}
+    # asked again after the end, the pass does not start over
+    _, chunks = dump(svc, "nokey", "--keyless", "--rows", 2, "--past-end")
+    assert [(c["rows"], c["last"]) for c, _ in chunks] == [(2, False), (2, False), (1, True), (0, True)]
+    assert {(c["file"], c["pos"]) for c, _ in chunks} == {idle}
+    _, chunks = dump(svc, "nokey", "--keyless", "--rows", 5, "--past-end")
+    assert [(c["rows"], c["last"]) for c, _ in chunks] == [(5, False), (0, True), (0, True)]
 
 
 def test_missing_table_and_unread_type(svc, client):

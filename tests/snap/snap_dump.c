@@ -7,7 +7,8 @@
  *   R {"col":value,...}            (one per row, the native after image form)
  * With --session it first prints S followed by the session's
  * max_statement_time, transaction isolation and time zone; --pause-ms
- * waits between chunks (for tests that write meanwhile).  Exits 1 with
+ * waits between chunks (for tests that write meanwhile); --past-end asks
+ * for one more chunk after the last.  Exits 1 with
  * the reader's message on error.  Not installed.
  */
 #include <getopt.h>
@@ -27,7 +28,7 @@ static void usage(void)
 		"usage: snap_dump [--host H] [--port P] [--socket S] [--user U] [--password P]\n"
 		"                 --db DB --table T [--rows N] [--bytes N] [--after KEY]\n"
 		"                 [--chunks N] [--keyless] [--max-statement-time S] [--session]\n"
-		"                 [--pause-ms MS]\n");
+		"                 [--pause-ms MS] [--past-end]\n");
 	exit(2);
 }
 
@@ -75,12 +76,14 @@ int main(int argc, char **argv)
 		{ "max-statement-time", required_argument, NULL, 'm' },
 		{ "session", no_argument, NULL, 's' },
 		{ "pause-ms", required_argument, NULL, 'w' },
+		{ "past-end", no_argument, NULL, 'e' },
 		{ 0 },
 	};
 	struct snap_conn_opts o = { .host = "127.0.0.1", .user = "root" };
 	const char *db = NULL, *table = NULL;
 	size_t rows = 1000, bytes = 0;
 	long chunks = -1, pause_ms = 0;
+	int past_end = 0;
 	bool keyless = false, session = false;
 	struct snap_conn *c = NULL;
 	struct snap_table *t = NULL;
@@ -107,6 +110,7 @@ int main(int argc, char **argv)
 		case 'm': o.max_statement_time = atof(optarg); break;
 		case 's': session = true; break;
 		case 'w': pause_ms = atol(optarg); break;
+		case 'e': past_end = 1; break;
 		default: usage();
 		}
 	}
@@ -167,7 +171,7 @@ int main(int argc, char **argv)
 			buf_puts(&out, "}\n");
 		}
 		fwrite(out.data, 1, out.len, stdout);
-		if (ch.last)
+		if (ch.last && !past_end--)
 			break;
 		if (pause_ms > 0) {
 			fflush(stdout);
