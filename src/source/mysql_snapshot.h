@@ -71,7 +71,10 @@ struct snap_table {
 	char *name;		/* table name, owned */
 	struct snap_col *cols;	/* columns in table order, owned */
 	unsigned ncols;		/* how many */
-	unsigned *key;		/* column indexes of the key, in key order, owned */
+	unsigned *key;		/* column indexes of the key, in key order, owned;
+				   snap_value(ch, row, key[k]) is the JSON text the
+				   decoder writes for that column: match binlog row
+				   keys against it byte for byte */
 	unsigned nkey;		/* key columns; 0 for a keyless single pass */
 	char *key_name;		/* "PRIMARY" or the UNIQUE index name; NULL keyless */
 	unsigned *key_field;	/* per key column: result field with its key text */
