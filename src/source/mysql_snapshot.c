@@ -197,6 +197,8 @@ static bool kind_of(struct snap_col *col, char *why, size_t whylen)
 		{ "multipoint", SNAP_GEOMETRY }, { "multilinestring", SNAP_GEOMETRY },
 		{ "multipolygon", SNAP_GEOMETRY }, { "geometrycollection", SNAP_GEOMETRY },
 		{ "enum", SNAP_ENUM }, { "set", SNAP_SET }, { "bit", SNAP_BIT },
+		/* MariaDB's fixed binary types, logged as BINARY(n) */
+		{ "uuid", SNAP_FIXBIN }, { "inet6", SNAP_FIXBIN }, { "inet4", SNAP_FIXBIN },
 	};
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -207,8 +209,11 @@ static bool kind_of(struct snap_col *col, char *why, size_t whylen)
 		if (col->kind == SNAP_TEXT &&
 		    (col->charset_name == NULL || strcmp(col->charset_name, "binary") == 0))
 			col->kind = SNAP_BINARY;
-		if (col->kind == SNAP_BINARY || col->kind == SNAP_GEOMETRY)
+		if (col->kind == SNAP_BINARY || col->kind == SNAP_GEOMETRY ||
+		    col->kind == SNAP_FIXBIN)
 			col->collation = CHARSET_BINARY;
+		if (col->kind == SNAP_FIXBIN)
+			col->fixlen = strcmp(col->data_type, "inet4") == 0 ? 4 : 16;
 		return true;
 	}
 	snprintf(why, whylen, "column `%s` has type %s, which the snapshot reader does not read",
@@ -233,16 +238,31 @@ static void put_value_expr(struct rc_buf *b, const struct snap_col *col)
 		put_ident(b, col->name);
 		buf_puts(b, " USING utf8mb4)");
 		break;
+	case SNAP_FIXBIN:
+		/* the binary form, as the binlog holds it */
+		buf_puts(b, "CAST(");
+		put_ident(b, col->name);
+		buf_printf(b, " AS BINARY(%u))", col->fixlen);
+		break;
 	default:
 		put_ident(b, col->name);
 		break;
 	}
 }
 
-/* Key columns compared by number rather than by their value text. */
+/*
+ * Key columns whose key literal needs an expression of its own: ENUM and
+ * SET by number (their order), UUID and INET by their text (which the
+ * server reads back as the value).
+ */
 static bool key_by_index(const struct snap_col *col)
 {
 	return col->kind == SNAP_ENUM || col->kind == SNAP_SET;
+}
+
+static bool key_by_text(const struct snap_col *col)
+{
+	return col->kind == SNAP_FIXBIN;
 }
 
 static bool load_columns(struct snap_conn *c, struct snap_table *t, char *err, size_t errlen)
@@ -455,6 +475,11 @@ static void build_select(struct snap_table *t)
 			put_ident(&t->select, col->name);
 			buf_puts(&t->select, "+0");
 			t->key_field[k] = t->ncols + extra++;
+		} else if (key_by_text(col)) {
+			buf_puts(&t->select, ",CAST(");
+			put_ident(&t->select, col->name);
+			buf_puts(&t->select, " AS CHAR)");
+			t->key_field[k] = t->ncols + extra++;
 		} else {
 			t->key_field[k] = t->key[k];
 		}
@@ -495,6 +520,7 @@ static void put_key_lit(struct rc_buf *b, const struct snap_col *col, const char
 	case SNAP_DATETIME:
 	case SNAP_TIMESTAMP:
 	case SNAP_TIME:
+	case SNAP_FIXBIN:	/* its text: hex digits, '-', ':' and '.' */
 		buf_putc(b, '\'');
 		buf_append(b, f, n);
 		buf_putc(b, '\'');
@@ -803,6 +829,7 @@ static void put_value(const struct snap_col *col, const char *f, size_t n, struc
 		break;
 	case SNAP_BINARY:
 	case SNAP_GEOMETRY:
+	case SNAP_FIXBIN:
 		buf_json_base64(out, (const uint8_t *)f, n);
 		break;
 	case SNAP_ENUM:

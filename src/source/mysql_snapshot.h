@@ -44,6 +44,7 @@ enum snap_kind {
 	SNAP_ENUM,		/* ENUM: member name */
 	SNAP_SET,		/* SET: member names joined by commas */
 	SNAP_BIT,		/* BIT(n): JSON number */
+	SNAP_FIXBIN,		/* UUID, INET6, INET4: base64 of the binary form */
 };
 
 /* One column of a snapshot table, in table order. */
@@ -56,6 +57,7 @@ struct snap_col {
 	uint32_t collation;	/* collation id; 63 (binary) for byte strings */
 	unsigned scale;		/* NUMERIC_SCALE (DECIMAL) */
 	unsigned fsp;		/* DATETIME_PRECISION (temporal types) */
+	unsigned fixlen;	/* SNAP_FIXBIN: bytes of the binary form */
 	bool is_unsigned;	/* UNSIGNED numeric column */
 	bool nullable;		/* IS_NULLABLE */
 	enum snap_kind kind;	/* how values are read and written */
