@@ -231,13 +231,6 @@ static void put_value_expr(struct rc_buf *b, const struct snap_col *col)
 		put_ident(b, col->name);
 		buf_puts(b, " AS DOUBLE)");
 		break;
-	case SNAP_ENUM:
-	case SNAP_SET:
-		/* member names in UTF-8, as the TABLE_MAP logs them */
-		buf_puts(b, "CONVERT(");
-		put_ident(b, col->name);
-		buf_puts(b, " USING utf8mb4)");
-		break;
 	case SNAP_FIXBIN:
 		/* the binary form, as the binlog holds it */
 		buf_puts(b, "CAST(");
@@ -834,7 +827,9 @@ static void put_value(const struct snap_col *col, const char *f, size_t n, struc
 		break;
 	case SNAP_ENUM:
 	case SNAP_SET:
-		buf_json_str(out, f, n, NULL);
+		/* names in the column's charset; the TABLE_MAP logs them in
+		   UTF-8, which this gives back */
+		charset_json_str(col->collation, (const uint8_t *)f, n, out, NULL);
 		break;
 	case SNAP_BIT: {
 		uint64_t v = 0;
