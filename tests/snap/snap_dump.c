@@ -8,7 +8,8 @@
  * With --session it first prints S followed by the session's
  * max_statement_time, transaction isolation and time zone; --pause-ms
  * waits between chunks (for tests that write meanwhile); --past-end asks
- * for one more chunk after the last.  Exits 1 with
+ * for one more chunk after the last; --no-rows reads every chunk but
+ * prints only the C lines (the reader's own speed).  Exits 1 with
  * the reader's message on error.  Not installed.
  */
 #include <getopt.h>
@@ -28,7 +29,7 @@ static void usage(void)
 		"usage: snap_dump [--host H] [--port P] [--socket S] [--user U] [--password P]\n"
 		"                 --db DB --table T [--rows N] [--bytes N] [--after KEY]\n"
 		"                 [--chunks N] [--keyless] [--max-statement-time S] [--session]\n"
-		"                 [--pause-ms MS] [--past-end]\n");
+		"                 [--pause-ms MS] [--past-end] [--no-rows]\n");
 	exit(2);
 }
 
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 		{ "session", no_argument, NULL, 's' },
 		{ "pause-ms", required_argument, NULL, 'w' },
 		{ "past-end", no_argument, NULL, 'e' },
+		{ "no-rows", no_argument, NULL, 'q' },
 		{ 0 },
 	};
 	struct snap_conn_opts o = { .host = "127.0.0.1", .user = "root" };
@@ -84,6 +86,7 @@ int main(int argc, char **argv)
 	size_t rows = 1000, bytes = 0;
 	long chunks = -1, pause_ms = 0;
 	int past_end = 0;
+	bool print_rows = true;
 	bool keyless = false, session = false;
 	struct snap_conn *c = NULL;
 	struct snap_table *t = NULL;
@@ -111,6 +114,7 @@ int main(int argc, char **argv)
 		case 's': session = true; break;
 		case 'w': pause_ms = atol(optarg); break;
 		case 'e': past_end = 1; break;
+		case 'q': print_rows = false; break;
 		default: usage();
 		}
 	}
@@ -157,7 +161,7 @@ int main(int argc, char **argv)
 			   ",\"last_key\":", ch.binlog_pos, ch.nrows, ch.bytes);
 		put_str(&out, ch.last_key.len ? ch.last_key.data : NULL);
 		buf_printf(&out, ",\"last\":%s}\n", ch.last ? "true" : "false");
-		for (size_t r = 0; r < ch.nrows; r++) {
+		for (size_t r = 0; print_rows && r < ch.nrows; r++) {
 			buf_puts(&out, "R {");
 			for (unsigned col = 0; col < t->ncols; col++) {
 				size_t len;
