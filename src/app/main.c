@@ -16,6 +16,7 @@
 #include "app/cli.h"
 #include "config/config.h"
 #include "base/log.h"
+#include "route/router.h"
 #include "rowcast/rowcast.h"
 #include "source/mysql/gtid.h"
 
@@ -204,6 +205,22 @@ out:
 	return rc;
 }
 
+/* Conditions and scripts are compiled as the daemon will: check-config
+ * refuses what the daemon would (false, with the error logged, cfg freed). */
+static bool routes_compile(struct rc_config *cfg)
+{
+	char msg[1024];
+	struct router *r = router_new(cfg, msg, sizeof(msg));
+
+	if (!r) {
+		log_error("%s", msg);
+		rc_config_free(cfg);
+		return false;
+	}
+	router_free(r);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -274,6 +291,8 @@ int main(int argc, char **argv)
 	 * running user needs (the checkpoint folder) */
 	if (config_load(cfgpath, print ? 0 : CONFIG_CHECK_FOLDERS | CONFIG_WARN, &cfg, &e) != RC_OK)
 		return exit_code(e.status);	/* every bad line was logged */
+	if (!print && !routes_compile(cfg))
+		return exit_code(RC_ERR_CONFIG);
 	if (print) {
 		rc_config_print(cfg, stdout);
 		rc_config_free(cfg);
