@@ -1010,7 +1010,10 @@ static enum route_result script_rows(struct router *r, struct table_plan *q,
 	route_view(q, in, &view);
 	script_row_fill(&r->srow, trx, &view);
 	if (script_run(rt->script, &r->srow.change, &msgs, &n, why, sizeof(why)) != SCRIPT_OK) {
-		snprintf(err, errlen, "route %s: script %s", rt->cfg->name, why);
+		buf_reset(&r->scratch);
+		native_event_id(&r->scratch, trx, row->index);
+		snprintf(err, errlen, "route %s: row %s: script %s", rt->cfg->name, r->scratch.data,
+			 why);
 		return ROUTE_ERROR;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -603,7 +603,7 @@ static void test_script_route(void **state)
 		route(r, &t, CH_UPDATE, &before, &paid, &x);	/* stop */
 		assert_int_equal(x.res, ROUTE_ERROR);
 		assert_int_equal(x.n, 0);
-		assert_non_null(strstr(x.err, "route s: script "));
+		assert_non_null(strstr(x.err, "route s: row 0-1-42@0: script "));
 		assert_non_null(strstr(x.err, ": boom"));
 		routed_free(&x);
 		fail_skip = true;
