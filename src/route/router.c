@@ -1040,8 +1040,16 @@ static enum route_result script_rows(struct router *r, struct table_plan *q,
 			buf_reset(&e->topic);
 			buf_append(&e->topic, q->topic.data, q->topic.len);
 		}
-		if (sm->key)
+		if (sm->key) {
 			headers_add(e, "key", sm->key, sm->key_len);
+		} else if (rt->key.n) {
+			if (!render(r, &rt->key, trx, row->table, &view, e, NULL, false, &r->scratch,
+				    why, sizeof(why))) {
+				snprintf(err, errlen, "route %s: key: %s", rt->cfg->name, why);
+				return ROUTE_ERROR;
+			}
+			headers_add(e, "key", r->scratch.data, r->scratch.len);
+		}
 		for (size_t h = 0; h < sm->nheaders; h++) {
 			buf_append(&e->headers, sm->headers[h].name, sm->headers[h].name_len);
 			buf_putc(&e->headers, '\0');
