@@ -33,6 +33,8 @@ static void usage(FILE *f)
 		"                                          set it on purpose (rowcast stopped)\n"
 		"       rowcast status [-c FILE]           position, age, running or not\n"
 		"       rowcast decode [--events] FILE...  decode binlog files to JSON\n"
+		"       rowcast test [-c FILE] CASES...    run row changes through the routes,\n"
+		"                                          compare with the expected messages\n"
 		"       rowcast --help | --version\n"
 		"\n"
 		"Options:\n"
@@ -284,6 +286,15 @@ int main(int argc, char **argv)
 		return cmd_checkpoint(cfgpath, argc - optind, argv + optind);
 	if (cmd && !strcmp(cmd, "status"))
 		return cmd_status(cfgpath);
+	if (cmd && !strcmp(cmd, "test")) {
+		int code;
+
+		if (config_load(cfgpath, CONFIG_NO_SECRETS, &cfg, &e) != RC_OK)
+			return exit_code(e.status);
+		code = cli_test(cfg, argc - optind, argv + optind);
+		rc_config_free(cfg);
+		return code;
+	}
 	if (cmd && strcmp(cmd, "check-config") && strcmp(cmd, "run"))
 		return bad_usage("unknown command", cmd);
 

@@ -966,7 +966,7 @@ static void check_whole(struct parse_ctx *pc)
 		if (o->type != OPT_SECRET_FILE)
 			continue;	/* only these fields hold a char * */
 		file = *(char **)((char *)c + o->offset);
-		if (!file[0])
+		if (!file[0] || (pc->checks & CONFIG_NO_SECRETS))
 			continue;
 		pw = opt_find(o->section, "password", &idx);
 		if (pw && !read_secret_file(file, (char **)((char *)c + pw->offset), msg,

@@ -218,6 +218,8 @@ enum opt_type {
 /* What config_load() checks besides the file's own text. */
 #define CONFIG_CHECK_FOLDERS 0x1	/* the checkpoint folder exists, is writable */
 #define CONFIG_WARN 0x2			/* warn about inline or world-readable secrets */
+#define CONFIG_NO_SECRETS 0x4		/* password files are not read (offline verbs
+					   that never connect: rowcast test) */
 
 /* One row of the option table. */
 struct opt_def {
