@@ -6,7 +6,6 @@ exactly the messages `rowcast test` predicts from the same changes captured
 as native messages."""
 import json
 import os
-import shutil
 import subprocess
 import uuid
 
