@@ -3,7 +3,7 @@
 file passes `rowcast test` (and a wrong expectation fails with a diff), and
 against the private MariaDB the daemon publishes, for real row changes,
 exactly the messages `rowcast test` predicts from the same changes captured
-as native messages."""
+as native messages, and `rowcast decode -c` makes them of the binlog files."""
 import json
 import os
 import subprocess
@@ -92,3 +92,13 @@ def test_example_live_matches_rowcast_test(svc, sql, rowcast_factory, tmp_path):
     assert paid["type"] == "OrderPaid" and paid["total"] == "19.90"
     assert paid["eventId"] == live[1][1] and live[1][1].endswith("@0/0")
     assert not any("tok_x" in x[2] for x in live)
+    # rowcast decode -c: the same routes applied to the binlog files
+    bdir = os.path.join(svc["ROWCAST_TEST_DIR"], "mariadb", "binlog")
+    files = sorted(os.path.join(bdir, f) for f in os.listdir(bdir)
+                   if f.startswith("mysql-bin.") and not f.endswith(".index"))
+    p = subprocess.run([BIN, "decode", "-c", rc.conf] + files, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    decoded = [tuple(l.split("\t", 2)) for l in p.stdout.splitlines()
+               if l.startswith(prefix + "/")]
+    assert decoded == predicted
