@@ -191,3 +191,27 @@ def test_sighup_reloads_script(svc, sql, rowcast_factory, tmp_path):
     assert re.search(r"reload: \S+rowcast.conf:\d+: \[route s\] script: \S*v.lua:1: "
                      r"unexpected symbol near 'end'; keeping the running configuration", text), text
     assert rc.p.poll() is None
+
+
+def test_unknown_column_warned_once_at_bind(svc, sql, rowcast_factory, tmp_path):
+    """A condition naming a column the table lacks: one warning when the
+    route is bound to the table, and the column is absent (is null is
+    unknown, so the row passes on to the next route)."""
+    t = "du_" + uuid.uuid4().hex[:6]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY)" % t)
+    sub = Sub5(int(svc["ROWCAST_MQTT_PORT"]), "du/#", str(tmp_path / "sub.txt"))
+    rc = rowcast_factory("du", extra=(
+        "[filter]\ninclude = rctest.%(t)s\n"
+        "[route typo]\nmatch = rctest.%(t)s\nwhen = after.stauts is null\ntopic = du/typo\n"
+        "[route rest]\nmatch = rctest.%(t)s\ntopic = du/rest\n" % {"t": t}))
+    try:
+        rc.start()
+        sql.run("INSERT INTO %s VALUES (1); INSERT INTO %s VALUES (2);" % (t, t))
+        got = sub.wait(2)
+    finally:
+        sub.close()
+    assert [x[0] for x in got] == ["du/rest", "du/rest"], got
+    text = open(rc.log).read()
+    want = ("warning: [route typo] when: table rctest.%s has no column 'stauts'; "
+            "the condition sees it as absent" % t)
+    assert text.count(want) == 1, text
