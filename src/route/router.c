@@ -841,8 +841,10 @@ static void message_id(struct q_entry *e, const struct ch_trx *trx, const struct
 {
 	buf_reset(&e->id);
 	native_event_id(&e->id, trx, row->index);
-	if (numbered || m > 0)
-		buf_printf(&e->id, "/%u", (unsigned)m);
+	if (numbered || m > 0) {
+		buf_putc(&e->id, '/');
+		buf_put_u64(&e->id, m);
+	}
 }
 
 /* The rows as the route shows them: kept columns, new names. */
