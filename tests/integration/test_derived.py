@@ -9,6 +9,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import threading
 import time
 import urllib.request
 import uuid
@@ -215,3 +217,71 @@ def test_unknown_column_warned_once_at_bind(svc, sql, rowcast_factory, tmp_path)
     want = ("warning: [route typo] when: table rctest.%s has no column 'stauts'; "
             "the condition sees it as absent" % t)
     assert text.count(want) == 1, text
+
+
+def test_rows_of_several_messages_resume_whole(sql, rowcast_factory, tmp_path):
+    """A row that makes ten messages is passed by the checkpoint only with
+    its last: stopped while stdout stalls, the next start publishes again
+    every message of a row it had not finished, with the same ids, and
+    nothing is lost.  (All rows are one transaction: the checkpoint's
+    progress inside it is what is tested.)"""
+    n = 1000
+    t = "dr_" + uuid.uuid4().hex[:6]
+    sql.run("CREATE TABLE %s (id INT PRIMARY KEY, pad VARCHAR(1000)) ENGINE=InnoDB" % t)
+    (tmp_path / "ten.lua").write_text(
+        "function transform(c)\n"
+        "  local out = {}\n"
+        "  for k = 0, 9 do\n"
+        "    out[#out + 1] = { payload = { row = c.after.id, k = k, msg = c.id .. '/' .. k,\n"
+        "                                  pad = c.after.pad } }\n"
+        "  end\n"
+        "  return out\n"
+        "end\n")
+    # a window of 7 messages cuts batches inside rows of ten
+    rc = rowcast_factory("it/dr", extra="[sink]\ntype = stdout\nshutdown_timeout_ms = 1000\nmax_inflight = 7\n"
+                                        "[filter]\ninclude = rctest.%s\n"
+                                        "[route s]\nscript = ten.lua\n" % t)
+    log = open(rc.log, "a")
+    p = rc.p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
+    try:
+        rc.wait_log("streaming from")
+        sql.run("INSERT INTO %s SELECT seq, REPEAT('x', 300) FROM seq_1_to_%d" % (t, n))
+        # read some, so that batches are written and acknowledged (and the
+        # checkpoint moves inside the transaction), then stall
+        first = [json.loads(p.stdout.readline()) for _ in range(3000)]
+        time.sleep(2)      # the pipe is full long before 3 MB
+        p.send_signal(signal.SIGTERM)
+        p.wait(15)
+        first += [json.loads(l) for l in p.stdout.read().decode().split("\n")[:-1]]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert 0 < len(first) < 10 * n
+    got = []
+    p = rc.p = subprocess.Popen([rc.bin, "-c", rc.conf], stdout=subprocess.PIPE, stderr=log)
+
+    def read():
+        for line in p.stdout:
+            got.append(json.loads(line))
+
+    th = threading.Thread(target=read, daemon=True)
+    th.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and (not got or got[-1]["row"] != n or got[-1]["k"] != 9):
+        assert p.poll() is None, open(rc.log).read()
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    p.wait(30)
+    th.join(10)
+    log.close()
+    # the second run starts with a row's first message, at or before the
+    # first message the first run did not write
+    assert got[0]["k"] == 0, got[0]
+    assert got[0]["row"] > 1, "the checkpoint did not move inside the transaction"
+    assert got[0]["row"] <= first[-1]["row"] + 1
+    # every message once at least, ids <row id>/<k> the same in both runs
+    seen = {(m["row"], m["k"]): m["msg"] for m in first}
+    for m in got:
+        assert seen.setdefault((m["row"], m["k"]), m["msg"]) == m["msg"]
+    assert set(seen) == {(r, k) for r in range(1, n + 1) for k in range(10)}
