@@ -1,12 +1,13 @@
 -- SPDX-License-Identifier: MIT
 -- rowcast route script: an OrderPaid domain event when an order's status
--- changes to 'paid'.  For a table orders(id, customer_id, status, amount,
--- currency); every other change of the table publishes nothing.
+-- changes to 'paid'.  For the table orders(id, customer, status, total, ...)
+-- of schema.sql; every other change of the table publishes nothing.
 --
---   [route order_events]
+--   [route order_paid_event]
 --   match = shop.orders
 --   ops = update
---   script = /etc/rowcast/order_events.lua
+--   when = changed(status) and after.status = 'paid'
+--   script = order_events.lua
 --
 -- rowcast calls transform(change) once per row change of the route and
 -- publishes what it returns (see rowcast.conf(5), SCRIPTS).
@@ -24,10 +25,10 @@ function transform(change)
     payload = {
       type = "OrderPaid",
       eventId = change.id .. "/0",       -- the id rowcast gives this message
+                                         -- (its first message of the row)
       orderId = after.id,
-      customerId = after.customer_id,
-      amount = after.amount,             -- DECIMAL: a string, all its digits
-      currency = after.currency,
+      customer = after.customer,
+      total = after.total,               -- DECIMAL: a string, all its digits
       paidAt = change.ts,                -- commit time, ms since the epoch
     },
   }

@@ -14,6 +14,12 @@ CREATE TABLE IF NOT EXISTS orders (
   placed_at DATETIME(3) NOT NULL
 ) CHARACTER SET utf8mb4;
 
+CREATE TABLE IF NOT EXISTS customers (
+  id BIGINT UNSIGNED PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  email VARCHAR(254) NOT NULL
+) CHARACTER SET utf8mb4;
+
 CREATE TABLE IF NOT EXISTS outbox (
   id CHAR(36) PRIMARY KEY,                -- the event id (message id)
   aggregatetype VARCHAR(64) NOT NULL,     -- Order, Customer, ...

@@ -2,7 +2,9 @@
 /*
  * `rowcast decode`: binlog files in, one native JSON message per row
  * change out (the same text the daemon publishes), and with --events one
- * line per other event.  Reads files; connects to nothing.
+ * line per other event.  With -c FILE the rows go through that config's
+ * router (filters, routes, conditions, scripts) instead, and each message
+ * it makes is printed.  Reads files; connects to nothing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,8 +16,10 @@
 #include "base/buf.h"
 #include "app/cli.h"
 #include "base/log.h"
+#include "config/config.h"
 #include "source/mysql/decoder.h"
 #include "route/native.h"
+#include "route/router.h"
 
 struct dec_cli {
 	struct decoder *dec;		/* the decoder */
@@ -24,12 +28,62 @@ struct dec_cli {
 	uint64_t rows;			/* row changes printed */
 	uint64_t stmt_dml;		/* statement-based DML seen */
 	const char *file;		/* file being read */
+	struct router *router;		/* -c: the config's routes, else NULL */
+	struct q_entry e;		/* -c: the message being made */
+	uint64_t unpublishable;		/* -c: messages the routes could not make */
 };
+
+static struct q_entry *routed_next(void *ctx)
+{
+	struct dec_cli *c = ctx;
+
+	return &c->e;
+}
+
+/* A routed message: its topic, id and payload on one line (tab separated),
+ * as `rowcast test` prints them. */
+static void routed_push(void *ctx, struct q_entry *e, bool last)
+{
+	(void)ctx;
+	(void)last;
+	printf("%.*s\t%s\t%.*s\n", (int)e->topic.len, e->topic.data ? e->topic.data : "",
+	       e->id.data ? e->id.data : "", (int)e->payload.len,
+	       e->payload.data ? e->payload.data : "");
+}
+
+static bool routed_fail(void *ctx, const char *why)
+{
+	struct dec_cli *c = ctx;
+
+	c->unpublishable++;
+	log_warn("%s (skipped)", why);
+	return true;
+}
+
+static void cli_table_gone(void *ctx, struct dec_table *t)
+{
+	(void)ctx;
+	router_plan_free(t->ch.user);
+	t->ch.user = NULL;
+}
 
 static bool cli_row(void *ctx, const struct dec_trx *trx, const struct ch_row *row)
 {
 	struct dec_cli *c = ctx;
 
+	if (c->router) {
+		/* the decoder's table view; its user cache is ours (table_gone) */
+		struct ch_table *t = (struct ch_table *)row->table;
+		struct route_out out = { routed_next, routed_push, routed_fail, c };
+		char err[700];
+
+		if (!t->user)
+			t->user = router_plan(c->router, t);
+		(void)router_row(c->router, t->user, &trx->ch, decoder_file(c->dec),
+				 decoder_offset(c->dec), row, &out, err, sizeof(err));
+		c->rows++;
+		return true;
+	}
 	native_format(&c->out, &trx->ch, row);
 	buf_putc(&c->out, '\n');
 	fwrite(c->out.data, 1, c->out.len, stdout);
@@ -165,17 +219,20 @@ int cli_decode(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "start-position", required_argument, NULL, 's' },
 		{ "events", no_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dec_cli c = { 0 };
 	struct dec_callbacks cb = { .on_row = cli_row, .on_commit = cli_commit,
-				     .on_event = cli_event, .ctx = &c };
+				     .on_event = cli_event, .ctx = &c,
+				     .table_gone = cli_table_gone };
+	const char *cfgpath = NULL;
 	uint64_t start = 0;
 	int opt, rc = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:s:eh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:s:ec:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			if (strcmp(optarg, "native")) {
@@ -190,9 +247,14 @@ int cli_decode(int argc, char **argv)
 		case 'e':
 			c.events = true;
 			break;
+		case 'c':
+			cfgpath = optarg;
+			break;
 		case 'h':
-			printf("Usage: rowcast decode [--format native] [--start-position N] [--events] FILE...\n"
-			       "Decode binlog files; print one JSON message per row change.\n");
+			printf("Usage: rowcast decode [--format native] [--start-position N] [--events]\n"
+			       "                      [-c CONFIG] FILE...\n"
+			       "Decode binlog files; print one JSON message per row change, or with\n"
+			       "-c the messages the config's routes make of it (topic, id, payload).\n");
 			return 0;
 		default:
 			return 2;
@@ -201,6 +263,20 @@ int cli_decode(int argc, char **argv)
 	if (optind >= argc) {
 		fprintf(stderr, "rowcast decode: no binlog file given\n");
 		return 2;
+	}
+	if (cfgpath) {
+		struct rc_config *cfg;
+		struct rc_error e = { 0 };
+		char err[1024];
+
+		if (config_load(cfgpath, CONFIG_NO_SECRETS, &cfg, &e) != RC_OK)
+			return 78;	/* every bad line was logged */
+		c.router = router_new(cfg, err, sizeof(err));
+		rc_config_free(cfg);
+		if (!c.router) {
+			log_error("%s", err);
+			return 78;
+		}
 	}
 	for (int i = optind; i < argc && rc == 0; i++) {
 		c.dec = decoder_new(&cb);
@@ -213,5 +289,10 @@ int cli_decode(int argc, char **argv)
 	}
 	fflush(stdout);
 	buf_free(&c.out);
+	buf_free(&c.e.topic);
+	buf_free(&c.e.payload);
+	buf_free(&c.e.id);
+	buf_free(&c.e.headers);
+	router_free(c.router);
 	return rc;
 }

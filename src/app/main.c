@@ -16,6 +16,7 @@
 #include "app/cli.h"
 #include "config/config.h"
 #include "base/log.h"
+#include "route/router.h"
 #include "rowcast/rowcast.h"
 #include "source/source.h"
 
@@ -32,6 +33,8 @@ static void usage(FILE *f)
 		"                                          set it on purpose (rowcast stopped)\n"
 		"       rowcast status [-c FILE]           position, age, running or not\n"
 		"       rowcast decode [--events] FILE...  decode binlog files to JSON\n"
+		"       rowcast test [-c FILE] CASES...    run row changes through the routes,\n"
+		"                                          compare with the expected messages\n"
 		"       rowcast --help | --version\n"
 		"\n"
 		"Options:\n"
@@ -243,6 +246,22 @@ out:
 	return rc;
 }
 
+/* Conditions and scripts are compiled as the daemon will: check-config
+ * refuses what the daemon would (false, with the error logged, cfg freed). */
+static bool routes_compile(struct rc_config *cfg)
+{
+	char msg[1024];
+	struct router *r = router_new(cfg, msg, sizeof(msg));
+
+	if (!r) {
+		log_error("%s", msg);
+		rc_config_free(cfg);
+		return false;
+	}
+	router_free(r);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -306,6 +325,15 @@ int main(int argc, char **argv)
 		return cmd_checkpoint(cfgpath, argc - optind, argv + optind);
 	if (cmd && !strcmp(cmd, "status"))
 		return cmd_status(cfgpath);
+	if (cmd && !strcmp(cmd, "test")) {
+		int code;
+
+		if (config_load(cfgpath, CONFIG_NO_SECRETS, &cfg, &e) != RC_OK)
+			return exit_code(e.status);
+		code = cli_test(cfg, argc - optind, argv + optind);
+		rc_config_free(cfg);
+		return code;
+	}
 	if (cmd && strcmp(cmd, "check-config") && strcmp(cmd, "run"))
 		return bad_usage("unknown command", cmd);
 
@@ -313,6 +341,8 @@ int main(int argc, char **argv)
 	 * running user needs (the checkpoint folder) */
 	if (config_load(cfgpath, print ? 0 : CONFIG_CHECK_FOLDERS | CONFIG_WARN, &cfg, &e) != RC_OK)
 		return exit_code(e.status);	/* every bad line was logged */
+	if (!print && !routes_compile(cfg))
+		return exit_code(RC_ERR_CONFIG);
 	if (print) {
 		rc_config_print(cfg, stdout);
 		rc_config_free(cfg);

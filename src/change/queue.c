@@ -104,6 +104,7 @@ struct q_entry *queue_reserve(struct queue *q)
 	atomic_store(&e->acked, 0);
 	atomic_store(&e->failed, 0);
 	e->trxkey[0] = '\0';
+	e->more = 0;
 	return e;
 }
 

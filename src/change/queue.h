@@ -40,6 +40,7 @@ struct q_entry {
 	char table[256];		/* Q_ROW: table name */
 	uint8_t op;			/* Q_ROW: enum ch_op */
 	uint64_t index;			/* Q_ROW: row index in the trx */
+	uint8_t more;			/* Q_ROW: more messages of the same row follow */
 	uint64_t ts_ms;			/* commit time of the trx */
 	int64_t pub_ms;			/* Q_ROW: wall clock when published (loop) */
 	struct rc_buf step;		/* Q_COMMIT: how the source's position moves

@@ -236,6 +236,16 @@ const struct opt_def route_options[] = {
 	  "native|debezium|maxwell|cloudevents|cloudevents-binary", "Message format." },
 	{ "route", "drop", OPT_BOOL, R(drop), "false", OPT_RELOAD, 0, 0, NULL,
 	  "Drop the rows this route takes instead of publishing them." },
+	{ "route", "when", OPT_STR, R(when), "", OPT_RELOAD, 0, 0, NULL,
+	  "Condition on the row change (see CONDITIONS): the route takes only the rows it is true for; empty takes all." },
+	{ "route", "continue", OPT_BOOL, R(cont), "false", OPT_RELOAD, 0, 0, NULL,
+	  "After this route published a row, try the routes after it too (one row change may publish several events)." },
+	{ "route", "script", OPT_STR, R(script), "", OPT_RELOAD, 0, 0, NULL,
+	  "Lua 5.4 file whose function transform(change) turns each row this route takes into zero or more messages (see SCRIPTS); empty for none." },
+	{ "route", "script_memory_limit", OPT_INT, R(script_memory), "33554432", OPT_RELOAD, 262144, 4294967295L, NULL,
+	  "Bytes the script's Lua heap may hold; a row whose call needs more is unpublishable." },
+	{ "route", "script_instruction_limit", OPT_INT, R(script_budget), "1000000", OPT_RELOAD, 1000, 2000000000L, NULL,
+	  "Lua VM instructions one call (one row) may run; a row whose call needs more is unpublishable." },
 	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -261,6 +271,8 @@ const struct opt_def outbox_options[] = {
 	  "Publish updates of outbox rows too (by default only inserts are events)." },
 	{ "outbox", "publish_deletes", OPT_BOOL, O(publish_deletes), "false", OPT_RELOAD, 0, 0, NULL,
 	  "Publish deletes of outbox rows too; by default a service may delete the row in the same transaction." },
+	{ "outbox", "when", OPT_STR, O(when), "", OPT_RELOAD, 0, 0, NULL,
+	  "Condition on the outbox row (see CONDITIONS): only the rows it is true for are published; empty publishes all." },
 	{ NULL, NULL, OPT_STR, 0, NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -746,6 +758,15 @@ static void named_option(struct parse_ctx *pc, bool is_route, const char *name, 
 		cfg_error(pc, pc->line, "[%s %s] %s", kind, name, msg + strcspn(msg, "]") + 2);
 		return;
 	}
+	/* the router compiles these and reports errors at their lines */
+	if (!strcmp(key, "when")) {
+		if (is_route)
+			((struct route_cfg *)base)->when_line = pc->line;
+		else
+			((struct outbox_cfg *)base)->when_line = pc->line;
+	} else if (!strcmp(key, "script")) {
+		((struct route_cfg *)base)->script_line = pc->line;
+	}
 	if ((!strcmp(key, "topic") || !strcmp(key, "key") || !strcmp(key, "event_type")) &&
 	    !template_ok(val, is_route ? row_placeholders : outbox_placeholders, msg, sizeof(msg)))
 		cfg_error(pc, pc->line, "[%s %s] %s: %s", kind, name, key, msg);
@@ -945,7 +966,7 @@ static void check_whole(struct parse_ctx *pc)
 		if (o->type != OPT_SECRET_FILE)
 			continue;	/* only these fields hold a char * */
 		file = *(char **)((char *)c + o->offset);
-		if (!file[0])
+		if (!file[0] || (pc->checks & CONFIG_NO_SECRETS))
 			continue;
 		pw = opt_find(o->section, "password", &idx);
 		if (pw && !read_secret_file(file, (char **)((char *)c + pw->offset), msg,

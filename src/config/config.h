@@ -41,6 +41,13 @@ struct route_cfg {
 	char *event_type;		/* event type name template; "" = none */
 	int envelope;			/* ENV_* */
 	bool drop;			/* matched rows are not published */
+	char *when;			/* condition (route/expr.h); "" = every row */
+	int when_line;			/* line of when, for its errors */
+	bool cont;			/* continue: later routes are tried too */
+	char *script;			/* Lua file (route/script.h); "" = none */
+	int script_line;		/* line of script, for its errors */
+	int script_memory;		/* Lua heap cap, bytes (read as unsigned) */
+	int script_budget;		/* VM instructions per call */
 };
 
 /* One [outbox NAME] section: rows of an outbox table become domain events. */
@@ -57,6 +64,8 @@ struct outbox_cfg {
 	char *headers;			/* other columns sent as headers; "" = none */
 	bool publish_updates;		/* updates of outbox rows are events too */
 	bool publish_deletes;		/* deletes too */
+	char *when;			/* condition (route/expr.h); "" = every row */
+	int when_line;			/* line of when, for its errors */
 };
 
 /* Message formats, by [route] envelope / [routes] envelope (route/envelope.h
@@ -209,6 +218,8 @@ enum opt_type {
 /* What config_load() checks besides the file's own text. */
 #define CONFIG_CHECK_FOLDERS 0x1	/* the checkpoint folder exists, is writable */
 #define CONFIG_WARN 0x2			/* warn about inline or world-readable secrets */
+#define CONFIG_NO_SECRETS 0x4		/* password files are not read (offline verbs
+					   that never connect: rowcast test) */
 
 /* One row of the option table. */
 struct opt_def {

@@ -135,7 +135,9 @@ void loop_drain_acks(struct rc *rc)
 			atomic_fetch_sub(&rc->m->inflight, 1);
 			atomic_fetch_sub(&rc->m->inflight_bytes, e->payload.len);
 			buf_strcpy(rc->part_id, sizeof(rc->part_id), e->trxkey);
-			rc->part_next = e->index + 1;
+			/* a row is done with its last message: a restart
+			 * sends all of a row's messages again, never a part */
+			rc->part_next = e->more ? e->index : e->index + 1;
 		} else if (e->kind == Q_COMMIT) {
 			rc->src->ops->pos_advance(rc->src, rc->acked, e->step.data, e->step.len);
 			rc->part_id[0] = '\0';

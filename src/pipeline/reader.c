@@ -141,8 +141,49 @@ static uint8_t p_op(const struct q_entry *e, const struct ch_row *row)
 	return ch_op_is_row(e->op) ? e->op : (uint8_t)row->op;
 }
 
+/* router_row's way to get entries and hand messages over. */
+struct row_out {
+	struct rc *rc;			/* the instance */
+	const struct ch_trx *trx;	/* the row's transaction */
+	const struct ch_row *row;	/* the row */
+	struct metrics_table *mt;	/* its table's counters */
+	bool closed;			/* the ring is closing */
+};
+
+static struct q_entry *row_next(void *ctx)
+{
+	struct row_out *ro = ctx;
+	struct q_entry *e = queue_reserve(&ro->rc->q);
+
+	if (!e)
+		ro->closed = true;
+	return e;
+}
+
+static void row_push(void *ctx, struct q_entry *e, bool last)
+{
+	struct row_out *ro = ctx;
+	struct rc *rc = ro->rc;
+	const struct ch_table *t = ro->row->table;
+
+	buf_strcpy(e->db, sizeof(e->db), t->db);
+	buf_strcpy(e->table, sizeof(e->table), t->name);
+	if (router_markers(rc->router))
+		router_marker_count(rc->router, t->db, t->name);
+	buf_strcpy(e->trxkey, sizeof(e->trxkey), ro->trx->id);
+	e->more = !last;
+	push_message(rc, e, ro->trx, ro->row->index, p_op(e, ro->row), ro->mt);
+}
+
+static bool row_fail(void *ctx, const char *why)
+{
+	struct row_out *ro = ctx;
+
+	return unpublishable(ro->rc, why);
+}
+
 /*
- * Route a row change and hand its message over.  Its transaction is the
+ * Route a row change and hand its messages over.  Its transaction is the
  * one being read, or one the source reads again inside it (a prepared XA
  * transaction at its commit), whose rows count on their own.
  */
@@ -157,8 +198,8 @@ static bool on_row(void *ctx, const struct ch_trx *trx, const struct ch_row *row
 	bool current = !strcmp(trx->id, r->cur_id);
 	uint64_t skip = current ? r->skip_rows :
 			r->skip_id && !strcmp(r->skip_id, trx->id) ? r->skip_from : 0;
-	struct metrics_table *mt;
-	struct q_entry *e;
+	struct row_out ro = { rc, trx, row, NULL, false };
+	struct route_out out = { row_next, row_push, row_fail, &ro };
 	char err[700];
 
 	if (plan && !router_plan_current(rc->router, plan)) {
@@ -169,31 +210,16 @@ static bool on_row(void *ctx, const struct ch_trx *trx, const struct ch_row *row
 		plan = t->user = router_plan(rc->router, t);
 		router_plan_set_metrics(plan, metrics_table(rc->m, t->db, t->name));
 	}
-	mt = router_plan_metrics(plan);
+	ro.mt = router_plan_metrics(plan);
 	if (row->index < skip)
 		return true;	/* handed over before a reconnect or restart */
 	if (current)
 		r->cur_rows = row->index + 1;
-	atomic_fetch_add(&mt->read[row->op], 1);
-	e = queue_reserve(&rc->q);
-	if (!e)
-		return false;
-	e->op = (uint8_t)row->op;
-	switch (router_row(rc->router, plan, trx, log, offset, row, e, err, sizeof(err))) {
-	case ROUTE_SKIP:
-		return true;	/* the reserved entry stays free */
-	case ROUTE_ERROR:
-		return unpublishable(rc, err);
-	case ROUTE_PUBLISH:
-		break;
-	}
-	buf_strcpy(e->db, sizeof(e->db), t->db);
-	buf_strcpy(e->table, sizeof(e->table), t->name);
-	if (router_markers(rc->router))
-		router_marker_count(rc->router, t->db, t->name);
-	buf_strcpy(e->trxkey, sizeof(e->trxkey), trx->id);
-	push_message(rc, e, trx, row->index, p_op(e, row), mt);
-	return true;
+	atomic_fetch_add(&ro.mt->read[row->op], 1);
+	if (router_row(rc->router, plan, trx, log, offset, row, &out, err, sizeof(err)) ==
+	    ROUTE_ERROR)
+		return false;	/* stopped before it (unpublishable() said why) */
+	return !ro.closed;
 }
 
 static bool on_commit(void *ctx, const struct ch_trx *trx, const void *step, size_t steplen)

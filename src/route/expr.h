@@ -4,7 +4,7 @@
  * language compiled once when the config loads and evaluated per row.  It
  * has no loops and no user recursion, so evaluation always terminates; it
  * allocates nothing.  It knows nothing of the decoder: rows reach it through
- * struct expr_env.  The language is described in doc/conditions.man.part.
+ * struct expr_env.  The language is described in rowcast.conf(5), CONDITIONS.
  */
 #ifndef RC_ROUTE_EXPR_H
 #define RC_ROUTE_EXPR_H

@@ -19,7 +19,10 @@
 
 #include "base/log.h"
 #include "route/envelope.h"
+#include "route/expr.h"
 #include "route/native.h"
+#include "route/script.h"
+#include "route/script_row.h"
 
 enum tpl_kind {
 	TP_LIT, TP_PREFIX, TP_DB, TP_TABLE, TP_OP, TP_OPCAP, TP_PK, TP_GTID, TP_ID, TP_COL,
@@ -51,6 +54,8 @@ struct route {
 	int nren;
 	int envelope;			/* enum envelope_kind */
 	bool drop;
+	struct expr *when;		/* condition, NULL = every row */
+	struct script *script;		/* transform, NULL = the envelope */
 };
 
 struct outbox {
@@ -58,6 +63,7 @@ struct outbox {
 	char *db, *table;		/* the outbox table */
 	struct tpl topic;
 	struct globs headers;		/* header columns (exact names) */
+	struct expr *when;		/* condition, NULL = every row */
 };
 
 struct router {
@@ -79,11 +85,18 @@ struct router {
 	uint64_t trx_events;
 	struct envelope_opts env;	/* shared envelope settings */
 	bool escape;			/* percent-escape topic values (MQTT) */
+	struct script_row srow;		/* a row as scripts see it, reused */
 };
 
 struct table_plan {
 	uint64_t router_id;		/* the router that made it */
 	const struct route *route;	/* NULL: no route (default topic) */
+	int route_idx;			/* its index in the router's routes */
+	struct table_plan *next;	/* the plan of the next route that matches
+					   the table (routes are tried in order),
+					   ending with the one without a route */
+	int32_t *when_cols;		/* route's or outbox's condition: bound
+					   column indexes of the table */
 	const struct outbox *outbox;	/* the table is this outbox */
 	bool skip;			/* filtered out, or dropped by its route */
 	struct ch_table shadow;	/* the table with renamed/dropped columns */
@@ -288,11 +301,35 @@ struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen)
 		globs_free(&ren);
 		rt->envelope = rc->envelope;
 		rt->drop = rc->drop;
+		if (rc->when[0] && !expr_compile(rc->when, &rt->when, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: [route %s] when: %s", cfg->path, rc->when_line,
+				 rc->name, why);
+			goto failed;
+		}
+		if (rc->script[0]) {
+			struct script_limits lim = { (size_t)(unsigned)rc->script_memory,
+						     (uint32_t)rc->script_budget };
+			char path[4096], serr[600];
+			const char *slash = strrchr(cfg->path ? cfg->path : "", '/');
+
+			/* a relative path is the config file's neighbour */
+			if (rc->script[0] != '/' && slash)
+				snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - cfg->path),
+					 cfg->path, rc->script);
+			else
+				snprintf(path, sizeof(path), "%s", rc->script);
+			if (!script_load(path, &lim, &rt->script, serr, sizeof(serr))) {
+				snprintf(err, errlen, "%s:%d: [route %s] script: %s", cfg->path,
+					 rc->script_line, rc->name, serr);
+				goto failed;
+			}
+		}
 	}
 	for (int i = 0; i < cfg->noutboxes; i++) {
 		const struct outbox_cfg *oc = &cfg->outboxes[i];
 		struct outbox *ob = &r->outboxes[r->noutboxes++];
 		const char *dot = strchr(oc->table, '.');
+		char why[256];
 
 		ob->cfg = oc;
 		if (!dot || dot == oc->table || !dot[1]) {
@@ -304,6 +341,11 @@ struct router *router_new(const struct rc_config *cfg, char *err, size_t errlen)
 		ob->table = xstrdup(dot + 1);
 		tpl_compile(oc->topic, &ob->topic);
 		split(oc->headers, &ob->headers);
+		if (oc->when[0] && !expr_compile(oc->when, &ob->when, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: [outbox %s] when: %s", cfg->path, oc->when_line,
+				 oc->name, why);
+			goto failed;
+		}
 	}
 	tpl_compile(cfg->rt_markers_topic, &r->markers_topic);
 	tpl_compile(cfg->rt_ddl_topic, &r->ddl_topic);
@@ -338,12 +380,15 @@ void router_free(struct router *r)
 		}
 		free(rt->ren_from);
 		free(rt->ren_to);
+		expr_free(rt->when);
+		script_free(rt->script);
 	}
 	for (int i = 0; i < r->noutboxes; i++) {
 		free(r->outboxes[i].db);
 		free(r->outboxes[i].table);
 		tpl_free(&r->outboxes[i].topic);
 		globs_free(&r->outboxes[i].headers);
+		expr_free(r->outboxes[i].when);
 	}
 	free(r->routes);
 	free(r->outboxes);
@@ -351,6 +396,7 @@ void router_free(struct router *r)
 	tpl_free(&r->ddl_topic);
 	buf_free(&r->scratch);
 	buf_free(&r->val);
+	script_row_free(&r->srow);
 	free(r->cnt_name);
 	free(r->cnt);
 	free(r->prefix);
@@ -402,7 +448,38 @@ static bool row_is_current(const struct ch_image *im, int re)
 	       !strncmp(v, "\"2106-02-07 06:28:15.999999", 27);
 }
 
-struct table_plan *router_plan(struct router *r, struct ch_table *t)
+static int32_t lookup_col(const void *ctx, const char *name, size_t len)
+{
+	const struct ch_table *t = ctx;
+
+	for (uint32_t i = 0; i < t->ncols; i++)
+		if (t->cols[i].name_len == len && !memcmp(t->cols[i].name, name, len))
+			return (int32_t)i;
+	return -1;
+}
+
+/* Bind a condition to the table's columns (its own names, before any
+ * rename); a name the table lacks is absent from every row: warn once. */
+static int32_t *bind_when(const struct expr *w, const struct ch_table *t, const char *section)
+{
+	int32_t *cols;
+
+	if (!w)
+		return NULL;
+	cols = calloc(expr_ncols(w) + 1, sizeof(*cols));
+	if (!cols)
+		log_oom();
+	if (expr_bind(w, cols, lookup_col, t) == 0)
+		return cols;
+	for (size_t i = 0; i < expr_ncols(w); i++)
+		if (cols[i] < 0)
+			log_warn("%s when: table %s.%s has no column '%s'; the condition sees it "
+				 "as absent", section, t->db, t->name, expr_col(w, i, NULL));
+	return cols;
+}
+
+/* The plan for the first route from index start that matches t. */
+static struct table_plan *plan_for(struct router *r, struct ch_table *t, int start)
 {
 	struct table_plan *p = calloc(1, sizeof(*p));
 	char name[520], cname[800];
@@ -441,6 +518,12 @@ struct table_plan *router_plan(struct router *r, struct ch_table *t)
 			log_oom();
 		for (int k = 0; k < ob->headers.n; k++)
 			p->hdr_col[p->nhdr++] = col_index(t, ob->headers.g[k]);
+		if (ob->when) {
+			char sec[300];
+
+			snprintf(sec, sizeof(sec), "[outbox %s]", oc->name);
+			p->when_cols = bind_when(ob->when, t, sec);
+		}
 		return p;
 	}
 	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name) ||
@@ -454,14 +537,19 @@ struct table_plan *router_plan(struct router *r, struct ch_table *t)
 		if (rs >= 0 && re >= 0 && t->cols[re].type == CT_TIMESTAMP)
 			p->row_end = re;
 	}
-	for (int i = 0; i < r->nroutes; i++) {
+	for (int i = start; i < r->nroutes; i++) {
 		if (globs_match(&r->routes[i].match, name)) {
 			p->route = &r->routes[i];
+			p->route_idx = i;
 			break;
 		}
 	}
-	if (p->route && p->route->drop)
-		p->skip = true;
+	if (p->route && p->route->when) {
+		char sec[300];
+
+		snprintf(sec, sizeof(sec), "[route %s]", p->route->cfg->name);
+		p->when_cols = bind_when(p->route->when, t, sec);
+	}
 	if (!p->route && r->cfg->rt_unmatched == UNMATCHED_DROP)
 		p->skip = true;
 	for (uint32_t i = 0; i < t->ncols; i++) {
@@ -482,10 +570,22 @@ struct table_plan *router_plan(struct router *r, struct ch_table *t)
 	return p;
 }
 
+struct table_plan *router_plan(struct router *r, struct ch_table *t)
+{
+	struct table_plan *p = plan_for(r, t, 0);
+
+	/* a chain: each further route that matches the table, then none */
+	for (struct table_plan *q = p; q->route && !q->skip; q = q->next)
+		q->next = plan_for(r, t, q->route_idx + 1);
+	return p;
+}
+
 void router_plan_free(struct table_plan *p)
 {
 	if (!p)
 		return;
+	router_plan_free(p->next);
+	free(p->when_cols);
 	free(p->keep);
 	free(p->shadow.cols);
 	buf_free(&p->shadow.keys);
@@ -734,52 +834,54 @@ static void cloudevents_headers(struct router *r, const struct ch_trx *trx,
 	headers_add(e, "datacontenttype", "application/json", 16);
 }
 
-enum route_result router_row(struct router *r, struct table_plan *p, const struct ch_trx *trx,
-			     const char *file, uint64_t offset, const struct ch_row *row,
-			     struct q_entry *e, char *err, size_t errlen)
+/* The message id of the row's message m: the native id, and for the
+ * second message on (or any from a script) "/m" after it. */
+static void message_id(struct q_entry *e, const struct ch_trx *trx, const struct ch_row *row,
+		       uint32_t m, bool numbered)
 {
-	const struct route *rt = p->route;
-	struct ch_row view = *row;
-	bool binary_ce;
-	char why[300];
-
-	buf_reset(&e->headers);
-	e->nheaders = 0;
 	buf_reset(&e->id);
 	native_event_id(&e->id, trx, row->index);
-	if (p->outbox)
-		return outbox_row(r, p, trx, file, row, e, err, errlen);
-	if (p->row_end >= 0) {
-		/* system versioning: an old version inserted into history is not
-		 * a new row, and a current row moved to history is a delete */
-		if (row->op == CH_INSERT && !row_is_current(row->after, p->row_end))
-			return ROUTE_SKIP;
-		if (row->op == CH_UPDATE && row_is_current(row->before, p->row_end) &&
-		    !row_is_current(row->after, p->row_end)) {
-			view.op = CH_DELETE;
-			view.after = NULL;
-		}
+	if (numbered || m > 0) {
+		buf_putc(&e->id, '/');
+		buf_put_u64(&e->id, m);
 	}
-	if (p->skip || !(r->ops & (1u << view.op)) || (rt && !(rt->ops & (1u << view.op))))
-		return ROUTE_SKIP;
+}
 
-	/* the rows as the route shows them: kept columns, new names */
-	view.table = &p->shadow;
+/* The rows as the route shows them: kept columns, new names. */
+static void route_view(struct table_plan *q, const struct ch_row *in, struct ch_row *view)
+{
+	*view = *in;
+	view->table = &q->shadow;
 	for (int k = 0; k < 2; k++) {
-		const struct ch_image *src = k ? view.after : view.before;
+		const struct ch_image *src = k ? in->after : in->before;
 
 		if (!src)
 			continue;
-		p->img[k] = *src;
-		for (uint32_t i = 0; i < p->shadow.ncols; i++)
-			p->state[k][i] = p->keep[i] ? src->state[i] : CH_ABSENT;
-		p->img[k].state = p->state[k];
+		q->img[k] = *src;
+		for (uint32_t i = 0; i < q->shadow.ncols; i++)
+			q->state[k][i] = q->keep[i] ? src->state[i] : CH_ABSENT;
+		q->img[k].state = q->state[k];
 		if (k)
-			view.after = &p->img[1];
+			view->after = &q->img[1];
 		else
-			view.before = &p->img[0];
+			view->before = &q->img[0];
 	}
+}
 
+/* One message of a route (or of no route) made from the row by the
+ * envelope and the templates. */
+static enum route_result format_row(struct router *r, struct table_plan *q,
+				    const struct ch_trx *trx, const char *file, uint64_t offset,
+				    const struct ch_row *row, const struct ch_row *in,
+				    struct q_entry *e, uint32_t m, char *err, size_t errlen)
+{
+	const struct route *rt = q->route;
+	struct ch_row view;
+	bool binary_ce;
+	char why[300];
+
+	route_view(q, in, &view);
+	message_id(e, trx, row, m, false);
 	e->routed_topic = rt && rt->topic.n;
 	if (rt && rt->topic.n) {
 		if (!render(r, &rt->topic, trx, row->table, &view, e, NULL, r->escape, &e->topic, why,
@@ -788,10 +890,10 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 			return ROUTE_ERROR;
 		}
 	} else {
-		if (!p->topic.len)
-			native_topic(&p->topic, r->prefix, row->table->db, row->table->name);
+		if (!q->topic.len)
+			native_topic(&q->topic, r->prefix, row->table->db, row->table->name);
 		buf_reset(&e->topic);
-		buf_append(&e->topic, p->topic.data, p->topic.len);
+		buf_append(&e->topic, q->topic.data, q->topic.len);
 	}
 	{
 		int k = rt ? rt->envelope : r->cfg->rt_envelope;
@@ -834,6 +936,219 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 		}
 		headers_add(e, "key", r->scratch.data, r->scratch.len);
 	}
+	return ROUTE_PUBLISH;
+}
+
+/* The value of a column for a condition: the row's own images. */
+static enum expr_state when_value(const void *ctx, enum expr_side side, int32_t idx,
+				  const char **text, size_t *len)
+{
+	const struct ch_row *row = ctx;
+	const struct ch_image *im = side == EXPR_AFTER ? row->after : row->before;
+
+	if (!im || im->state[idx] == CH_ABSENT)
+		return EXPR_ABSENT;
+	if (im->state[idx] == CH_NULL)
+		return EXPR_NULL;
+	*text = im->text.data + im->off[idx];
+	*len = im->len[idx];
+	return EXPR_VALUE;
+}
+
+static bool when_match(const struct expr *w, const int32_t *cols, const struct ch_row *row)
+{
+	struct expr_env env;
+
+	_Static_assert((int)EXPR_INSERT == (int)CH_INSERT && (int)EXPR_UPDATE == (int)CH_UPDATE &&
+		       (int)EXPR_DELETE == (int)CH_DELETE, "operations differ");
+	env.op = (enum expr_op)row->op;
+	env.db = row->table->db;
+	env.db_len = strlen(row->table->db);
+	env.table = row->table->name;
+	env.table_len = strlen(row->table->name);
+	env.cols = cols;
+	env.value = when_value;
+	env.ctx = row;
+	return expr_match(w, &env);
+}
+
+/* Hands entries out and in for one row's messages: an entry is handed
+ * over only when the next one is needed or the row is done, so the last
+ * message of the row is known. */
+struct emitter {
+	const struct route_out *out;	/* the caller's callbacks */
+	struct q_entry *pending;	/* filled, not handed over */
+	uint32_t n;			/* messages made for the row */
+};
+
+static struct q_entry *emit_next(struct emitter *em)
+{
+	struct q_entry *e;
+
+	if (em->pending) {
+		em->out->push(em->out->ctx, em->pending, false);
+		em->pending = NULL;
+	}
+	e = em->out->next(em->out->ctx);
+	if (e) {
+		buf_reset(&e->headers);
+		e->nheaders = 0;
+	}
+	return e;
+}
+
+/* A script route: each message the script returns. */
+static enum route_result script_rows(struct router *r, struct table_plan *q,
+				     const struct ch_trx *trx, const struct ch_row *row,
+				     const struct ch_row *in, struct emitter *em, char *err,
+				     size_t errlen)
+{
+	const struct route *rt = q->route;
+	const struct script_msg *msgs;
+	struct ch_row view;
+	char why[600];
+	size_t n;
+
+	route_view(q, in, &view);
+	script_row_fill(&r->srow, trx, &view);
+	if (script_run(rt->script, &r->srow.change, &msgs, &n, why, sizeof(why)) != SCRIPT_OK) {
+		buf_reset(&r->scratch);
+		native_event_id(&r->scratch, trx, row->index);
+		snprintf(err, errlen, "route %s: row %s: script %s", rt->cfg->name, r->scratch.data,
+			 why);
+		return ROUTE_ERROR;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct script_msg *sm = &msgs[i];
+		struct q_entry *e = emit_next(em);
+
+		if (!e)
+			return ROUTE_SKIP;	/* closing */
+		message_id(e, trx, row, em->n, true);
+		e->op = (uint8_t)view.op;
+		e->routed_topic = sm->topic || rt->topic.n;
+		if (sm->topic) {
+			buf_reset(&e->topic);
+			buf_append(&e->topic, sm->topic, sm->topic_len);
+		} else if (rt->topic.n) {
+			if (!render(r, &rt->topic, trx, row->table, &view, e, NULL, r->escape,
+				    &e->topic, why, sizeof(why))) {
+				snprintf(err, errlen, "route %s: topic: %s", rt->cfg->name, why);
+				return ROUTE_ERROR;
+			}
+		} else {
+			if (!q->topic.len)
+				native_topic(&q->topic, r->prefix, row->table->db, row->table->name);
+			buf_reset(&e->topic);
+			buf_append(&e->topic, q->topic.data, q->topic.len);
+		}
+		if (sm->key) {
+			headers_add(e, "key", sm->key, sm->key_len);
+		} else if (rt->key.n) {
+			if (!render(r, &rt->key, trx, row->table, &view, e, NULL, false, &r->scratch,
+				    why, sizeof(why))) {
+				snprintf(err, errlen, "route %s: key: %s", rt->cfg->name, why);
+				return ROUTE_ERROR;
+			}
+			headers_add(e, "key", r->scratch.data, r->scratch.len);
+		}
+		for (size_t h = 0; h < sm->nheaders; h++) {
+			buf_append(&e->headers, sm->headers[h].name, sm->headers[h].name_len);
+			buf_putc(&e->headers, '\0');
+			buf_append(&e->headers, sm->headers[h].value, sm->headers[h].value_len);
+			buf_putc(&e->headers, '\0');
+			e->nheaders++;
+		}
+		buf_reset(&e->payload);
+		buf_append(&e->payload, sm->payload, sm->payload_len);
+		em->pending = e;
+		em->n++;
+	}
+	return ROUTE_PUBLISH;
+}
+
+enum route_result router_row(struct router *r, struct table_plan *p, const struct ch_trx *trx,
+			     const char *file, uint64_t offset, const struct ch_row *row,
+			     const struct route_out *out, char *err, size_t errlen)
+{
+	struct emitter em = { out, NULL, 0 };
+	struct ch_row in = *row;
+	bool taken = false;
+	enum route_result res;
+	struct q_entry *e;
+	char why[700];
+
+	if (p->outbox) {
+		if (p->outbox->when && !when_match(p->outbox->when, p->when_cols, row))
+			return ROUTE_SKIP;
+		if (!(e = emit_next(&em)))
+			return ROUTE_SKIP;
+		buf_reset(&e->id);
+		native_event_id(&e->id, trx, row->index);
+		e->op = (uint8_t)row->op;
+		res = outbox_row(r, p, trx, file, row, e, why, sizeof(why));
+		if (res == ROUTE_ERROR && !out->fail(out->ctx, why)) {
+			snprintf(err, errlen, "%s", why);
+			return ROUTE_ERROR;
+		}
+		if (res != ROUTE_PUBLISH)
+			return ROUTE_SKIP;
+		out->push(out->ctx, e, true);
+		return ROUTE_PUBLISH;
+	}
+	if (p->row_end >= 0) {
+		/* system versioning: an old version inserted into history is not
+		 * a new row, and a current row moved to history is a delete */
+		if (row->op == CH_INSERT && !row_is_current(row->after, p->row_end))
+			return ROUTE_SKIP;
+		if (row->op == CH_UPDATE && row_is_current(row->before, p->row_end) &&
+		    !row_is_current(row->after, p->row_end)) {
+			in.op = CH_DELETE;
+			in.after = NULL;
+		}
+	}
+	if (p->skip || !(r->ops & (1u << in.op)))
+		return ROUTE_SKIP;
+
+	/* routes in file order: the first that takes the row publishes it;
+	 * one with continue = true lets the next ones try too */
+	for (struct table_plan *q = p; q && !q->skip; q = q->next) {
+		const struct route *rt = q->route;
+
+		if (!rt && taken)
+			break;
+		if (rt && rt->when) {
+			/* a condition that refuses the row passes it on */
+			if (!(rt->ops & (1u << in.op)) || !when_match(rt->when, q->when_cols, &in))
+				continue;
+		} else if (rt && !(rt->ops & (1u << in.op))) {
+			break;		/* the route takes the row, its ops drop it */
+		}
+		taken = true;
+		if (rt && rt->drop)
+			break;
+		if (rt && rt->script) {
+			res = script_rows(r, q, trx, row, &in, &em, why, sizeof(why));
+		} else {
+			if (!(e = emit_next(&em)))
+				return ROUTE_SKIP;	/* closing */
+			res = format_row(r, q, trx, file, offset, row, &in, e, em.n, why,
+					 sizeof(why));
+			if (res == ROUTE_PUBLISH) {
+				em.pending = e;
+				em.n++;
+			}
+		}
+		if (res == ROUTE_ERROR && !out->fail(out->ctx, why)) {
+			snprintf(err, errlen, "%s", why);
+			return ROUTE_ERROR;	/* stop before it: nothing more is handed over */
+		}
+		if (!rt || !rt->cfg->cont)
+			break;
+	}
+	if (!em.pending)
+		return ROUTE_SKIP;
+	out->push(out->ctx, em.pending, true);
 	return ROUTE_PUBLISH;
 }
 

@@ -37,15 +37,36 @@ void *router_plan_metrics(struct table_plan *p);
 void router_plan_set_metrics(struct table_plan *p, void *mt);
 
 enum route_result {
-	ROUTE_PUBLISH = 0,	/* e is filled: publish it */
-	ROUTE_SKIP = 1,		/* filtered out or dropped by config */
-	ROUTE_ERROR = 2,	/* unpublishable (err says why) */
+	ROUTE_PUBLISH = 0,	/* one message or more were handed over */
+	ROUTE_SKIP = 1,		/* none: filtered out, no route took it, or dropped */
+	ROUTE_ERROR = 2,	/* unpublishable, and out->fail said stop (err says why) */
 };
 
-/* The message for one row change into e (topic, payload, id, headers). */
+/* Where router_row() gets entries and hands messages over. */
+struct route_out {
+	/* A free entry to fill (the same one again until it is pushed); NULL
+	 * when the caller is closing. */
+	struct q_entry *(*next)(void *ctx);
+	/* Hand over e, filled; last is false when more messages of the same
+	 * row follow it (the row is done only after its last message). */
+	void (*push)(void *ctx, struct q_entry *e, bool last);
+	/* A message that cannot be made (a template value missing, a script
+	 * error or overrun): true to skip it and go on, false to stop. */
+	bool (*fail)(void *ctx, const char *why);
+	void *ctx;		/* passed to the three */
+};
+
+/*
+ * The messages of one row change.  Routes are tried in file order: the
+ * first that takes the row (match, ops and when) publishes it, and the
+ * ones after it too while each says continue = true; a route whose
+ * condition is false passes the row on.  A script route publishes what its
+ * script returns.  Ids: the native id for the row's first message, then
+ * "<id>/<m>" for its message m (a script's messages always "<id>/<m>").
+ */
 enum route_result router_row(struct router *r, struct table_plan *p, const struct ch_trx *trx,
 			     const char *file, uint64_t offset, const struct ch_row *row,
-			     struct q_entry *e, char *err, size_t errlen);
+			     const struct route_out *out, char *err, size_t errlen);
 
 /* Transaction markers: the BEGIN before the first published row of a
  * transaction and the END at its commit (with per-table counts); false

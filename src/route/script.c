@@ -48,6 +48,9 @@ static const char ro_mt_key;
 /* ... and the change table's own, which also makes id, before and after
  * on their first use in a call (most scripts read one image, few the id). */
 static const char change_mt_key;
+/* ... and the row images', which convert a column on its first read in a
+ * call (a script reads a few columns of many). */
+static const char img_mt_key;
 
 /*
  * One table's interned names and its change tables, kept in the Lua
@@ -58,7 +61,8 @@ static const char change_mt_key;
  * their call.  The change table gets id, before and after only when the
  * script reads them (its metatable's __index, __pairs, and put_table()).
  */
-enum { SLOT_DB = 1, SLOT_TABLE, SLOT_CHANGE, SLOT_BEFORE, SLOT_AFTER, SLOT_COUNT = SLOT_AFTER };
+enum { SLOT_DB = 1, SLOT_TABLE, SLOT_CHANGE, SLOT_BEFORE, SLOT_AFTER, SLOT_INDEX,
+       SLOT_COUNT = SLOT_INDEX };
 
 struct tcache {
 	char *id;		/* db NUL table NUL, then per column its
@@ -287,6 +291,9 @@ static void unset(lua_State *L, const char *lib, const char *name)
 
 static int l_change_index(lua_State *L);
 static int l_change_pairs(lua_State *L);
+static int l_image_index(lua_State *L);
+static int l_image_write(lua_State *L);
+static int l_image_pairs(lua_State *L);
 
 /* In protected mode: libraries, the file, its top level, transform. */
 static int setup(lua_State *L)
@@ -333,6 +340,16 @@ static int setup(lua_State *L)
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &change_mt_key);
+	lua_createtable(L, 0, 4);		/* the row images' metatable */
+	lua_pushcfunction(L, l_image_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_image_write);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushcfunction(L, l_image_pairs);
+	lua_setfield(L, -2, "__pairs");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &img_mt_key);
 	lua_createtable(L, 0, 2);		/* rowcast */
 	lua_pushlightuserdata(L, (void *)&null_sentinel);
 	lua_setfield(L, -2, "null");
@@ -540,9 +557,17 @@ static void push_names(lua_State *L, struct script *s, const struct script_chang
 	new_change_table(L, lua_gettop(L), (lua_Integer)c->ncols + SLOT_CHANGE, 9,
 			 &change_mt_key);
 	new_change_table(L, lua_gettop(L), (lua_Integer)c->ncols + SLOT_BEFORE, (int)c->ncols,
-			 &ro_mt_key);
+			 &img_mt_key);
 	new_change_table(L, lua_gettop(L), (lua_Integer)c->ncols + SLOT_AFTER, (int)c->ncols,
-			 &ro_mt_key);
+			 &img_mt_key);
+	/* column name -> its index, for the images' __index */
+	lua_createtable(L, 0, (int)c->ncols);
+	for (uint32_t i = 0; i < c->ncols; i++) {
+		lua_rawgeti(L, -2, (lua_Integer)i + 1);
+		lua_pushinteger(L, (lua_Integer)i);
+		lua_rawset(L, -3);
+	}
+	lua_rawseti(L, -2, (lua_Integer)c->ncols + SLOT_INDEX);
 	buf_append(&id, c->db, strlen(c->db) + 1);
 	buf_append(&id, c->table, strlen(c->table) + 1);
 	for (uint32_t i = 0; i < c->ncols; i++) {
@@ -837,35 +862,149 @@ static void in_value(lua_State *L, struct jin *j, int depth)
 
 /* Refill the image table of slot (names at stack index nt) with im and
  * push it: every column is set, to nil where absent. */
-static void push_image(lua_State *L, struct script *s, const struct script_change *c,
-		       const struct script_image *im, int nt, int slot)
+/* Push column i of image im as a Lua value (nil when absent). */
+static void push_value(lua_State *L, struct script *s, const struct script_change *c,
+		       const struct script_image *im, uint32_t i)
+{
+	const char *v;
+
+	if (im->state[i] == SCRIPT_ABSENT) {
+		lua_pushnil(L);
+	} else if (im->state[i] == SCRIPT_NULL) {
+		lua_pushlightuserdata(L, (void *)&null_sentinel);
+	} else {
+		v = im->text + im->off[i];
+		/* the common kinds without the parser's setup */
+		if (im->len[i] >= 2 && v[0] == '"' && v[im->len[i] - 1] == '"' &&
+		    !memchr(v + 1, '\\', im->len[i] - 2)) {
+			lua_pushlstring(L, v + 1, im->len[i] - 2);
+		} else {
+			struct jin j = { v, v + im->len[i], s, c->names[i] };
+
+			in_value(L, &j, 0);
+			skip_ws(&j);
+			if (j.p != j.end)
+				bad_text(L, &j);
+		}
+	}
+}
+
+/* The image table of slot emptied of the last row's values (its columns
+ * are converted when read); the table is pushed. */
+static void clear_image(lua_State *L, const struct script_change *c, int nt, int slot)
 {
 	lua_rawgeti(L, nt, (lua_Integer)c->ncols + slot);
 	for (uint32_t i = 0; i < c->ncols; i++) {
-		const char *v;
-
 		lua_rawgeti(L, nt, (lua_Integer)i + 1);
-		if (im->state[i] == SCRIPT_ABSENT) {
-			lua_pushnil(L);
-		} else if (im->state[i] == SCRIPT_NULL) {
-			lua_pushlightuserdata(L, (void *)&null_sentinel);
-		} else {
-			v = im->text + im->off[i];
-			/* the common kinds without the parser's setup */
-			if (im->len[i] >= 2 && v[0] == '"' && v[im->len[i] - 1] == '"' &&
-			    !memchr(v + 1, '\\', im->len[i] - 2)) {
-				lua_pushlstring(L, v + 1, im->len[i] - 2);
-			} else {
-				struct jin j = { v, v + im->len[i], s, c->names[i] };
-
-				in_value(L, &j, 0);
-				skip_ws(&j);
-				if (j.p != j.end)
-					bad_text(L, &j);
-			}
-		}
+		lua_pushnil(L);
 		lua_rawset(L, -3);
 	}
+}
+
+/*
+ * Which image of the running call the table at t is: the before or after
+ * image (its script_image in *im), with the names table pushed; false (and
+ * nothing pushed) for a table kept from an earlier call, or outside one.
+ */
+static bool image_of(lua_State *L, struct script *s, int t, const struct script_image **im)
+{
+	const struct script_change *c = s->change;
+
+	if (!c || !s->ncache)
+		return false;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache[s->last].ref);
+	for (int slot = SLOT_BEFORE; slot <= SLOT_AFTER; slot++) {
+		const struct script_image *x = slot == SLOT_BEFORE ? c->before : c->after;
+
+		lua_rawgeti(L, -1, (lua_Integer)c->ncols + slot);
+		if (x && lua_rawequal(L, -1, t)) {
+			lua_pop(L, 1);
+			*im = x;
+			return true;
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return false;
+}
+
+/* __index of an image: the column's value, converted once per call. */
+static int l_image_index(lua_State *L)
+{
+	struct script *s = self(L);
+	const struct script_image *im;
+	lua_Integer i;
+
+	if (lua_type(L, 2) != LUA_TSTRING || !image_of(L, s, 1, &im))
+		return 0;
+	lua_rawgeti(L, -1, (lua_Integer)s->change->ncols + SLOT_INDEX);
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, -2) != LUA_TNUMBER)
+		return 0;	/* no such column */
+	i = lua_tointeger(L, -1);
+	push_value(L, s, s->change, im, (uint32_t)i);
+	if (lua_isnil(L, -1))
+		return 1;
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, -2);
+	lua_rawset(L, 1);
+	return 1;
+}
+
+/* __newindex of an image: a column's value may change (until the next
+ * row), no new field may appear. */
+static int l_image_write(lua_State *L)
+{
+	struct script *s = self(L);
+	const struct script_image *im;
+
+	if (lua_type(L, 2) == LUA_TSTRING && image_of(L, s, 1, &im)) {
+		lua_rawgeti(L, -1, (lua_Integer)s->change->ncols + SLOT_INDEX);
+		lua_pushvalue(L, 2);
+		if (lua_rawget(L, -2) == LUA_TNUMBER &&
+		    im->state[lua_tointeger(L, -1)] != SCRIPT_ABSENT) {
+			lua_settop(L, 3);
+			lua_rawset(L, 1);
+			return 0;
+		}
+	}
+	return l_change_write(L);
+}
+
+/* Every column of the image at t made (pairs, JSON); false for a kept one. */
+static void image_all(lua_State *L, struct script *s, int t)
+{
+	const struct script_image *im;
+	int top = lua_gettop(L);
+
+	if (image_of(L, s, t, &im)) {
+		const struct script_change *c = s->change;
+
+		for (uint32_t i = 0; i < c->ncols; i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			if (lua_rawget(L, t) != LUA_TNIL) {
+				lua_pop(L, 1);	/* read, maybe changed: keep it */
+				continue;
+			}
+			lua_pop(L, 1);
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			push_value(L, s, c, im, i);
+			lua_rawset(L, t);
+		}
+	}
+	lua_settop(L, top);
+}
+
+static int l_next(lua_State *L);
+
+/* __pairs of an image: every column, made first. */
+static int l_image_pairs(lua_State *L)
+{
+	image_all(L, self(L), 1);
+	lua_pushcfunction(L, l_next);
+	lua_pushvalue(L, 1);
+	lua_pushnil(L);
+	return 3;
 }
 
 /*
@@ -901,8 +1040,7 @@ static void lazy_field(lua_State *L, struct script *s, int t, int k)
 		luaL_pushresult(&b);
 	} else {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache[s->last].ref);
-		push_image(L, s, c, k == K_BEFORE ? c->before : c->after, lua_gettop(L),
-			   k == K_BEFORE ? SLOT_BEFORE : SLOT_AFTER);
+		clear_image(L, c, lua_gettop(L), k == K_BEFORE ? SLOT_BEFORE : SLOT_AFTER);
 		lua_remove(L, -2);
 	}
 	lua_pushvalue(L, -1);
@@ -1139,6 +1277,9 @@ static void put_table(lua_State *L, struct script *s, int t, int depth, const ch
 		lua_rawgetp(L, LUA_REGISTRYINDEX, &change_mt_key);
 		if (lua_rawequal(L, -1, -3))
 			lazy_all(L, s, t);
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &img_mt_key);
+		if (lua_rawequal(L, -1, -4))
+			image_all(L, s, t);
 		lua_settop(L, base);
 	}
 	n = collect_pairs(L, s, t, &first, &nint, &imax, what);

@@ -64,6 +64,13 @@ CASES = [
      "[mqtt] uri: expected tcp://HOST:PORT or ssl://HOST:PORT, got 'tcp://:21883'"),
     ("", "[mqtt]\nuri = tcp://127.0.0.1:0\n", 8,
      "[mqtt] uri: the port must be from 1 to 65535, got 'tcp://127.0.0.1:0'"),
+    # issue 17: conditions and scripts compile at load, errors at their line
+    ("", "[route paid]\nmatch = shop.orders\nwhen = after.status = 'paid' and\n", 9,
+     "[route paid] when: column 26: expected a condition, found end of text"),
+    ("", "[route paid]\nwhen = after.status => 1\n", 8,
+     "[route paid] when: column 15: expected a value, found '>'"),
+    ("", "[outbox o]\ntable = shop.outbox\nwhen = after.type in ('a' 'b')\n", 9,
+     "[outbox o] when: column 20: expected ',' or ')', found 'b'"),
 ]
 
 
@@ -175,3 +182,18 @@ def test_second_copy_told_checkpoint_in_use_before_metrics_port(tmp_path):
     assert p.stderr.strip().splitlines()[-1].endswith(
         "%s is in use by another rowcast (pid 4711)" % ckpt), p.stderr
     assert "metrics" not in p.stderr
+
+
+def test_script_refused_at_load(tmp_path):
+    """A script that does not compile or has no transform is refused by
+    check-config and the daemon, with the script's own file and line."""
+    lua = tmp_path / "bad.lua"
+    lua.write_text("function transform(c)\n  return {\nend\n")
+    conf = write_conf(tmp_path, "", "[route s]\nscript = bad.lua\n")
+    # Lua names a long path by its last 56 bytes (LUA_IDSIZE)
+    short = str(lua) if len(str(lua)) <= 59 else "..." + str(lua)[-56:]
+    assert_refused(conf, "%s:8" % conf,
+                   "[route s] script: %s:3: unexpected symbol near 'end'" % short)
+    lua.write_text("x = 1\n")
+    assert_refused(conf, "%s:8" % conf,
+                   "[route s] script: %s: defines no function transform(change)" % lua)

@@ -4,6 +4,7 @@ columns, rename, event type), envelopes, the outbox router of the example
 order service, transaction markers and DDL events; and template errors."""
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -96,6 +97,8 @@ def test_outbox_markers_ddl_example(svc, sql, rowcast_factory, tmp_path):
     conf = open(os.path.join(TOP, "examples", "orders", "rowcast.conf")).read()
     # the example's routing, for this test's database
     routing = conf[conf.index("[filter]"):].replace("shop.", db + ".")
+    # the example's route script sits beside its config
+    shutil.copy(os.path.join(TOP, "examples", "orders", "order_events.lua"), str(tmp_path))
     prefix = "ob" + t
     extra = routing.replace("topic = events/{aggregate_type}", "topic = {prefix}/events/{aggregate_type}")
     extra += ("\n[routing]\ntransaction_markers = true\nddl_events = true\ninclude_query = true\n"

@@ -142,7 +142,7 @@ static const struct {
 	{ "changed(status) and after.status = 'paid'", &r_ins, T },
 	{ "op = 'update' and changed(email)", &r_mail, T },
 	{ "op = 'update' and changed(email)", &r_paid, F },
-	/* the other examples of doc/conditions.man.part */
+	/* the other examples of rowcast.conf(5), CONDITIONS */
 	{ "op = 'delete' or after.email is not null", &r_del, T },
 	{ "op = 'delete' or after.email is not null", &r_mail, F },
 	{ "op = 'delete' or after.email is not null", &r_ins, T },

@@ -22,6 +22,7 @@
 #include "route/router.h"
 
 static char path[] = "/tmp/rowcast-test-router-XXXXXX";
+static char lua_path[] = "/tmp/rowcast-test-router-lua-XXXXXX";
 
 #define MIN "[source]\nuser = rep\nserver_id = 7\n"
 
@@ -124,10 +125,42 @@ static const char *header(const struct q_entry *e, const char *k)
 
 /* What router_row() made of one row change. */
 struct routed {
-	struct q_entry e;		/* the message */
+	struct q_entry e;		/* the (first) message */
+	struct q_entry more[4];		/* the row's messages after it */
+	int n;				/* messages made */
+	bool last[5];			/* pushed as the row's last */
+	bool skip;			/* fail() answers skip (fail_skip) */
+	int nfail;			/* fail() calls */
 	char err[512];			/* why it cannot be routed */
 	enum route_result res;		/* publish, skip or error */
 };
+
+static struct q_entry *out_next(void *ctx)
+{
+	struct routed *x = ctx;
+
+	return x->n == 0 ? &x->e : x->n <= 4 ? &x->more[x->n - 1] : NULL;
+}
+
+static void out_push(void *ctx, struct q_entry *e, bool last)
+{
+	struct routed *x = ctx;
+
+	assert_ptr_equal(e, out_next(ctx));
+	x->last[x->n++] = last;
+}
+
+/* What out_fail() answers for the next route() calls: skip or stop. */
+static bool fail_skip;
+
+static bool out_fail(void *ctx, const char *why)
+{
+	struct routed *x = ctx;
+
+	x->nfail++;
+	snprintf(x->err, sizeof(x->err), "%s", why);
+	return x->skip;
+}
 
 /* Route one row change of t through r (with a plan made for it). */
 static void route(struct router *r, struct ch_table *t, enum ch_op op,
@@ -137,8 +170,11 @@ static void route(struct router *r, struct ch_table *t, enum ch_op op,
 	struct ch_row row = { .table = t, .op = op, .before = before, .after = after, .index = 0 };
 	struct table_plan *p = router_plan(r, t);
 
+	struct route_out ro = { out_next, out_push, out_fail, out };
+
 	memset(out, 0, sizeof(*out));
-	out->res = router_row(r, p, &trx, "mysql-bin.000003", 484, &row, &out->e, out->err,
+	out->skip = fail_skip;
+	out->res = router_row(r, p, &trx, "mysql-bin.000003", 484, &row, &ro, out->err,
 			      sizeof(out->err));
 	router_plan_free(p);
 }
@@ -149,6 +185,12 @@ static void routed_free(struct routed *x)
 	buf_free(&x->e.payload);
 	buf_free(&x->e.id);
 	buf_free(&x->e.headers);
+	for (int i = 0; i < 4; i++) {
+		buf_free(&x->more[i].topic);
+		buf_free(&x->more[i].payload);
+		buf_free(&x->more[i].id);
+		buf_free(&x->more[i].headers);
+	}
 }
 
 static const char *const order_row[] = { "1", "\"new\"", "\"a/b\"", "\"x\"" };
@@ -353,6 +395,8 @@ static int setup(void **state)
 
 	(void)state;
 	close(fd);
+	fd = mkstemp(lua_path);
+	close(fd);
 	log_setup(LOG_ERROR, 0, "test");
 	return 0;
 }
@@ -361,7 +405,224 @@ static int teardown(void **state)
 {
 	(void)state;
 	unlink(path);
+	unlink(lua_path);
 	return 0;
+}
+
+/* ---- conditions, continue, scripts (issue 17) ---- */
+
+static const char *const paid_row[] = { "1", "\"paid\"", "\"a/b\"", "\"x\"" };
+static const char *const note_row[] = { "1", "\"new\"", "\"c\"", "\"x\"" };
+
+#define PAID_ROUTES \
+	"[route paid]\nmatch = shop.orders\nwhen = changed(status) and after.status = 'paid'\n" \
+	"topic = events/OrderPaid\ncontinue = true\n" \
+	"[route all]\nmatch = shop.orders\ntopic = shop/orders\n"
+
+static void test_when_and_continue(void **state)
+{
+	struct router *r = mk_router(MIN PAID_ROUTES);
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image before, paid, note;
+	struct routed x;
+
+	(void)state;
+	mk_image(&before, order_row, 4);
+	mk_image(&paid, paid_row, 4);
+	mk_image(&note, note_row, 4);
+	/* new -> paid: the event, then (continue) the change event */
+	route(r, &t, CH_UPDATE, &before, &paid, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.e.topic.data, "events/OrderPaid");
+	assert_string_equal(x.e.id.data, "0-1-42@0");
+	assert_false(x.last[0]);
+	assert_string_equal(x.more[0].topic.data, "shop/orders");
+	assert_string_equal(x.more[0].id.data, "0-1-42@0/1");
+	assert_true(x.last[1]);
+	routed_free(&x);
+	/* status unchanged: only the second route */
+	route(r, &t, CH_UPDATE, &before, &note, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "shop/orders");
+	assert_string_equal(x.e.id.data, "0-1-42@0");
+	assert_true(x.last[0]);
+	routed_free(&x);
+	/* an insert sets every column: changed() is true */
+	route(r, &t, CH_INSERT, NULL, &paid, &x);
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.e.topic.data, "events/OrderPaid");
+	routed_free(&x);
+	route(r, &t, CH_INSERT, NULL, &before, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "shop/orders");
+	routed_free(&x);
+	ch_image_free(&before);
+	ch_image_free(&paid);
+	ch_image_free(&note);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+/* Without continue the first route that takes the row is the only one; a
+ * row no condition takes goes where unmatched says. */
+static void test_when_first_match(void **state)
+{
+	struct router *r = mk_router(MIN
+		"[route paid]\nmatch = shop.orders\nwhen = after.status = 'paid'\ntopic = a\n"
+		"[route big]\nmatch = shop.orders\nwhen = after.id in (1, 2)\ntopic = b\n");
+	struct router *d = mk_router(MIN "[routing]\nunmatched = drop\n"
+		"[route paid]\nmatch = shop.orders\nwhen = after.status = 'paid'\ntopic = a\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table t2 = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image paid, other;
+	static const char *const three[] = { "3", "\"new\"", "\"c\"", NULL };
+	struct routed x;
+
+	(void)state;
+	mk_image(&paid, paid_row, 4);
+	mk_image(&other, three, 4);
+	route(r, &t, CH_INSERT, NULL, &paid, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "a");
+	routed_free(&x);
+	route(r, &t, CH_INSERT, NULL, &other, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "rowcast/shop/orders");	/* unmatched */
+	routed_free(&x);
+	route(d, &t2, CH_INSERT, NULL, &other, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);
+	assert_int_equal(x.n, 0);
+	routed_free(&x);
+	ch_image_free(&paid);
+	ch_image_free(&other);
+	ch_table_free_caches(&t);
+	ch_table_free_caches(&t2);
+	router_free(r);
+	router_free(d);
+}
+
+static void test_when_errors(void **state)
+{
+	struct rc_config *cfg;
+	struct rc_error e;
+	char err[512] = "", want[600];
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fputs(MIN "[route x]\nmatch = *.*\nwhen = after.a = \n", f);
+	fclose(f);
+	assert_int_equal(rc_config_load(path, &cfg, &e), RC_OK);
+	assert_null(router_new(cfg, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:6: [route x] when: column 10: expected a value, found end of text",
+		 path);
+	assert_string_equal(err, want);
+	rc_config_free(cfg);
+}
+
+static void test_outbox_when(void **state)
+{
+	struct router *r = mk_router(MIN "[outbox o]\ntable = shop.outbox\n"
+				     "when = after.type != 'Internal'\n");
+	struct ch_table t = mk_table("shop", "outbox", outbox_cols, 6, NULL, 0);
+	static const char *const ev[] = { "\"e1\"", "\"Order\"", "\"7\"", "\"Created\"",
+					   "\"{}\"", NULL };
+	static const char *const internal[] = { "\"e2\"", "\"Order\"", "\"7\"", "\"Internal\"",
+						"\"{}\"", NULL };
+	struct ch_image a, b;
+	struct routed x;
+
+	(void)state;
+	mk_image(&a, ev, 6);
+	mk_image(&b, internal, 6);
+	route(r, &t, CH_INSERT, NULL, &a, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.id.data, "e1");
+	routed_free(&x);
+	route(r, &t, CH_INSERT, NULL, &b, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);
+	routed_free(&x);
+	ch_image_free(&a);
+	ch_image_free(&b);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+static void write_lua(const char *text)
+{
+	FILE *f = fopen(lua_path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_script_route(void **state)
+{
+	char conf[1024];
+	struct router *r;
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image before, paid;
+	struct routed x;
+
+	(void)state;
+	write_lua("function transform(c)\n"
+		  "  if c.after.status == 'boom' then error('boom') end\n"
+		  "  if c.after.status == 'spin' then while true do end end\n"
+		  "  return { { topic = 'ev/' .. c.after.status, key = c.after.id,\n"
+		  "             headers = { event_type = 'X' }, payload = { n = c.after.note } },\n"
+		  "           { payload = 'second' } }\n"
+		  "end\n");
+	snprintf(conf, sizeof(conf), MIN "[route s]\nmatch = shop.orders\ntopic = def/{table}\n"
+		 "rename = note:memo\nscript = %s\nscript_instruction_limit = 10000\n", lua_path);
+	r = mk_router(conf);
+	mk_image(&before, order_row, 4);
+	mk_image(&paid, paid_row, 4);
+	route(r, &t, CH_UPDATE, &before, &paid, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.e.id.data, "0-1-42@0/0");
+	assert_string_equal(x.e.topic.data, "ev/paid");
+	assert_string_equal(header(&x.e, "key"), "1");
+	assert_string_equal(header(&x.e, "event_type"), "X");
+	/* the script sees the route's view: note renamed to memo */
+	assert_string_equal(x.e.payload.data, "{}");
+	assert_string_equal(x.more[0].id.data, "0-1-42@0/1");
+	assert_string_equal(x.more[0].topic.data, "def/orders");
+	assert_string_equal(x.more[0].payload.data, "second");
+	assert_false(x.last[0]);
+	assert_true(x.last[1]);
+	routed_free(&x);
+	ch_image_free(&paid);
+	{
+		static const char *const boom[] = { "1", "\"boom\"", "\"a\"", "\"x\"" };
+		static const char *const spin[] = { "1", "\"spin\"", "\"a\"", "\"x\"" };
+
+		mk_image(&paid, boom, 4);
+		route(r, &t, CH_UPDATE, &before, &paid, &x);	/* stop */
+		assert_int_equal(x.res, ROUTE_ERROR);
+		assert_int_equal(x.n, 0);
+		assert_non_null(strstr(x.err, "route s: row 0-1-42@0: script "));
+		assert_non_null(strstr(x.err, ": boom"));
+		routed_free(&x);
+		fail_skip = true;
+		route(r, &t, CH_UPDATE, &before, &paid, &x);	/* skip */
+		assert_int_equal(x.res, ROUTE_SKIP);
+		assert_int_equal(x.nfail, 1);
+		routed_free(&x);
+		ch_image_free(&paid);
+		mk_image(&paid, spin, 4);
+		fail_skip = false;
+		route(r, &t, CH_UPDATE, &before, &paid, &x);
+		assert_int_equal(x.res, ROUTE_ERROR);
+		assert_non_null(strstr(x.err, "instruction"));
+		routed_free(&x);
+		ch_image_free(&paid);
+	}
+	ch_image_free(&before);
+	ch_table_free_caches(&t);
+	router_free(r);
 }
 
 int main(void)
@@ -373,6 +634,11 @@ int main(void)
 		cmocka_unit_test(test_route_missing_value),
 		cmocka_unit_test(test_outbox),
 		cmocka_unit_test(test_bad_ops),
+		cmocka_unit_test(test_when_and_continue),
+		cmocka_unit_test(test_when_first_match),
+		cmocka_unit_test(test_when_errors),
+		cmocka_unit_test(test_outbox_when),
+		cmocka_unit_test(test_script_route),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

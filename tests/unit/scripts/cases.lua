@@ -81,3 +81,13 @@ function transform(change)
   end
   return f(change)
 end
+
+-- columns are converted when read: one read, one changed, then all of them
+function cases.lazy_image(change)
+  local a = change.after
+  local y = a.y
+  a.x = 10
+  local n = 0
+  for _ in pairs(a) do n = n + 1 end
+  return { payload = { y = y, n = n, after = a, before = change.before } }
+end
