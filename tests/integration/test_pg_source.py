@@ -8,8 +8,10 @@ cluster helper of test_pg_values.py), writing JSON lines with the file sink.
   unchanged TOASTed column is absent from `after`, never null;
 - SIGTERM restarts: 0 duplicates, 0 lost; kill -9 restarts: 0 lost, every
   duplicate equal to its first copy;
-- the walsender terminated mid-stream: rowcast reconnects, 0 lost;
-- the start-up checks, each with its message;
+- the walsender terminated mid-stream, and the server restarted
+  mid-stream: rowcast reconnects, 0 lost;
+- the start-up checks, each with its message (wal_level last: it restarts
+  the cluster without slots);
 - an idle database: keepalives move the slot's confirmed_flush_lsn.
 """
 import json
@@ -397,3 +399,45 @@ def test_startup_checks(pg, tmp_path, rowcasts):
     assert code == 76
     assert ("replication slot chk_slot5 does not exist, but the checkpoint resumes from it: the "
             "changes since are lost") in log
+
+
+def pg_restart(pg):
+    pg_restart_with(pg, "logical")
+
+
+def test_server_restart_mid_stream(pg, tmp_path, rowcasts):
+    load_table(pg, "sr")
+    rc = make(rowcasts, tmp_path, "sr_slot", "sr_pub")
+    rc.start()
+    pg.psql("INSERT INTO sr SELECT g, md5(g::text) FROM generate_series(1, 20000) g;")
+    rc.wait_rows(lambda m: len(m) >= 1)
+    pg_restart(pg)
+    pg.psql("INSERT INTO sr SELECT g, md5(g::text) FROM generate_series(20001, 23000) g;")
+    rc.wait_log("streaming slot", 2)
+    msgs = rc.wait_rows(lambda m: len({x["after"]["id"] for x in m}) >= 23000)
+    assert rc.stop() == 0
+    check_stream(msgs, 23000, allow_dups=True)
+
+
+def test_zz_wal_level_check(pg, tmp_path, rowcasts):
+    # a server below wal_level = logical refuses to start with logical slots
+    pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots;")
+    pg_restart_with(pg, "replica")
+    try:
+        pg.psql("CREATE TABLE wl (id int PRIMARY KEY); CREATE PUBLICATION wl_pub FOR TABLE wl;")
+        code, log = startup_error(rowcasts, tmp_path, "wl_slot", "wl_pub")
+        assert code == 76
+        assert ("wal_level is replica; logical replication needs wal_level = logical (ALTER "
+                "SYSTEM SET wal_level = logical, then restart the server)") in log
+    finally:
+        pg_restart(pg)
+
+
+def pg_restart_with(pg, wal_level):
+    subprocess.run(pv._as_pg([os.path.join(pv.PGBIN, "pg_ctl"), "-D", pg.data, "-m", "fast",
+                              "-w", "stop"]), check=True, capture_output=True)
+    opts = ("-c wal_level=%s -c listen_addresses=127.0.0.1 -c port=%d -c fsync=off "
+            "-c unix_socket_directories=%s -c lc_monetary=C" % (wal_level, pv.PORT, pg.base))
+    subprocess.run(pv._as_pg([os.path.join(pv.PGBIN, "pg_ctl"), "-D", pg.data, "-l",
+                              os.path.join(pg.base, "log"), "-w", "-o", opts, "start"]),
+                   check=True, capture_output=True)
