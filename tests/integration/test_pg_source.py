@@ -278,21 +278,24 @@ def test_sigterm_restarts_no_duplicates(pg, tmp_path, rowcasts):
 
 
 def test_kill9_restarts_lose_nothing(pg, tmp_path, rowcasts):
+    # the full run: ROWCAST_PG_KILLS=30 ROWCAST_PG_KILL_ROWS=50000
     kills = int(os.environ.get("ROWCAST_PG_KILLS", "10"))
+    total = int(os.environ.get("ROWCAST_PG_KILL_ROWS", "10000"))
     load_table(pg, "k9")
     rc = make(rowcasts, tmp_path, "k9_slot", "k9_pub")
     rc.start()
-    w = Writer(pg, "k9", 10000, batch=5)
+    w = Writer(pg, "k9", total, batch=5)
     w.start()
     for _ in range(kills):
         time.sleep(random.uniform(0.2, 0.6))
         rc.stop(signal.SIGKILL)
         rc.start()
     w.join()
-    msgs = rc.wait_rows(lambda m: len({x["after"]["id"] for x in m}) >= 10000, timeout=120)
+    msgs = rc.wait_rows(lambda m: len({x["after"]["id"] for x in m}) >= total, timeout=120)
     assert rc.stop() == 0
-    dups = check_stream(msgs, 10000, allow_dups=True)
-    print("kill -9 x%d: %d duplicates, all equal to their first copy" % (kills, dups),
+    dups = check_stream(msgs, total, allow_dups=True)
+    print("kill -9 x%d over %d rows: %d duplicates, all equal to their first copy"
+          % (kills, total, dups),
           file=sys.stderr)
 
 
