@@ -43,7 +43,7 @@ const struct opt_def config_options[] = {
 	{ "source", "socket", OPT_STR, F(src_socket), "", 0, 0, 0, NULL,
 	  "Unix socket of the database server; when set, host and port are not used." },
 	{ "source", "user", OPT_STR, F(src_user), "", OPT_REQUIRED, 0, 0, NULL,
-	  "User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT." },
+	  "User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT; with type = postgresql a role with the REPLICATION attribute (not required when conninfo names one)." },
 	{ "source", "password", OPT_STR, F(src_password), "", OPT_SECRET, 0, 0, NULL,
 	  "Password of that user (prefer password_file)." },
 	{ "source", "password_file", OPT_SECRET_FILE, F(src_password_file), "", 0, 0, 0, NULL,
@@ -933,7 +933,8 @@ static void check_whole(struct parse_ctx *pc)
 		/* a PostgreSQL source registers no server id */
 		if (c->src_kind == SOURCE_POSTGRESQL &&
 		    !strcmp(config_options[i].section, "source") &&
-		    !strcmp(config_options[i].key, "server_id"))
+		    (!strcmp(config_options[i].key, "server_id") ||
+		     (c->src_conninfo[0] && !strcmp(config_options[i].key, "user"))))
 			continue;
 		if ((config_options[i].flags & OPT_REQUIRED) && !pc->set_at[i])
 			cfg_error(pc, 0, "[%s] %s is required", config_options[i].section,

@@ -40,19 +40,22 @@ pytestmark = pytest.mark.skipif(pv._skip_reason() is not None or not os.path.exi
 class Rowcast:
     """One rowcast on one slot and publication, appending to out.jsonl."""
 
-    def __init__(self, tmp_path, slot, pub, extra="", user="postgres"):
+    def __init__(self, tmp_path, slot, pub, extra="", user="postgres", conninfo=False):
         self.dir = tmp_path
         self.out = str(tmp_path / ("%s.jsonl" % slot))
         self.ckpt = str(tmp_path / ("%s.ckpt" % slot))
         self.log = str(tmp_path / ("%s.log" % slot))
         self.conf = str(tmp_path / ("%s.conf" % slot))
+        where = ("host = 127.0.0.1\nport = %d\nuser = %s\n" % (pv.PORT, user) if not conninfo
+                 else "conninfo = host=127.0.0.1 port=%d user=%s dbname=postgres\n"
+                 % (pv.PORT, user))
         with open(self.conf, "w") as f:
-            f.write("[source]\ntype = postgresql\nhost = 127.0.0.1\nport = %d\nuser = %s\n"
+            f.write("[source]\ntype = postgresql\n%s"
                     "slot = %s\npublication = %s\nheartbeat_period = 1\n"
                     "reconnect_min_ms = 100\nreconnect_max_ms = 500\n%s\n"
                     "[checkpoint]\npath = %s\ninterval_ms = 50\n"
                     "[sink]\ntype = file\npath = %s\nshutdown_timeout_ms = 5000\n"
-                    % (pv.PORT, user, slot, pub, extra, self.ckpt, self.out))
+                    % (where, slot, pub, extra, self.ckpt, self.out))
         self.p = None
         self.starts = 0
 
@@ -330,6 +333,39 @@ def test_idle_keepalives_advance_the_slot(pg, tmp_path, rowcasts):
                      "WHERE slot_name = 'idle_slot';" % end).strip() == "t"
         time.sleep(0.3)
     assert ok, "confirmed_flush_lsn did not pass %s on an idle publication" % end
+    assert rc.stop() == 0
+
+
+def test_lag_is_wal_retained_by_the_slot(pg, tmp_path, rowcasts):
+    import socket
+    import urllib.request
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    load_table(pg, "lag")
+    rc = make(rowcasts, tmp_path, "lag_slot", "lag_pub", conninfo=True,
+              extra="[metrics]\nlisten = 127.0.0.1:%d" % port)
+    rc.start()
+    pg.psql("INSERT INTO lag SELECT g, md5(g::text) FROM generate_series(1, 2000) g;")
+    rc.wait_rows(lambda m: len(m) >= 2000)
+
+    def lag():
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("rowcast_source_lag_bytes "):
+                    return int(float(line.split()[1]))
+        return None
+
+    want = int(pg.psql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+                       "FROM pg_replication_slots WHERE slot_name = 'lag_slot';"))
+    deadline = time.time() + 15
+    got = lag()
+    while time.time() < deadline and (got is None or got < 0):
+        time.sleep(0.5)
+        got = lag()
+    assert got is not None and got >= 0, got
+    assert got <= want + 1024 * 1024, (got, want)
     assert rc.stop() == 0
 
 

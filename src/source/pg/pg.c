@@ -48,6 +48,8 @@ struct pgrel {
 struct pgsource {
 	struct source base;		/* must be first */
 	PGconn *conn;			/* the replication connection, NULL when closed */
+	PGconn *side;			/* a plain connection for lag(), or NULL */
+	struct rc_buf lagq;		/* lag()'s query (reader thread) */
 	bool streaming;			/* START_REPLICATION answered COPY BOTH */
 	int wake[2];			/* interrupt(): a byte here wakes poll() */
 	struct pgo_parser ps;		/* pgoutput parser (reused arrays) */
@@ -220,9 +222,9 @@ static const char *sslmode_name(int mode)
 	}
 }
 
-/* Connect in replication mode; false with err (*fatal when retrying
- * cannot help). */
-static bool pg_connect(struct pgsource *m, bool *fatal, char *err, size_t errlen)
+/* A connection to the server: in replication mode for the stream, or a
+ * plain one (the lag query).  NULL only when memory is out. */
+static PGconn *pg_open(struct pgsource *m, bool replication)
 {
 	const struct rc_config *cfg = m->base.cfg;
 	const char *kw[20], *val[20];
@@ -248,13 +250,21 @@ static bool pg_connect(struct pgsource *m, bool *fatal, char *err, size_t errlen
 		if (cfg->src_ssl_key[0])
 			kw[n] = "sslkey", val[n++] = cfg->src_ssl_key;
 	}
-	kw[n] = "replication", val[n++] = "database";
+	if (replication)
+		kw[n] = "replication", val[n++] = "database";
 	kw[n] = "fallback_application_name", val[n++] = "rowcast";
 	kw[n] = "connect_timeout", val[n++] = timeout;
 	/* the text forms pgvalue parses, whatever the server's defaults */
 	kw[n] = "options", val[n++] = "-c datestyle=ISO -c extra_float_digits=3 -c bytea_output=hex -c intervalstyle=iso_8601 -c timezone=UTC";
 	kw[n] = NULL, val[n] = NULL;
-	m->conn = PQconnectdbParams(kw, val, 1);
+	return PQconnectdbParams(kw, val, 1);
+}
+
+/* Connect in replication mode; false with err (*fatal when retrying
+ * cannot help). */
+static bool pg_connect(struct pgsource *m, bool *fatal, char *err, size_t errlen)
+{
+	m->conn = pg_open(m, true);
 	if (!m->conn)
 		log_oom();
 	if (PQstatus(m->conn) == CONNECTION_OK) {
@@ -954,18 +964,47 @@ static void p_read_position(struct source *s, struct rc_buf *out)
 	buf_puts(out, t);
 }
 
-/* Bytes of WAL the server has that were not read yet. */
+/* Bytes of WAL the slot keeps on the server's disk (from its restart_lsn
+ * to the end of WAL), asked on a plain connection of its own: what a
+ * stalled broker makes grow. */
 static enum source_lag p_lag(struct source *s, int64_t *bytes, char *err, size_t errlen)
 {
 	struct pgsource *m = (struct pgsource *)s;
-	uint64_t at = m->received > m->read_lsn ? m->received : m->read_lsn;
+	PGresult *r;
+	enum source_lag res = LAG_ERROR;
 
-	(void)err;
-	(void)errlen;
-	if (!m->server_end)
-		return LAG_UNKNOWN;
-	*bytes = m->server_end > at ? (int64_t)(m->server_end - at) : 0;
-	return LAG_KNOWN;
+	if (!m->side || PQstatus(m->side) != CONNECTION_OK) {
+		PQfinish(m->side);
+		m->side = pg_open(m, false);
+		if (!m->side || PQstatus(m->side) != CONNECTION_OK) {
+			snprintf(err, errlen, "%s", m->side ? PQerrorMessage(m->side) : "out of memory");
+			PQfinish(m->side);
+			m->side = NULL;
+			return LAG_ERROR;
+		}
+	}
+	buf_reset(&m->lagq);
+	buf_puts(&m->lagq, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+		 " FROM pg_replication_slots WHERE slot_name = ");
+	{
+		char *lit = PQescapeLiteral(m->side, s->cfg->src_slot, strlen(s->cfg->src_slot));
+
+		if (!lit)
+			return LAG_ERROR;
+		buf_puts(&m->lagq, lit);
+		PQfreemem(lit);
+	}
+	r = PQexec(m->side, m->lagq.data);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+	} else if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
+		res = LAG_UNKNOWN;
+	} else {
+		*bytes = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		res = LAG_KNOWN;
+	}
+	PQclear(r);
+	return res;
 }
 
 static void p_interrupt(struct source *s)
@@ -983,6 +1022,8 @@ static void p_free(struct source *s)
 	if (!s)
 		return;
 	p_disconnect(s);
+	PQfinish(m->side);
+	buf_free(&m->lagq);
 	free(m->rels);
 	pgo_parser_free(&m->ps);
 	ch_image_free(&m->before);
