@@ -88,6 +88,8 @@ const struct opt_def config_options[] = {
 	  "type = postgresql: the publication naming the tables (and operations) that are streamed." },
 	{ "source", "create_slot", OPT_BOOL, F(src_create_slot), "false", 0, 0, 0, NULL,
 	  "type = postgresql: create the slot when it is missing and there is no checkpoint yet (streaming starts at its creation). A missing slot with a checkpoint is always an error: changes since would be lost." },
+	{ "source", "message_prefix", OPT_STR, F(src_message_prefix), "", 0, 0, 0, NULL,
+	  "type = postgresql: transactional messages of pg_logical_emit_message(true, PREFIX, CONTENT) with this prefix are an outbox without a table: CONTENT, a JSON object, is handed to the routes as an inserted row of table pg_message.PREFIX whose columns are its keys (so [outbox NAME] table = pg_message.PREFIX publishes it). Empty: messages are not read. Any role may emit one: treat the content as untrusted." },
 	{ "source", "create_publication", OPT_BOOL, F(src_create_publication), "false", 0, 0, 0, NULL,
 	  "type = postgresql: create the publication FOR ALL TABLES when it is missing (needs a superuser)." },
 

@@ -128,6 +128,7 @@ struct rc_config {
 	char *src_publication;		/* postgresql: publication */
 	bool src_create_slot;		/* postgresql: create a missing slot */
 	bool src_create_publication;	/* postgresql: create a missing publication */
+	char *src_message_prefix;	/* postgresql: outbox message prefix, or "" */
 
 	/* [checkpoint] */
 	char *ckpt_path;		/* the checkpoint file */

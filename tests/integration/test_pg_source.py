@@ -12,7 +12,9 @@ cluster helper of test_pg_values.py), writing JSON lines with the file sink.
   mid-stream: rowcast reconnects, 0 lost;
 - the start-up checks, each with its message (wal_level last: it restarts
   the cluster without slots);
-- an idle database: keepalives move the slot's confirmed_flush_lsn.
+- an idle database: keepalives move the slot's confirmed_flush_lsn;
+- pg_logical_emit_message with the configured prefix is an outbox;
+- the lag metric is the WAL the slot retains.
 """
 import json
 import os
@@ -370,6 +372,35 @@ def test_lag_is_wal_retained_by_the_slot(pg, tmp_path, rowcasts):
         got = lag()
     assert got is not None and got >= 0, got
     assert got <= want + 1024 * 1024, (got, want)
+    assert rc.stop() == 0
+
+
+def test_emit_message_is_an_outbox(pg, tmp_path, rowcasts):
+    load_table(pg, "obx")
+    rc = make(rowcasts, tmp_path, "obx_slot", "obx_pub",
+              extra="message_prefix = rowcast.outbox\n"
+                    "[outbox orders]\ntable = pg_message.rowcast.outbox")
+    rc.start()
+    ev = ('{"id":"e%d","aggregatetype":"order","aggregateid":"4%d","type":"created",'
+          '"payload":{"n":%d}}')
+    pg.psql("BEGIN; INSERT INTO obx VALUES (1, 'a');"
+            "SELECT 'x' FROM pg_logical_emit_message(true, 'rowcast.outbox', '%s');"
+            "SELECT 'x' FROM pg_logical_emit_message(true, 'other.prefix', '%s');"
+            "SELECT 'x' FROM pg_logical_emit_message(true, 'rowcast.outbox', 'not json');"
+            "COMMIT;"
+            "BEGIN; SELECT 'x' FROM pg_logical_emit_message(true, 'rowcast.outbox', '%s');"
+            "ROLLBACK;"
+            "SELECT 'x' FROM pg_logical_emit_message(true, 'rowcast.outbox', '%s');"
+            % (ev % (1, 1, 1), ev % (2, 2, 2), ev % (3, 3, 3), ev % (4, 4, 4)))
+    msgs = rc.wait_rows(lambda m: len(m) >= 3)
+    time.sleep(1)
+    msgs = rc.messages()
+    # the row, then the payloads as they are: not the other prefix, not the
+    # rolled back one, not the one that is no JSON object (a warning)
+    assert [m.get("op") for m in msgs[:1]] == ["insert"]
+    assert msgs[1:] == [{"n": 1}, {"n": 4}]
+    assert "a message with prefix rowcast.outbox is not a JSON object: skipped" in \
+        open(rc.log).read()
     assert rc.stop() == 0
 
 

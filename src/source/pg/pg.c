@@ -10,6 +10,7 @@
  * to forget (the flush LSN of a standby status update) only what confirm()
  * says is in the checkpoint on disk.  Formats no messages, knows no sink.
  */
+#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -56,6 +57,10 @@ struct pgsource {
 	struct pgrel *rels;		/* relations seen on this connection */
 	size_t nrels, caprels;		/* used and allocated */
 	struct ch_image before, after;	/* images of the row being handed over */
+	struct ch_table msgt;		/* pg_message.PREFIX: the outbox messages'
+					   table, columns = the last message's keys */
+	struct rc_buf msgnames;		/* its column names, NUL-separated */
+	struct rc_buf msgkeys;		/* its keys, "\n"-joined, to see a change */
 	struct ch_trx trx;		/* the transaction being read */
 	bool in_trx;			/* between Begin and Commit */
 	uint64_t read_lsn;		/* end LSN of the last commit handed over */
@@ -679,6 +684,97 @@ static bool send_status(struct pgsource *m, bool reply, char *err, size_t errlen
 	return true;
 }
 
+static void msgt_clear(struct pgsource *m)
+{
+	if (!m->msgt.name)
+		return;
+	m->base.cb.table_gone(m->base.cb.ctx, &m->msgt);
+	ch_table_free_caches(&m->msgt);
+	free(m->msgt.cols);
+	free((char *)m->msgt.name);
+	memset(&m->msgt, 0, sizeof(m->msgt));
+	buf_reset(&m->msgkeys);
+}
+
+/* A pg_logical_emit_message() with the configured prefix: its JSON object
+ * as an inserted row of pg_message.PREFIX, one column per key. */
+static enum source_result on_outbox_message(struct pgsource *m, const struct pgo_msg *msg,
+					    uint64_t lsn)
+{
+	cJSON *js = cJSON_ParseWithLength(msg->u.message.content.p, msg->u.message.content.len);
+	const cJSON *it;
+	struct rc_buf keys = { 0 };
+	struct ch_row row;
+	uint32_t n = 0, i = 0;
+
+	if (!cJSON_IsObject(js)) {
+		log_warn("%s: at LSN %X/%X: a message with prefix %s is not a JSON object: skipped",
+			 m->base.peer, (unsigned)(lsn >> 32), (unsigned)lsn,
+			 m->base.cfg->src_message_prefix);
+		cJSON_Delete(js);
+		return SRC_OK;
+	}
+	cJSON_ArrayForEach(it, js) {
+		buf_puts(&keys, it->string);
+		buf_putc(&keys, '\n');
+		n++;
+	}
+	if (!m->msgt.name || keys.len != m->msgkeys.len ||
+	    memcmp(keys.data ? keys.data : "", m->msgkeys.data ? m->msgkeys.data : "", keys.len)) {
+		char *np;
+
+		msgt_clear(m);
+		buf_reset(&m->msgkeys);
+		buf_append(&m->msgkeys, keys.data ? keys.data : "", keys.len);
+		buf_reset(&m->msgnames);
+		buf_append(&m->msgnames, keys.data ? keys.data : "", keys.len);
+		m->msgt.db = "pg_message";
+		m->msgt.name = strdup(m->base.cfg->src_message_prefix);
+		m->msgt.cols = calloc(n ? n : 1, sizeof(*m->msgt.cols));
+		if (!m->msgt.name || !m->msgt.cols)
+			log_oom();
+		m->msgt.ncols = n;
+		m->msgt.names_known = true;
+		np = m->msgnames.data;
+		for (uint32_t k = 0; k < n; k++) {
+			char *nl = strchr(np, '\n');
+
+			*nl = '\0';
+			m->msgt.cols[k].name = np;
+			m->msgt.cols[k].name_len = (uint32_t)(nl - np);
+			m->msgt.cols[k].type = CT_JSON;
+			m->msgt.cols[k].nullable = true;
+			m->msgt.cols[k].native_type = "json";
+			np = nl + 1;
+		}
+	}
+	buf_free(&keys);
+	ch_image_fit(&m->after, n);
+	buf_reset(&m->after.text);
+	cJSON_ArrayForEach(it, js) {
+		char *t = cJSON_PrintUnformatted(it);
+
+		if (!t)
+			log_oom();
+		m->after.off[i] = (uint32_t)m->after.text.len;
+		m->after.state[i] = cJSON_IsNull(it) ? CH_NULL : CH_VALUE;
+		if (!cJSON_IsNull(it))
+			buf_puts(&m->after.text, t);
+		m->after.len[i] = (uint32_t)(m->after.text.len - m->after.off[i]);
+		free(t);
+		i++;
+	}
+	cJSON_Delete(js);
+	memset(&row, 0, sizeof(row));
+	row.table = &m->msgt;
+	row.op = CH_INSERT;
+	row.after = &m->after;
+	row.index = m->trx.nrows++;
+	if (!m->base.cb.row(m->base.cb.ctx, &m->trx, &row, "", lsn))
+		return SRC_STOPPED;
+	return SRC_OK;
+}
+
 static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata *x, char *err,
 				  size_t errlen)
 {
@@ -758,6 +854,13 @@ static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata 
 				return SRC_STOPPED;
 		}
 		return SRC_OK;
+	case PGO_MESSAGE:
+		if (!m->base.cfg->src_message_prefix[0] || !(msg.u.message.flags & 1) ||
+		    !m->in_trx || strlen(m->base.cfg->src_message_prefix) != msg.u.message.prefix.len ||
+		    memcmp(m->base.cfg->src_message_prefix, msg.u.message.prefix.p,
+			   msg.u.message.prefix.len))
+			return SRC_OK;
+		return on_outbox_message(m, &msg, x->start_lsn);
 	case PGO_COMMIT: {
 		uint64_t end = msg.u.commit.end_lsn;
 
@@ -1024,6 +1127,9 @@ static void p_free(struct source *s)
 	p_disconnect(s);
 	PQfinish(m->side);
 	buf_free(&m->lagq);
+	msgt_clear(m);
+	buf_free(&m->msgnames);
+	buf_free(&m->msgkeys);
 	free(m->rels);
 	pgo_parser_free(&m->ps);
 	ch_image_free(&m->before);
