@@ -14,7 +14,8 @@ cluster helper of test_pg_values.py), writing JSON lines with the file sink.
   the cluster without slots);
 - an idle database: keepalives move the slot's confirmed_flush_lsn;
 - pg_logical_emit_message with the configured prefix is an outbox;
-- the lag metric is the WAL the slot retains.
+- the lag metric is the WAL the slot retains;
+- a changed table is a ddl event (seen from the Relation message).
 """
 import json
 import os
@@ -401,6 +402,29 @@ def test_emit_message_is_an_outbox(pg, tmp_path, rowcasts):
     assert msgs[1:] == [{"n": 1}, {"n": 4}]
     assert "a message with prefix rowcast.outbox is not a JSON object: skipped" in \
         open(rc.log).read()
+    assert rc.stop() == 0
+
+
+def test_ddl_noticed_from_relation_messages(pg, tmp_path, rowcasts):
+    load_table(pg, "ddl")
+    rc = make(rowcasts, tmp_path, "ddl_slot", "ddl_pub",
+              extra="[routing]\nddl_events = true\ninclude_query = true")
+    rc.start()
+    pg.psql("INSERT INTO ddl VALUES (1, 'a');")
+    rc.wait_rows(lambda m: len(m) >= 1)
+    # a reconnect describes the table again, unchanged: no event
+    pg.psql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+            "WHERE slot_name = 'ddl_slot';")
+    rc.wait_log("streaming slot", 2)
+    pg.psql("INSERT INTO ddl VALUES (2, 'b');")
+    rc.wait_rows(lambda m: len(m) >= 2)
+    pg.psql("ALTER TABLE ddl ADD COLUMN n numeric(10,2); INSERT INTO ddl VALUES (3, 'c', 1.5);")
+    msgs = rc.wait_rows(lambda m: len(m) >= 4)
+    assert [m["op"] for m in msgs] == ["insert", "insert", "ddl", "insert"]
+    assert msgs[2]["db"] == "public"
+    assert msgs[2]["query"] == ("ALTER TABLE `public`.`ddl` /* described anew by the server: "
+                                "id integer, v text, n numeric */")
+    assert msgs[3]["after"] == {"id": 3, "v": "c", "n": "1.50"}
     assert rc.stop() == 0
 
 

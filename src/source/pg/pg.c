@@ -547,8 +547,30 @@ static char *dup_str(const struct pgo_str *s)
 	return d;
 }
 
-/* A Relation message: (re)describe the table. */
-static void rel_define(struct pgsource *m, const struct pgo_msg *msg)
+/* Does msg describe r as it is? */
+static bool rel_same(const struct pgrel *r, const struct pgo_msg *msg)
+{
+	const struct pgo_str *ns = &msg->u.relation.nspname, *rn = &msg->u.relation.relname;
+
+	if (r->t.ncols != msg->u.relation.ncols || r->replident != msg->u.relation.replident ||
+	    strlen(r->t.db) != ns->len || memcmp(r->t.db, ns->p, ns->len) ||
+	    strlen(r->t.name) != rn->len || memcmp(r->t.name, rn->p, rn->len))
+		return false;
+	for (uint32_t i = 0; i < r->t.ncols; i++) {
+		const struct pgo_relcol *c = &msg->u.relation.cols[i];
+
+		if (r->t.cols[i].name_len != c->name.len ||
+		    memcmp(r->t.cols[i].name, c->name.p, c->name.len) ||
+		    r->oids[i] != c->type_oid || r->typmods[i] != c->typmod ||
+		    r->key[i] != (bool)(c->flags & 1))
+			return false;
+	}
+	return true;
+}
+
+/* A Relation message: (re)describe the table; *changed: it was known,
+ * and is not the same now (a DDL). */
+static struct pgrel *rel_define(struct pgsource *m, const struct pgo_msg *msg, bool *changed)
 {
 	struct pgrel *r = rel_find(m, msg->u.relation.relid);
 	uint32_t n = msg->u.relation.ncols, npk = 0;
@@ -556,11 +578,12 @@ static void rel_define(struct pgsource *m, const struct pgo_msg *msg)
 	uint32_t *pk;
 	char *np;
 
+	*changed = false;
 	if (r) {
-		/* sent again after a DDL, or after a reconnect */
-		log_debug("%s: relation %.*s.%.*s described again", m->base.peer,
-			  (int)msg->u.relation.nspname.len, msg->u.relation.nspname.p,
-			  (int)msg->u.relation.relname.len, msg->u.relation.relname.p);
+		/* sent again after a reconnect (the same), or after a DDL */
+		if (rel_same(r, msg))
+			return r;
+		*changed = true;
 		rel_clear(m, r);
 	} else {
 		if (m->nrels == m->caprels) {
@@ -616,6 +639,7 @@ static void rel_define(struct pgsource *m, const struct pgo_msg *msg)
 	}
 	r->t.pk = pk;
 	r->t.npk = npk;
+	return r;
 }
 
 /* Fill im from a tuple; key_only: a 'K' tuple, whose other columns are
@@ -802,9 +826,28 @@ static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata 
 		if (!m->base.cb.begin(m->base.cb.ctx, &m->trx))
 			return SRC_STOPPED;
 		return SRC_OK;
-	case PGO_RELATION:
-		rel_define(m, &msg);
+	case PGO_RELATION: {
+		bool changed;
+
+		r = rel_define(m, &msg, &changed);
+		if (!changed || !m->in_trx)
+			return SRC_OK;
+		/* DDL is not in the stream: the new description is what shows
+		 * it, before the first change that follows it */
+		buf_reset(&m->scratch);
+		buf_printf(&m->scratch, "ALTER TABLE `%s`.`%s` /* described anew by the server:",
+			   r->t.db, r->t.name);
+		for (uint32_t i = 0; i < r->t.ncols; i++)
+			buf_printf(&m->scratch, "%s %s %s", i ? "," : "", r->t.cols[i].name,
+				   r->t.cols[i].native_type);
+		buf_puts(&m->scratch, " */");
+		log_info("%s: table %s.%s changed: %s", m->base.peer, r->t.db, r->t.name,
+			 m->scratch.data);
+		if (!m->base.cb.ddl(m->base.cb.ctx, &m->trx, r->t.db, m->scratch.data,
+				    m->scratch.len))
+			return SRC_STOPPED;
 		return SRC_OK;
+	}
 	case PGO_INSERT:
 	case PGO_UPDATE:
 	case PGO_DELETE:
@@ -896,10 +939,8 @@ static void p_disconnect(struct source *s)
 	m->conn = NULL;
 	m->streaming = false;
 	m->in_trx = false;
-	/* relations are described again on the next connection */
-	for (size_t i = 0; i < m->nrels; i++)
-		rel_clear(m, &m->rels[i]);
-	m->nrels = 0;
+	/* relations are kept: the next connection describes them again, and
+	 * one that changed meanwhile is seen as a change */
 }
 
 static enum source_result p_start(struct source *s, const struct source_pos *from, char *err,
@@ -1125,6 +1166,8 @@ static void p_free(struct source *s)
 	if (!s)
 		return;
 	p_disconnect(s);
+	for (size_t i = 0; i < m->nrels; i++)
+		rel_clear(m, &m->rels[i]);
 	PQfinish(m->side);
 	buf_free(&m->lagq);
 	msgt_clear(m);
