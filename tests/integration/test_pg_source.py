@@ -428,6 +428,27 @@ def test_ddl_noticed_from_relation_messages(pg, tmp_path, rowcasts):
     assert rc.stop() == 0
 
 
+def test_sigterm_while_connecting_to_a_silent_server(tmp_path, rowcasts):
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)	# the handshake completes; nothing ever answers
+    rc = Rowcast(tmp_path, "silent_slot", "silent_pub", extra="connect_timeout = 60")
+    rowcasts.append(rc)
+    with open(rc.conf) as f:
+        conf = f.read().replace("port = %d" % pv.PORT, "port = %d" % silent.getsockname()[1])
+    with open(rc.conf, "w") as f:
+        f.write(conf)
+    rc.start(wait=False)
+    time.sleep(1.5)
+    assert rc.p.poll() is None
+    t0 = time.time()
+    rc.p.send_signal(signal.SIGTERM)
+    rc.exit_code(timeout=10)
+    assert time.time() - t0 < 3, "connect was not interrupted"
+    silent.close()
+
+
 def startup_error(rowcasts, tmp_path, slot, pub, **kw):
     rc = make(rowcasts, tmp_path, slot, pub, **kw)
     rc.start(wait=False)

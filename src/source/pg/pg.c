@@ -262,7 +262,45 @@ static PGconn *pg_open(struct pgsource *m, bool replication)
 	/* the text forms pgvalue parses, whatever the server's defaults */
 	kw[n] = "options", val[n++] = "-c datestyle=ISO -c extra_float_digits=3 -c bytea_output=hex -c intervalstyle=iso_8601 -c timezone=UTC";
 	kw[n] = NULL, val[n] = NULL;
-	return PQconnectdbParams(kw, val, 1);
+	return PQconnectStartParams(kw, val, 1);
+}
+
+/* Wait up to ms for fd (none when < 0) to be ready for events, or for
+ * interrupt(); false when interrupted. */
+static bool wait_fd(struct pgsource *m, int fd, short events, int ms)
+{
+	struct pollfd pf[2];
+	int n = 0;
+
+	pf[n].fd = m->wake[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+	if (fd >= 0)
+		pf[n].fd = fd, pf[n].events = events, pf[n++].revents = 0;
+	if (poll(pf, (nfds_t)n, ms) < 0)
+		return true;	/* EINTR: look again */
+	return !(pf[0].revents & POLLIN);
+}
+
+/* How connect_wait() ended. */
+enum cw { CW_DONE, CW_INTERRUPTED, CW_TIMEOUT };
+
+/* Drive a PQconnectStartParams() connection to its end (PQstatus says
+ * which), within connect_timeout, waking for interrupt(). */
+static enum cw connect_wait(struct pgsource *m, PGconn *c)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int64_t deadline = pg_now_us() + (int64_t)m->base.cfg->src_connect_timeout_s * 1000000;
+
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		int64_t left = (deadline - pg_now_us()) / 1000;
+
+		if (left <= 0)
+			return CW_TIMEOUT;
+		if (!wait_fd(m, PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+			     left > 1000 ? 1000 : (int)left))
+			return CW_INTERRUPTED;
+		st = PQconnectPoll(c);
+	}
+	return CW_DONE;
 }
 
 /* Connect in replication mode; false with err (*fatal when retrying
@@ -272,6 +310,18 @@ static bool pg_connect(struct pgsource *m, bool *fatal, char *err, size_t errlen
 	m->conn = pg_open(m, true);
 	if (!m->conn)
 		log_oom();
+	if (PQstatus(m->conn) != CONNECTION_BAD) {
+		enum cw w = connect_wait(m, m->conn);
+
+		if (w != CW_DONE) {
+			snprintf(err, errlen, "%s: %s", m->base.peer,
+				 w == CW_TIMEOUT ? "cannot connect: timed out" :
+				 "interrupted while connecting");
+			PQfinish(m->conn);
+			m->conn = NULL;
+			return false;
+		}
+	}
 	if (PQstatus(m->conn) == CONNECTION_OK) {
 		snprintf(m->base.peer, sizeof(m->base.peer), "%s:%s/%s",
 			 PQhost(m->conn) ? PQhost(m->conn) : "?",
@@ -474,7 +524,10 @@ static enum source_result check_server(struct pgsource *m, char *err, size_t err
 			return res;
 		}
 		PQclear(r);
-		usleep(200000);
+		if (!wait_fd(m, -1, 0, 200)) {
+			snprintf(err, errlen, "%s: interrupted", peer);
+			return SRC_LOST;
+		}
 	}
 	return SRC_OK;
 lost:
@@ -1120,6 +1173,13 @@ static enum source_lag p_lag(struct source *s, int64_t *bytes, char *err, size_t
 	if (!m->side || PQstatus(m->side) != CONNECTION_OK) {
 		PQfinish(m->side);
 		m->side = pg_open(m, false);
+		if (m->side && PQstatus(m->side) != CONNECTION_BAD &&
+		    connect_wait(m, m->side) != CW_DONE) {
+			snprintf(err, errlen, "lag: cannot connect");
+			PQfinish(m->side);
+			m->side = NULL;
+			return LAG_ERROR;
+		}
 		if (!m->side || PQstatus(m->side) != CONNECTION_OK) {
 			snprintf(err, errlen, "%s", m->side ? PQerrorMessage(m->side) : "out of memory");
 			PQfinish(m->side);
