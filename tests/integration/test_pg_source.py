@@ -14,6 +14,7 @@ cluster helper of test_pg_values.py), writing JSON lines with the file sink.
   the cluster without slots);
 - an idle database: keepalives move the slot's confirmed_flush_lsn;
 - pg_logical_emit_message with the configured prefix is an outbox;
+- a broker outage (a private Mosquitto stopped mid-stream): 0 lost;
 - the lag metric is the WAL the slot retains;
 - a changed table is a ddl event (seen from the Relation message).
 """
@@ -43,7 +44,8 @@ pytestmark = pytest.mark.skipif(pv._skip_reason() is not None or not os.path.exi
 class Rowcast:
     """One rowcast on one slot and publication, appending to out.jsonl."""
 
-    def __init__(self, tmp_path, slot, pub, extra="", user="postgres", conninfo=False):
+    def __init__(self, tmp_path, slot, pub, extra="", user="postgres", conninfo=False,
+                 mqtt=None):
         self.dir = tmp_path
         self.out = str(tmp_path / ("%s.jsonl" % slot))
         self.ckpt = str(tmp_path / ("%s.ckpt" % slot))
@@ -57,8 +59,10 @@ class Rowcast:
                     "slot = %s\npublication = %s\nheartbeat_period = 1\n"
                     "reconnect_min_ms = 100\nreconnect_max_ms = 500\n%s\n"
                     "[checkpoint]\npath = %s\ninterval_ms = 50\n"
-                    "[sink]\ntype = file\npath = %s\nshutdown_timeout_ms = 5000\n"
-                    % (where, slot, pub, extra, self.ckpt, self.out))
+                    "[sink]\ntype = %s\npath = %s\nshutdown_timeout_ms = 5000\n%s"
+                    % (where, slot, pub, extra, self.ckpt, "mqtt" if mqtt else "file",
+                       self.out, "[mqtt]\nuri = %s\ntopic_prefix = pg\nclient_id = rc-%s\n"
+                       % (mqtt, slot) if mqtt else ""))
         self.p = None
         self.starts = 0
 
@@ -231,12 +235,14 @@ def test_replay_equals_select(pg, tmp_path, rowcasts):
 class Writer(threading.Thread):
     """Inserts total rows into table, batch rows per transaction."""
 
-    def __init__(self, pg, table, total, batch=10):
+    def __init__(self, pg, table, total, batch=10, pause=0):
         super().__init__(daemon=True)
         self.pg, self.table, self.total, self.batch = pg, table, total, batch
+        self.pause = pause
 
     def run(self):
         for start in range(1, self.total + 1, self.batch * 20):
+            time.sleep(self.pause)
             sql = []
             for b in range(start, min(start + self.batch * 20, self.total + 1), self.batch):
                 sql.append("INSERT INTO %s (id, v) SELECT g, md5(g::text) FROM "
@@ -447,6 +453,38 @@ def test_sigterm_while_connecting_to_a_silent_server(tmp_path, rowcasts):
     rc.exit_code(timeout=10)
     assert time.time() - t0 < 3, "connect was not interrupted"
     silent.close()
+
+
+def test_broker_outage_loses_nothing(pg, tmp_path, rowcasts):
+    import test_outage as to
+    outage = float(os.environ.get("ROWCAST_PG_OUTAGE_S", "5"))
+    load_table(pg, "bo")
+    broker = to.Broker(str(tmp_path))
+    try:
+        path = str(tmp_path / "sub.txt")
+        sub, f = to.subscriber(broker.port, "pg/#", path)
+        time.sleep(0.5)
+        rc = make(rowcasts, tmp_path, "bo_slot", "bo_pub",
+                  mqtt="tcp://127.0.0.1:%d" % broker.port)
+        rc.start()
+        w = Writer(pg, "bo", 4000, batch=10, pause=0.3)
+        w.start()
+        time.sleep(1)
+        broker.stop()
+        time.sleep(outage)
+        assert rc.p.poll() is None, "rowcast exited during the outage"
+        broker.start()
+        w.join()
+        deadline = time.time() + 60
+        while time.time() < deadline and \
+                len({m["after"]["id"] for m in to.read_msgs(path)}) < 4000:
+            time.sleep(0.2)
+        assert rc.stop() == 0
+        sub.terminate()
+        f.close()
+        check_stream(to.read_msgs(path), 4000, allow_dups=True)
+    finally:
+        broker.close()
 
 
 def startup_error(rowcasts, tmp_path, slot, pub, **kw):
