@@ -576,6 +576,29 @@ def test_server_restart_mid_stream(pg, tmp_path, rowcasts):
     check_stream(msgs, 23000, allow_dups=True)
 
 
+def test_z_lost_slot(pg, tmp_path, rowcasts):
+    pg.psql("CREATE TABLE lost (id int PRIMARY KEY); CREATE PUBLICATION lost_pub FOR TABLE lost;"
+            "SELECT 'x' FROM pg_create_logical_replication_slot('lost_slot', 'pgoutput');"
+            "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'; SELECT pg_reload_conf();")
+    try:
+        status = ""
+        for _ in range(20):
+            pg.psql("CREATE TABLE IF NOT EXISTS filler (v text);"
+                    "INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 3000);"
+                    "SELECT pg_switch_wal(); CHECKPOINT;")
+            status = pg.psql("SELECT wal_status FROM pg_replication_slots "
+                             "WHERE slot_name = 'lost_slot';").strip()
+            if status == "lost":
+                break
+        assert status == "lost", status
+        code, log = startup_error(rowcasts, tmp_path, "lost_slot", "lost_pub")
+        assert code == 76
+        assert ("replication slot lost_slot is lost (wal_status lost: the server removed WAL it "
+                "still needed, see max_slot_wal_keep_size): its changes are gone") in log
+    finally:
+        pg.psql("ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf();")
+
+
 def test_zz_wal_level_check(pg, tmp_path, rowcasts):
     # a server below wal_level = logical refuses to start with logical slots
     pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots;")
