@@ -577,6 +577,9 @@ def test_server_restart_mid_stream(pg, tmp_path, rowcasts):
 
 
 def test_z_lost_slot(pg, tmp_path, rowcasts):
+    # the server has 10 slots; the tests before are done with theirs
+    pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE NOT active;")
     pg.psql("CREATE TABLE lost (id int PRIMARY KEY); CREATE PUBLICATION lost_pub FOR TABLE lost;"
             "SELECT 'x' FROM pg_create_logical_replication_slot('lost_slot', 'pgoutput');"
             "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'; SELECT pg_reload_conf();")
