@@ -1005,10 +1005,9 @@ static enum source_result p_start(struct source *s, const struct source_pos *fro
 	enum source_result res;
 	PGresult *r;
 	char lsn[32];
-	char c;
 
-	while (read(m->wake[0], &c, 1) == 1)
-		;	/* an old interrupt */
+	/* an interrupt() byte still in the pipe stays: it is a stop that
+	 * came between polls, and the first poll() returns for it */
 	if (from) {
 		m->read_lsn = from->lsn;
 		snprintf(m->ckpt_sysid, sizeof(m->ckpt_sysid), "%s", from->sysid);
