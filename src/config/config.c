@@ -32,24 +32,24 @@ const struct opt_def config_options[] = {
 	{ "log", "file", OPT_STR, F(log_file), "", 0, 0, 0, NULL,
 	  "Also append log lines to this file, each with its time and level (empty: no file). Opened at start; SIGHUP opens it anew at the same path, so logrotate can move it and send SIGHUP (or use copytruncate)." },
 
-	{ "source", "type", OPT_ENUM, F(src_kind), "mysql", 0, 0, 0, "mysql",
-	  "The kind of database: mysql reads the binlog of a MySQL or MariaDB server as a replica." },
+	{ "source", "type", OPT_ENUM, F(src_kind), "mysql", 0, 0, 0, "mysql|postgresql",
+	  "The kind of database: mysql reads the binlog of a MySQL or MariaDB server as a replica; postgresql reads a PostgreSQL 15 or later server's logical replication stream (pgoutput protocol 1) from a replication slot, for the tables of a publication." },
 	{ "source", "host", OPT_HOSTPORTS, F(src_host), "127.0.0.1", OPT_NONEMPTY, 0, 0, NULL,
 	  "Database server host name or address." },
 	{ "source", "port", OPT_INT, F(src_port), "3306", 0, 1, 65535, NULL,
-	  "Database server TCP port." },
+	  "Database server TCP port (5432 when type = postgresql and port is not set)." },
 	{ "source", "hosts", OPT_HOSTPORTS, F(src_hosts), "", 0, 0, 0, NULL,
 	  "Servers of one GTID topology, host:port comma separated; when set it replaces host and port, and rowcast moves to the next one that answers when its server is gone." },
 	{ "source", "socket", OPT_STR, F(src_socket), "", 0, 0, 0, NULL,
 	  "Unix socket of the database server; when set, host and port are not used." },
 	{ "source", "user", OPT_STR, F(src_user), "", OPT_REQUIRED, 0, 0, NULL,
-	  "User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT." },
+	  "User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT; with type = postgresql a role with the REPLICATION attribute (not required when conninfo names one)." },
 	{ "source", "password", OPT_STR, F(src_password), "", OPT_SECRET, 0, 0, NULL,
 	  "Password of that user (prefer password_file)." },
 	{ "source", "password_file", OPT_SECRET_FILE, F(src_password_file), "", 0, 0, 0, NULL,
 	  "File whose first line is the password; wins over password." },
 	{ "source", "server_id", OPT_INT, F(src_server_id), "", OPT_REQUIRED, 1, 4294967295L, NULL,
-	  "Server id rowcast registers with; unique among the server's replicas." },
+	  "Server id rowcast registers with; unique among the server's replicas (type = mysql; not used by postgresql, where it may be left out)." },
 	{ "source", "heartbeat_period", OPT_INT, F(src_heartbeat_s), "5", 0, 1, 3600, NULL,
 	  "Seconds between server heartbeats when the binlog is idle." },
 	{ "source", "connect_timeout", OPT_INT, F(src_connect_timeout_s), "10", 0, 1, 3600, NULL,
@@ -78,6 +78,20 @@ const struct opt_def config_options[] = {
 	  "Seconds the server may wait to send to rowcast (a slow broker pauses reading) before it drops the stream; set for rowcast's session only." },
 	{ "source", "on_statement_dml", OPT_ENUM, F(src_on_statement_dml), "stop", 0, 0, 0,
 	  "stop|warn", "What a statement-based INSERT/UPDATE/DELETE in the binlog does." },
+	{ "source", "conninfo", OPT_STR, F(src_conninfo), "", 0, 0, 0, NULL,
+	  "type = postgresql: a libpq connection string (key=value or postgresql:// URI); when set it replaces host, port, socket, dbname, user, password and the ssl_ options (replication=database is added). Keep a password out of it (use password_file or ~/.pgpass)." },
+	{ "source", "dbname", OPT_STR, F(src_dbname), "postgres", OPT_NONEMPTY, 0, 0, NULL,
+	  "type = postgresql: the database whose changes are read (a slot belongs to one database)." },
+	{ "source", "slot", OPT_STR, F(src_slot), "rowcast", OPT_NONEMPTY, 0, 0, NULL,
+	  "type = postgresql: the logical replication slot (plugin pgoutput) rowcast reads from and confirms to; one rowcast per slot." },
+	{ "source", "publication", OPT_STR, F(src_publication), "rowcast", OPT_NONEMPTY, 0, 0, NULL,
+	  "type = postgresql: the publication naming the tables (and operations) that are streamed." },
+	{ "source", "create_slot", OPT_BOOL, F(src_create_slot), "false", 0, 0, 0, NULL,
+	  "type = postgresql: create the slot when it is missing and there is no checkpoint yet (streaming starts at its creation). A missing slot with a checkpoint is always an error: changes since would be lost." },
+	{ "source", "message_prefix", OPT_STR, F(src_message_prefix), "", 0, 0, 0, NULL,
+	  "type = postgresql: transactional messages of pg_logical_emit_message(true, PREFIX, CONTENT) with this prefix are an outbox without a table: CONTENT, a JSON object, is handed to the routes as an inserted row of table pg_message.PREFIX whose columns are its keys (so [outbox NAME] table = pg_message.PREFIX publishes it). Empty: messages are not read. Any role may emit one: treat the content as untrusted." },
+	{ "source", "create_publication", OPT_BOOL, F(src_create_publication), "false", 0, 0, 0, NULL,
+	  "type = postgresql: create the publication FOR ALL TABLES when it is missing (needs a superuser)." },
 
 	{ "checkpoint", "path", OPT_STR, F(ckpt_path), "/var/lib/rowcast/checkpoint", 0, 0, 0, NULL,
 	  "Checkpoint file: the position acknowledged by the broker." },
@@ -939,15 +953,31 @@ static void check_whole(struct parse_ctx *pc)
 	int idx;
 
 	for (int i = 0; config_options[i].key; i++) {
+		/* a PostgreSQL source registers no server id */
+		if (c->src_kind == SOURCE_POSTGRESQL &&
+		    !strcmp(config_options[i].section, "source") &&
+		    (!strcmp(config_options[i].key, "server_id") ||
+		     (c->src_conninfo[0] && !strcmp(config_options[i].key, "user"))))
+			continue;
 		if ((config_options[i].flags & OPT_REQUIRED) && !pc->set_at[i])
 			cfg_error(pc, 0, "[%s] %s is required", config_options[i].section,
 				  config_options[i].key);
+	}
+	if (c->src_kind == SOURCE_POSTGRESQL) {
+		opt_find("source", "port", &idx);
+		if (!pc->set_at[idx])
+			c->src_port = 5432;
 	}
 	if (!strcmp(c->src_start, "current"))
 		c->src_start_kind = START_CURRENT;
 	else if (!strcmp(c->src_start, "earliest"))
 		c->src_start_kind = START_EARLIEST;
-	else if (c->src_start[0] && (c->src_position_mode == POS_FILE ?
+	else if (c->src_kind == SOURCE_POSTGRESQL) {
+		opt_find("source", "start_position", &idx);
+		cfg_error(pc, pc->set_at[idx],
+			  "[source] start_position: expected current or earliest with type = postgresql (the slot keeps the position), got '%s'",
+			  c->src_start);
+	} else if (c->src_start[0] && (c->src_position_mode == POS_FILE ?
 				     strchr(c->src_start, ':') != NULL : gtid_text_ok(c->src_start)))
 		c->src_start_kind = START_GTID;	/* an explicit position */
 	else {

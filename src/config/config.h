@@ -15,7 +15,7 @@
 
 #include "rowcast/rowcast.h"
 
-enum source_kind { SOURCE_MYSQL = 0 };
+enum source_kind { SOURCE_MYSQL = 0, SOURCE_POSTGRESQL = 1 };
 enum sink_kind { SINK_MQTT = 0, SINK_STDOUT = 1, SINK_AMQP = 2, SINK_FILE = 3 };
 enum mqtt_version { MQTT_V5 = 0, MQTT_V311 = 1 };
 enum mqtt_client { MQTT_CLIENT_PAHO = 0, MQTT_CLIENT_MOSQUITTO = 1 };
@@ -131,6 +131,13 @@ struct rc_config {
 	int src_reconnect_min_ms;	/* first reconnect delay */
 	int src_reconnect_max_ms;	/* longest reconnect delay */
 	int src_net_write_timeout_s;	/* server's send timeout for our session */
+	char *src_conninfo;		/* postgresql: libpq connection string, or "" */
+	char *src_dbname;		/* postgresql: database */
+	char *src_slot;			/* postgresql: replication slot */
+	char *src_publication;		/* postgresql: publication */
+	bool src_create_slot;		/* postgresql: create a missing slot */
+	bool src_create_publication;	/* postgresql: create a missing publication */
+	char *src_message_prefix;	/* postgresql: outbox message prefix, or "" */
 
 	/* [checkpoint] */
 	char *ckpt_path;		/* the checkpoint file */

@@ -13,6 +13,8 @@ struct source *source_new(const struct rc_config *cfg, const struct source_callb
 	switch (cfg->src_kind) {
 	case SOURCE_MYSQL:
 		return source_mysql_new(cfg, cb);
+	case SOURCE_POSTGRESQL:
+		return source_pg_new(cfg, cb);
 	}
 	snprintf(err, errlen, "[source] type %d is not known", cfg->src_kind);
 	return NULL;

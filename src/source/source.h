@@ -128,5 +128,6 @@ struct source *source_new(const struct rc_config *cfg, const struct source_callb
 
 /* The implementations source_new() chooses from. */
 struct source *source_mysql_new(const struct rc_config *cfg, const struct source_callbacks *cb);
+struct source *source_pg_new(const struct rc_config *cfg, const struct source_callbacks *cb);
 
 #endif
