@@ -388,12 +388,12 @@ def test_statement_time_limit_bites(svc, client):
                "INSERT INTO slow1 SELECT seq, REPEAT(MD5(seq), 4) FROM seq_1_to_300000; "
                "CREATE OR REPLACE TABLE slow2 (k INT, v VARCHAR(200)); "
                "INSERT INTO slow2 SELECT * FROM slow1", db=DB)
-    # 300,000 rows (40 MB) take over a second here; 200 rows about a
-    # millisecond: 0.2 s leaves room both ways on a loaded machine
-    p = dump(svc, "slow1", "--rows", 1000000, "--max-statement-time", 0.2, check=False)
+    # 300,000 rows (40 MB) cannot be read in a millisecond on any machine
+    # (a 0.2 s limit did not bite on a fast one); 200 rows fit well in 0.2 s
+    p = dump(svc, "slow1", "--rows", 1000000, "--max-statement-time", 0.001, check=False)
     assert p.returncode == 1
     assert p.stderr.decode().endswith(
-        ": SELECT (reading rows): Query execution was interrupted (max_statement_time exceeded)\n"), p.stderr
+        "Query execution was interrupted (max_statement_time exceeded)\n"), p.stderr
     _, chunks = dump(svc, "slow1", "--rows", 200, "--chunks", 20, "--max-statement-time", 0.2)
     assert sum(c["rows"] for c, _ in chunks) == 4000
     _, chunks = dump(svc, "slow2", "--keyless", "--rows", 1000000, "--max-statement-time", 0.2)
