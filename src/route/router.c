@@ -868,6 +868,30 @@ static void route_view(struct table_plan *q, const struct ch_row *in, struct ch_
 	}
 }
 
+/* e's topic: the route's template rendered for the row, else (no route, or
+ * a route without a topic) the table's default topic, made once per plan. */
+static bool set_topic(struct router *r, struct table_plan *q, const struct ch_trx *trx,
+		      const struct ch_row *row, const struct ch_row *view, struct q_entry *e,
+		      char *err, size_t errlen)
+{
+	const struct route *rt = q->route;
+	char why[300];
+
+	if (rt && rt->topic.n) {
+		if (!render(r, &rt->topic, trx, row->table, view, e, NULL, r->escape, &e->topic, why,
+			    sizeof(why))) {
+			snprintf(err, errlen, "route %s: topic: %s", rt->cfg->name, why);
+			return false;
+		}
+		return true;
+	}
+	if (!q->topic.len)
+		native_topic(&q->topic, r->prefix, row->table->db, row->table->name);
+	buf_reset(&e->topic);
+	buf_append(&e->topic, q->topic.data, q->topic.len);
+	return true;
+}
+
 /* One message of a route (or of no route) made from the row by the
  * envelope and the templates. */
 static enum route_result format_row(struct router *r, struct table_plan *q,
@@ -883,18 +907,8 @@ static enum route_result format_row(struct router *r, struct table_plan *q,
 	route_view(q, in, &view);
 	message_id(e, trx, row, m, false);
 	e->routed_topic = rt && rt->topic.n;
-	if (rt && rt->topic.n) {
-		if (!render(r, &rt->topic, trx, row->table, &view, e, NULL, r->escape, &e->topic, why,
-			    sizeof(why))) {
-			snprintf(err, errlen, "route %s: topic: %s", rt->cfg->name, why);
-			return ROUTE_ERROR;
-		}
-	} else {
-		if (!q->topic.len)
-			native_topic(&q->topic, r->prefix, row->table->db, row->table->name);
-		buf_reset(&e->topic);
-		buf_append(&e->topic, q->topic.data, q->topic.len);
-	}
+	if (!set_topic(r, q, trx, row, &view, e, err, errlen))
+		return ROUTE_ERROR;
 	{
 		int k = rt ? rt->envelope : r->cfg->rt_envelope;
 
@@ -1030,17 +1044,8 @@ static enum route_result script_rows(struct router *r, struct table_plan *q,
 		if (sm->topic) {
 			buf_reset(&e->topic);
 			buf_append(&e->topic, sm->topic, sm->topic_len);
-		} else if (rt->topic.n) {
-			if (!render(r, &rt->topic, trx, row->table, &view, e, NULL, r->escape,
-				    &e->topic, why, sizeof(why))) {
-				snprintf(err, errlen, "route %s: topic: %s", rt->cfg->name, why);
-				return ROUTE_ERROR;
-			}
-		} else {
-			if (!q->topic.len)
-				native_topic(&q->topic, r->prefix, row->table->db, row->table->name);
-			buf_reset(&e->topic);
-			buf_append(&e->topic, q->topic.data, q->topic.len);
+		} else if (!set_topic(r, q, trx, row, &view, e, err, errlen)) {
+			return ROUTE_ERROR;
 		}
 		if (sm->key) {
 			headers_add(e, "key", sm->key, sm->key_len);
