@@ -213,20 +213,6 @@ static void msg_lines(struct rc_buf *out, const char *topic, const char *key, co
 	buf_printf(out, "  payload: %s\n", payload);
 }
 
-static const char *header_of(const struct q_entry *e, const char *k)
-{
-	const char *p = e->headers.data;
-
-	for (uint32_t i = 0; p && i < e->nheaders; i++) {
-		const char *v = p + strlen(p) + 1;
-
-		if (!strcmp(p, k))
-			return v;
-		p = v + strlen(v) + 1;
-	}
-	return NULL;
-}
-
 static int by_key(const void *a, const void *b)
 {
 	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
@@ -478,12 +464,12 @@ static int run_case(struct router *r, const char *where, const char *ct, const c
 				const struct q_entry *e = &m->e[i];
 				cJSON *gh = NULL;
 				const cJSON *h;
-				const char *k = header_of(e, "key");
+				const char *k = queue_header(e, "key");
 
 				if (xh) {
 					gh = cJSON_CreateObject();
 					cJSON_ArrayForEach(h, xh) {
-						const char *v = header_of(e, h->string);
+						const char *v = queue_header(e, h->string);
 
 						cJSON_AddStringToObject(gh, h->string,
 									v ? v : "(absent)");

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "change/change.h"
@@ -75,6 +76,21 @@ struct queue {
 	unsigned wait_tick_ms;
 	void *wait_ctx;
 };
+
+/* The value of header k of e ("key\0value\0" pairs), or NULL. */
+static inline const char *queue_header(const struct q_entry *e, const char *k)
+{
+	const char *p = e->headers.data;
+
+	for (uint32_t i = 0; p && i < e->nheaders; i++) {
+		const char *v = p + strlen(p) + 1;
+
+		if (!strcmp(p, k))
+			return v;
+		p = v + strlen(v) + 1;
+	}
+	return NULL;
+}
 
 void queue_init(struct queue *q, uint32_t cap);
 void queue_destroy(struct queue *q);

@@ -108,21 +108,6 @@ static struct ch_trx mk_trx(void)
 	return t;
 }
 
-/* The value of header k of e, or NULL. */
-static const char *header(const struct q_entry *e, const char *k)
-{
-	const char *p = e->headers.data;
-
-	for (uint32_t i = 0; p && i < e->nheaders; i++) {
-		const char *v = p + strlen(p) + 1;
-
-		if (!strcmp(p, k))
-			return v;
-		p = v + strlen(v) + 1;
-	}
-	return NULL;
-}
-
 /* What router_row() made of one row change. */
 struct routed {
 	struct q_entry e;		/* the (first) message */
@@ -279,8 +264,8 @@ static void test_route_templates_and_key(void **state)
 	/* topic values are escaped for MQTT, the key is not */
 	assert_string_equal(x.e.topic.data, "t/shop/orders/update/Update/1/a%2Fb");
 	assert_int_equal(x.e.routed_topic, 1);
-	assert_string_equal(header(&x.e, "key"), "a/b");
-	assert_string_equal(header(&x.e, "event_type"), "OrderUpdate");
+	assert_string_equal(queue_header(&x.e, "key"), "a/b");
+	assert_string_equal(queue_header(&x.e, "event_type"), "OrderUpdate");
 	/* kept columns under their new names, and the event type */
 	assert_non_null(strstr(x.e.payload.data,
 			       "\"after\":{\"id\":1,\"state\":\"new\",\"note\":\"a/b\"}"));
@@ -341,10 +326,10 @@ static void test_outbox(void **state)
 	assert_string_equal(x.e.id.data, "ev-1");
 	/* a string column: its characters, as the service wrote them */
 	assert_string_equal(x.e.payload.data, "{\"total\":\"9.50\",\"line\":\"a\\nb\"}");
-	assert_string_equal(header(&x.e, "key"), "42");
-	assert_string_equal(header(&x.e, "aggregate_type"), "Order");
-	assert_string_equal(header(&x.e, "event_type"), "Created");
-	assert_string_equal(header(&x.e, "trace"), "t-9");
+	assert_string_equal(queue_header(&x.e, "key"), "42");
+	assert_string_equal(queue_header(&x.e, "aggregate_type"), "Order");
+	assert_string_equal(queue_header(&x.e, "event_type"), "Created");
+	assert_string_equal(queue_header(&x.e, "trace"), "t-9");
 	routed_free(&x);
 	/* updates are not events unless publish_updates */
 	route(r, &t, CH_UPDATE, &im, &im, &x);
@@ -357,7 +342,7 @@ static void test_outbox(void **state)
 	route(r, &t, CH_INSERT, NULL, &im, &x);
 	assert_int_equal(x.res, ROUTE_PUBLISH);
 	assert_string_equal(x.e.payload.data, "{\"total\": 9.5}");
-	assert_null(header(&x.e, "trace"));
+	assert_null(queue_header(&x.e, "trace"));
 	routed_free(&x);
 	ch_image_free(&im);
 
@@ -584,8 +569,8 @@ static void test_script_route(void **state)
 	assert_int_equal(x.n, 2);
 	assert_string_equal(x.e.id.data, "0-1-42@0/0");
 	assert_string_equal(x.e.topic.data, "ev/paid");
-	assert_string_equal(header(&x.e, "key"), "1");
-	assert_string_equal(header(&x.e, "event_type"), "X");
+	assert_string_equal(queue_header(&x.e, "key"), "1");
+	assert_string_equal(queue_header(&x.e, "event_type"), "X");
 	/* the script sees the route's view: note renamed to memo */
 	assert_string_equal(x.e.payload.data, "{}");
 	assert_string_equal(x.more[0].id.data, "0-1-42@0/1");
