@@ -10,7 +10,7 @@
 #include "base/log.h"
 
 const char *const ch_op_names[CH_NOPS] = {
-	"insert", "update", "delete", "truncate", "drop", "ddl", "marker",
+	"insert", "update", "delete", "read", "truncate", "drop", "ddl", "marker",
 };
 
 const char *ch_op_name(unsigned op)

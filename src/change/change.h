@@ -18,10 +18,11 @@
  * them, indexes of per-op counters), then the others. */
 enum ch_op {
 	CH_INSERT = 0, CH_UPDATE = 1, CH_DELETE = 2,
-	CH_TRUNCATE = 3, CH_DROP = 4, CH_DDL = 5, CH_MARKER = 6,
+	CH_READ = 3,	/* an existing row read by a snapshot (after image only) */
+	CH_TRUNCATE = 4, CH_DROP = 5, CH_DDL = 6, CH_MARKER = 7,
 	CH_NOPS
 };
-#define CH_ROW_OPS 3
+#define CH_ROW_OPS 4
 
 /* "insert", "update", ..., "marker", by enum ch_op. */
 extern const char *const ch_op_names[CH_NOPS];
@@ -110,6 +111,21 @@ struct ch_image {
 	uint32_t cap;			/* columns the arrays hold */
 };
 
+/* What a transaction of snapshot rows (one chunk of a table) belongs to. */
+struct ch_snap {
+	uint64_t id;			/* the snapshot's number (a request's) */
+	const char *db;			/* its table's database */
+	const char *table;		/* and name */
+	bool on_demand;			/* asked for while running ("rowcast
+					   snapshot"), not the initial one */
+	uint64_t chunk;			/* 1-based chunk number in the table */
+	bool first;			/* the table's first chunk: its start
+					   marker goes before it */
+	bool last;			/* its last: the end marker goes after */
+	uint64_t rows_before;		/* the table's rows in earlier chunks */
+	uint64_t est_rows;		/* the table's estimated rows */
+};
+
 /* The transaction a change belongs to. */
 struct ch_trx {
 	char gtid[128];			/* its global id as the source prints it,
@@ -118,12 +134,13 @@ struct ch_trx {
 					   else where it starts in the source's log */
 	uint64_t ts_ms;			/* commit time, ms since the epoch, UTC */
 	uint64_t nrows;			/* row changes seen so far (next index) */
+	const struct ch_snap *snap;	/* a snapshot chunk (rows CH_READ), else NULL */
 };
 
 /* A row change; valid during the callback that hands it over. */
 struct ch_row {
 	const struct ch_table *table;	/* its table */
-	enum ch_op op;			/* CH_INSERT, CH_UPDATE or CH_DELETE */
+	enum ch_op op;			/* CH_INSERT, CH_UPDATE, CH_DELETE or CH_READ */
 	const struct ch_image *before;	/* NULL for an insert */
 	const struct ch_image *after;	/* NULL for a delete */
 	uint64_t index;			/* 0-based among the trx's row changes */

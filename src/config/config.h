@@ -21,6 +21,8 @@ enum mqtt_version { MQTT_V5 = 0, MQTT_V311 = 1 };
 enum mqtt_client { MQTT_CLIENT_PAHO = 0, MQTT_CLIENT_MOSQUITTO = 1 };
 enum start_kind { START_CURRENT = 0, START_EARLIEST = 1, START_GTID = 2 };
 enum position_mode { POS_GTID = 0, POS_FILE = 1 };
+/* [snapshot] mode */
+enum snap_mode { SNAP_NEVER = 0, SNAP_INITIAL, SNAP_WHEN_NEEDED, SNAP_INITIAL_ONLY };
 enum column_names { COLNAMES_BINLOG = 0, COLNAMES_INFO_SCHEMA = 1 };
 enum ssl_mode { SSLM_DISABLED = 0, SSLM_PREFERRED = 1, SSLM_REQUIRED = 2, SSLM_VERIFY_CA = 3,
 		SSLM_VERIFY_IDENTITY = 4 };
@@ -138,6 +140,18 @@ struct rc_config {
 	bool src_create_slot;		/* postgresql: create a missing slot */
 	bool src_create_publication;	/* postgresql: create a missing publication */
 	char *src_message_prefix;	/* postgresql: outbox message prefix, or "" */
+
+	/* [snapshot] */
+	int snap_mode;			/* SNAP_* */
+	int snap_chunk_rows;		/* rows of the first chunk of a table */
+	int snap_max_chunk_rows;	/* most rows in one chunk */
+	int snap_chunk_time_ms;		/* time one chunk's read aims at */
+	int snap_chunk_bytes;		/* most row bytes in one chunk */
+	int snap_max_rows_per_s;	/* rows/s limit, 0 = none */
+	int snap_statement_timeout_s;	/* max_statement_time of its queries */
+	bool snap_allow_keyless;	/* single-pass snapshot of keyless tables */
+	int snap_progress_s;		/* seconds between progress log lines */
+	char *snap_control_socket;	/* control socket path; "" beside the checkpoint */
 
 	/* [checkpoint] */
 	char *ckpt_path;		/* the checkpoint file */

@@ -41,7 +41,7 @@
 /* Append a string literal. */
 #define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
 
-static const char *const dbz_ops[CH_ROW_OPS] = { "c", "u", "d" };	/* by enum ch_op */
+static const char *const dbz_ops[CH_ROW_OPS] = { "c", "u", "d", "r" };	/* by enum ch_op */
 /* ---- calendar ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (any year >= 0). */

@@ -478,6 +478,27 @@ static int32_t *bind_when(const struct expr *w, const struct ch_table *t, const 
 	return cols;
 }
 
+bool router_table_wanted(const struct router *r, const char *db, const char *table)
+{
+	static const char *const system[] = { "mysql", "information_schema",
+					      "performance_schema", "sys" };
+	char name[520];
+	bool routed = false;
+
+	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
+		if (!strcmp(db, system[i]))
+			return false;
+	for (int i = 0; i < r->noutboxes; i++)
+		if (!strcmp(r->outboxes[i].db, db) && !strcmp(r->outboxes[i].table, table))
+			return false;	/* its rows are events, published once */
+	snprintf(name, sizeof(name), "%s.%s", db, table);
+	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
+		return false;
+	for (int i = 0; i < r->nroutes && !routed; i++)
+		routed = globs_match(&r->routes[i].match, name);
+	return routed || r->cfg->rt_unmatched != UNMATCHED_DROP;
+}
+
 /* The plan for the first route from index start that matches t. */
 static struct table_plan *plan_for(struct router *r, struct ch_table *t, int start)
 {

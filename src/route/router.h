@@ -86,6 +86,19 @@ void router_marker_end(struct router *r, const struct ch_trx *trx, struct q_entr
 bool router_ddl(struct router *r, const struct ch_trx *trx, const char *db, const char *query,
 		size_t qlen, bool (*emit)(void *ctx, struct q_entry **e), void *ctx);
 
+/* Would rows of db.table be published (filters, routes, not an outbox
+ * table, not a system schema)?  Which tables a snapshot of "all" reads. */
+bool router_table_wanted(const struct router *r, const char *db, const char *table);
+
+/*
+ * The start (end = false) or end marker of the table of trx->snap (a
+ * snapshot chunk's transaction) into e: topic (the table's), payload, id;
+ * rows: the table's rows sent (end marker).  false when the envelope has
+ * no such marker (Debezium), e then unused.
+ */
+bool router_snapshot_marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
+			    struct q_entry *e);
+
 /* Header list helpers for q_entry.headers: "key\0value\0" pairs. */
 void headers_add(struct q_entry *e, const char *k, const char *v, size_t vlen);
 

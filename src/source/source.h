@@ -24,6 +24,34 @@
 struct source_pos;
 struct source;
 
+/* A request for a snapshot of existing rows ([snapshot] mode at start,
+ * or `rowcast snapshot`). */
+struct source_snap_request {
+	const char *const *tables;	/* "db.table" each (ntables) */
+	unsigned ntables;
+	bool all;			/* every table wants_table() takes */
+	const char *where;		/* SQL condition rows must meet, or NULL */
+	bool on_demand;			/* asked for while running */
+	/* Called once, from the reader thread, when the source accepted the
+	 * request (ok; msg names the snapshot and its tables) or refused it
+	 * (msg says why).  May be NULL. */
+	void (*done)(void *arg, bool ok, const char *msg);
+	void *arg;
+};
+
+/* Where a snapshot stands. */
+struct source_snap_progress {
+	uint64_t id;			/* the snapshot running (0: none) */
+	const char *db, *table;		/* its current table (NULL: none) */
+	uint64_t rows;			/* rows of it handed over (counted on from the checkpoint) */
+	uint64_t est_rows;		/* estimate of its rows */
+	uint64_t chunks;		/* chunks of it read */
+	unsigned tables_left;		/* tables waiting, the current one included */
+	uint64_t tables_done;		/* tables finished since the start */
+	uint64_t rows_total;		/* rows read since the start, all tables */
+	bool table_done;		/* this report ends the table */
+};
+
 /* What a source calls while it reads; each returns false to stop reading
  * (the source then returns SRC_STOPPED).  Reader thread. */
 struct source_callbacks {
@@ -43,6 +71,15 @@ struct source_callbacks {
 	void (*heartbeat)(void *ctx);
 	/* the source forgets table t: free what t->user points to */
 	void (*table_gone)(void *ctx, struct ch_table *t);
+
+	/* ---- snapshots (optional for a source without them) ---- */
+	/* Wait until everything handed over so far is acknowledged (one
+	 * snapshot chunk in flight at a time); false when stopping. */
+	bool (*drain)(void *ctx);
+	/* Does the pipeline publish changes of db.table (its filters)? */
+	bool (*wants_table)(void *ctx, const char *db, const char *table);
+	/* Where a snapshot stands, after each chunk and state change. */
+	void (*snapshot_progress)(void *ctx, const struct source_snap_progress *p);
 	void *ctx;
 };
 
@@ -55,6 +92,8 @@ enum source_result {
 	SRC_ERROR,	/* it failed and stops (err says why); not retried */
 	SRC_DECODE,	/* a change could not be decoded (err names where) */
 	SRC_MISMATCH,	/* the position is of another server than this one */
+	SRC_DONE,	/* nothing more to read: the run ends ([snapshot] mode =
+			   initial_only once the snapshot is acknowledged) */
 };
 
 /* Whether ops->lag() could tell. */
@@ -108,6 +147,11 @@ struct source_ops {
 	enum source_lag (*lag)(struct source *s, int64_t *bytes, char *err, size_t errlen);
 	/* Any thread: make a blocked poll() return. */
 	void (*interrupt)(struct source *s);
+	/* Any thread: queue a snapshot request; false with err when this
+	 * source cannot (NULL: it has no snapshots).  Taken by the reader
+	 * thread at the next transaction boundary. */
+	bool (*snapshot)(struct source *s, const struct source_snap_request *rq, char *err,
+			 size_t errlen);
 	/* Close the connection; start() can connect again. */
 	void (*disconnect)(struct source *s);
 	void (*free)(struct source *s);

@@ -733,6 +733,27 @@ out:
 	return ok;
 }
 
+bool snap_table_set_range(struct snap_table *t, const char *max_key, const char *where,
+			  char *err, size_t errlen)
+{
+	const char *lits[64];
+
+	if (where) {
+		free(t->where);
+		t->where = dup_field(where);
+	}
+	if (!max_key || t->nkey == 0)
+		return true;
+	if (!split_key(t->conn, t, max_key, lits, err, errlen))
+		return false;
+	free(t->max_key);
+	t->max_key = dup_field(max_key);
+	buf_reset(&t->upper);
+	put_keyset(&t->upper, t, lits, "<", "<=");
+	t->finished = false;
+	return true;
+}
+
 void snap_table_free(struct snap_table *t)
 {
 	if (!t)
@@ -753,6 +774,7 @@ void snap_table_free(struct snap_table *t)
 	free(t->key_name);
 	free(t->key_field);
 	free(t->max_key);
+	free(t->where);
 	free(t->db);
 	free(t->name);
 	buf_free(&t->select);
@@ -954,6 +976,11 @@ static bool chunk_keyless(struct snap_table *t, size_t max_rows, size_t max_byte
 		buf_reset(&c->sql);
 		buf_puts(&c->sql, "SET STATEMENT max_statement_time = 0 FOR ");
 		buf_append(&c->sql, t->select.data, t->select.len);
+		if (t->where) {
+			buf_puts(&c->sql, " WHERE (");
+			buf_puts(&c->sql, t->where);
+			buf_putc(&c->sql, ')');
+		}
 		if (!run(c, c->sql.data, c->sql.len, "SELECT", err, errlen))
 			goto out;
 		t->res = mysql_use_result(c->my);
@@ -1021,6 +1048,11 @@ bool snap_chunk(struct snap_table *t, const char *last_key, size_t max_rows, siz
 		buf_puts(&c->sql, " AND ");
 	}
 	buf_append(&c->sql, t->upper.data, t->upper.len);
+	if (t->where) {
+		buf_puts(&c->sql, " AND (");
+		buf_puts(&c->sql, t->where);
+		buf_putc(&c->sql, ')');
+	}
 	buf_append(&c->sql, t->order.data, t->order.len);
 	buf_printf(&c->sql, " LIMIT %zu", max_rows);
 	if (!run(c, c->sql.data, c->sql.len, "SELECT", err, errlen))

@@ -84,6 +84,7 @@ struct snap_table {
 	char *max_key;		/* key literals of the largest key at open, owned;
 				   NULL when the table was empty */
 	uint64_t est_rows;	/* information_schema TABLES.TABLE_ROWS */
+	char *where;		/* SQL condition rows must also meet, owned; NULL: none */
 	struct rc_buf select;	/* "SELECT <exprs> FROM `db`.`t`", built once */
 	struct rc_buf order;	/* " ORDER BY `k1`,`k2`" */
 	struct rc_buf upper;	/* predicate "key <= max key", built once */
@@ -135,6 +136,15 @@ void *snap_conn_handle(struct snap_conn *c);
 bool snap_table_open(struct snap_conn *c, const char *db, const char *table, bool allow_keyless,
 		     struct snap_table **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/*
+ * Narrow an open table: max_key (key literals, as a chunk's last_key) is the
+ * largest key to read, kept from the snapshot's start across a restart
+ * (NULL: the one found at open); where (NULL: none) is an SQL condition
+ * every row read must also meet, as the server evaluates it.
+ */
+bool snap_table_set_range(struct snap_table *t, const char *max_key, const char *where,
+			  char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Free a table (closing a keyless pass still open); NULL is a no-op. */
 void snap_table_free(struct snap_table *t);
