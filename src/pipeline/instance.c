@@ -70,6 +70,7 @@ enum rc_status rc_new(const struct rc_config *cfg, struct rc **out, struct rc_er
 	 * instance runs that, not the file as it may be now */
 	rc->cfg = config_dup(cfg);
 	pthread_mutex_init(&rc->router_mu, NULL);
+	pthread_mutex_init(&rc->snap.mu, NULL);
 	rc->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!rc->loop) {
 		rc_config_free(rc->cfg);
@@ -261,6 +262,7 @@ void rc_free(struct rc *rc)
 	router_free(rc->router);
 	router_free(rc->pending_router);
 	pthread_mutex_destroy(&rc->router_mu);
+	pthread_mutex_destroy(&rc->snap.mu);
 	rc_config_free(rc->cfg);
 	free(rc);
 }

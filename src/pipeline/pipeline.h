@@ -41,6 +41,24 @@ struct reader {
 	struct rc_buf scratch;		/* position text for messages */
 };
 
+/* Where the snapshot stands, as the source last reported it (reader
+ * thread writes, loop and metrics read, under mu). */
+struct snap_status {
+	pthread_mutex_t mu;
+	bool active;			/* a snapshot has a table in progress */
+	uint64_t id;			/* its number */
+	char db[256], table[256];	/* its current table */
+	uint64_t rows;			/* rows of that table handed over */
+	uint64_t est_rows;		/* its estimated rows */
+	uint64_t chunks;		/* its chunks */
+	unsigned tables_left;		/* tables waiting, the current one included */
+	uint64_t tables_done;		/* tables finished since the start */
+	uint64_t rows_total;		/* rows handed over since the start */
+	int64_t table_started_ms;	/* wall clock when this process began the
+					   table (rate and ETA count from here) */
+	uint64_t rows_at_start;		/* rows already done then (a resumed table) */
+};
+
 struct rc {
 	struct rc_config *cfg;		/* private copy of the settings */
 	struct ev_loop *loop;		/* the instance's own loop */
@@ -67,6 +85,7 @@ struct rc {
 	bool reader_started;		/* reader_thread is joinable */
 	atomic_int reader_done;		/* reader_main returned */
 	struct reader rd;		/* reader thread state */
+	struct snap_status snap;	/* the snapshot's progress */
 
 	/* acknowledged position, loop thread only */
 	struct source_pos *acked;	/* after the last fully acked trx */
