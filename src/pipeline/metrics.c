@@ -186,14 +186,14 @@ static void put_head(struct rc_buf *out, const char *name, const char *type, con
 }
 
 /* name{db="..",table=".."[,op=".."]} value */
-static void put_table_sample(struct rc_buf *out, const char *name, const struct metrics_table *t,
-			     const char *op, uint64_t v)
+static void put_table_sample(struct rc_buf *out, const char *name, const char *db,
+			     const char *table, const char *op, uint64_t v)
 {
 	buf_puts(out, name);
 	buf_puts(out, "{db=\"");
-	put_label(out, t->db);
+	put_label(out, db);
 	buf_puts(out, "\",table=\"");
-	put_label(out, t->table);
+	put_label(out, table);
 	if (op) {
 		buf_puts(out, "\",op=\"");
 		buf_puts(out, op);
@@ -243,6 +243,42 @@ static struct metrics_table **snapshot(struct metrics *m, size_t *n)
 	return v;
 }
 
+/* The snapshot's series: the per-table ones only while a table is read
+ * (the table changes as the snapshot goes on), the rest always. */
+static void put_snapshot(struct metrics *m, struct rc_buf *out)
+{
+	static const struct {
+		const char *name, *help;
+		size_t field;
+	} per_table[] = {
+		{ "rowcast_snapshot_table_rows", "Rows of the table being snapshotted handed over so far.",
+		  offsetof(struct metrics_snap, rows) },
+		{ "rowcast_snapshot_table_rows_estimated", "Estimated rows of the table being snapshotted.",
+		  offsetof(struct metrics_snap, est_rows) },
+		{ "rowcast_snapshot_table_chunks", "Chunks read of the table being snapshotted.",
+		  offsetof(struct metrics_snap, chunks) },
+	};
+	struct metrics_snap s = { 0 };
+
+	if (m->snap_read)
+		m->snap_read(m->snap_arg, &s);
+	put_u64(out, "rowcast_snapshot_active", "gauge",
+		"1 while a snapshot reads a table, else 0.", s.active ? 1 : 0);
+	for (size_t f = 0; f < sizeof(per_table) / sizeof(per_table[0]); f++) {
+		put_head(out, per_table[f].name, "gauge", per_table[f].help);
+		if (s.active)
+			put_table_sample(out, per_table[f].name, s.db, s.table, NULL,
+					 *(const uint64_t *)((const char *)&s + per_table[f].field));
+	}
+	put_u64(out, "rowcast_snapshot_tables_left", "gauge",
+		"Tables the snapshot has still to read, the current one included.",
+		s.active ? s.tables_left : 0);
+	put_u64(out, "rowcast_snapshot_tables_done_total", "counter",
+		"Tables snapshots finished since the start.", s.tables_done);
+	put_u64(out, "rowcast_snapshot_rows_total", "counter",
+		"Rows snapshots handed over since the start, all tables.", s.rows_total);
+}
+
 void metrics_render(struct metrics *m, struct rc_buf *out)
 {
 	static const struct {
@@ -267,15 +303,16 @@ void metrics_render(struct metrics *m, struct rc_buf *out)
 				(atomic_uint_fast64_t *)((char *)tabs[i] + per_op[f].field);
 
 			for (int op = 0; op < CH_ROW_OPS; op++)
-				put_table_sample(out, per_op[f].name, tabs[i], ch_op_names[op],
+				put_table_sample(out, per_op[f].name, tabs[i]->db,
+						 tabs[i]->table, ch_op_names[op],
 						 atomic_load(&c[op]));
 		}
 	}
 	put_head(out, "rowcast_published_bytes_total", "counter",
 		 "Payload bytes handed to the sink.");
 	for (size_t i = 0; i < n; i++)
-		put_table_sample(out, "rowcast_published_bytes_total", tabs[i], NULL,
-				 atomic_load(&tabs[i]->bytes));
+		put_table_sample(out, "rowcast_published_bytes_total", tabs[i]->db,
+				 tabs[i]->table, NULL, atomic_load(&tabs[i]->bytes));
 	free(tabs);
 
 	put_u64(out, "rowcast_inflight_messages", "gauge",
@@ -342,6 +379,7 @@ void metrics_render(struct metrics *m, struct rc_buf *out)
 		atomic_load(&m->source_connected) ? 1 : 0);
 	put_u64(out, "rowcast_sink_connected", "gauge",
 		"1 while the broker session is up.", atomic_load(&m->sink_connected) ? 1 : 0);
+	put_snapshot(m, out);
 	put_u64(out, "rowcast_up", "gauge", "1 while the process runs.", 1);
 }
 

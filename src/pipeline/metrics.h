@@ -28,6 +28,21 @@ struct metrics_table {
 	struct metrics_table *next;	/* registry chain (private) */
 };
 
+/* A snapshot's progress: a copy of what the reader last reported. */
+struct metrics_snap {
+	bool active;			/* a table is being read */
+	uint64_t id;			/* the snapshot's number */
+	char db[256], table[256];	/* its current table */
+	uint64_t rows;			/* rows of that table handed over */
+	uint64_t est_rows;		/* the table's estimated rows */
+	uint64_t chunks;		/* chunks of it read */
+	unsigned tables_left;		/* tables waiting, the current one included */
+	uint64_t tables_done;		/* tables finished since the start */
+	uint64_t rows_total;		/* rows handed over since the start, all tables */
+	int64_t table_started_ms;	/* wall clock when this process began the table */
+	uint64_t rows_at_start;		/* rows of it already done then (resumed) */
+};
+
 struct metrics {
 	atomic_uint_fast64_t inflight;		/* messages published, not acked */
 	atomic_uint_fast64_t inflight_bytes;	/* their payload bytes */
@@ -56,6 +71,10 @@ struct metrics {
 	unsigned http_max_conns;		/* HTTP connections at once (before start) */
 	unsigned http_max_per_addr;		/* of them per client address, 0 = no limit */
 	unsigned http_idle_s;			/* idle HTTP connections closed after */
+	/* Fills in the snapshot's progress (any thread), set before the
+	 * listener starts; NULL: no snapshot to show. */
+	void (*snap_read)(void *arg, struct metrics_snap *out);
+	void *snap_arg;				/* its argument */
 	void *priv;				/* registry and HTTP server (metrics.c) */
 };
 

@@ -252,6 +252,59 @@ static void test_empty_render(void **state)
 	metrics_free(m);
 }
 
+/* A stand-in for the pipeline's view of the snapshot. */
+static void fake_snap(void *arg, struct metrics_snap *out)
+{
+	*out = *(const struct metrics_snap *)arg;
+}
+
+static void test_snapshot_render(void **state)
+{
+	struct metrics *m = metrics_new(60);
+	struct metrics_snap s = { .tables_done = 4, .rows_total = 5000 };
+	struct rc_buf b = { 0 };
+
+	(void)state;
+	/* no hook (a library without snapshots): zeros, no table series */
+	metrics_render(m, &b);
+	check_grouping(b.data);
+	assert_true(has_line(b.data, "rowcast_snapshot_active 0"));
+	assert_true(has_line(b.data, "rowcast_snapshot_rows_total 0"));
+	/* between snapshots: the totals, still no table series */
+	m->snap_read = fake_snap;
+	m->snap_arg = &s;
+	buf_reset(&b);
+	metrics_render(m, &b);
+	check_grouping(b.data);
+	assert_true(has_line(b.data, "# TYPE rowcast_snapshot_active gauge"));
+	assert_true(has_line(b.data, "rowcast_snapshot_active 0"));
+	assert_true(has_line(b.data, "# TYPE rowcast_snapshot_table_rows gauge"));
+	assert_null(strstr(b.data, "rowcast_snapshot_table_rows{"));
+	assert_true(has_line(b.data, "rowcast_snapshot_tables_left 0"));
+	assert_true(has_line(b.data, "# TYPE rowcast_snapshot_tables_done_total counter"));
+	assert_true(has_line(b.data, "rowcast_snapshot_tables_done_total 4"));
+	assert_true(has_line(b.data, "# TYPE rowcast_snapshot_rows_total counter"));
+	assert_true(has_line(b.data, "rowcast_snapshot_rows_total 5000"));
+	/* a table being read */
+	s.active = true;
+	snprintf(s.db, sizeof(s.db), "shop");
+	snprintf(s.table, sizeof(s.table), "or\"ders");
+	s.rows = 1200;
+	s.est_rows = 10000;
+	s.chunks = 3;
+	s.tables_left = 2;
+	buf_reset(&b);
+	metrics_render(m, &b);
+	check_grouping(b.data);
+	assert_true(has_line(b.data, "rowcast_snapshot_active 1"));
+	assert_true(has_line(b.data, "rowcast_snapshot_table_rows{db=\"shop\",table=\"or\\\"ders\"} 1200"));
+	assert_true(has_line(b.data, "rowcast_snapshot_table_rows_estimated{db=\"shop\",table=\"or\\\"ders\"} 10000"));
+	assert_true(has_line(b.data, "rowcast_snapshot_table_chunks{db=\"shop\",table=\"or\\\"ders\"} 3"));
+	assert_true(has_line(b.data, "rowcast_snapshot_tables_left 2"));
+	buf_free(&b);
+	metrics_free(m);
+}
+
 static void test_lag(void **state)
 {
 	struct metrics *m = metrics_new(60);
@@ -643,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_empty_render),
+		cmocka_unit_test(test_snapshot_render),
 		cmocka_unit_test(test_lag),
 		cmocka_unit_test(test_healthy),
 		cmocka_unit_test(test_healthy_checkpoint),
