@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "pipeline/control.h"
 #include "pipeline/pipeline.h"
 
 void pipeline_set_error(struct rc *rc, enum rc_status st, const char *where, const char *fmt, ...)
@@ -167,6 +168,8 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 		pipeline_set_error(rc, RC_ERR_CHECKPOINT, "", "%s", msg);
 		goto out;
 	}
+	if (!control_start(rc))	/* with the lock: a stale socket is ours to replace */
+		goto out;
 	if (rc->cfg->metrics_listen[0] &&
 	    !metrics_http_start(rc->m, rc->cfg->metrics_listen, msg, sizeof(msg))) {
 		pipeline_set_error(rc, RC_ERR_SYSTEM, "", "%s", msg);
@@ -227,6 +230,7 @@ enum rc_status rc_run(struct rc *rc, struct rc_error *err)
 	if (rc->result == RC_OK)
 		log_info("stopped cleanly; checkpoint at %s", ckpt_path(rc->ckpt));
 out:
+	control_stop(rc->ctl);	/* its file goes while the lock is still held */
 	if (err) {
 		*err = rc->err;
 		err->status = rc->result;
@@ -261,6 +265,7 @@ void rc_free(struct rc *rc)
 	metrics_free(rc->m);
 	router_free(rc->router);
 	router_free(rc->pending_router);
+	control_free(rc->ctl);	/* after the reader and the source: no answer can come */
 	pthread_mutex_destroy(&rc->router_mu);
 	pthread_mutex_destroy(&rc->snap.mu);
 	rc_config_free(rc->cfg);

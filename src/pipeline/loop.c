@@ -3,8 +3,9 @@
  * The loop thread: publish what the reader queued, release what the
  * broker acknowledged in order, move the acknowledged position and write
  * it to the checkpoint (batched, off the loop), then confirm it to the
- * source.  Also the loop's signals, reload and watchdog.  It never waits
- * on the database.
+ * source.  Also the loop's signals, reload, watchdog and the snapshot's
+ * progress lines (the control socket is control.c).  It never waits on
+ * the database.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/notify.h"
+#include "pipeline/control.h"
 #include "pipeline/pipeline.h"
 
 /* Put the acknowledged position into rc->ckpt (not yet written): the
@@ -271,6 +273,24 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	notify_watchdog();
 }
 
+/* Every [snapshot] progress_interval: where the snapshot stands, while
+ * one reads a table. */
+static void snap_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rc *rc = w->data;
+	struct metrics_snap s;
+	struct rc_buf line = { 0 };
+
+	(void)loop;
+	(void)revents;
+	control_snap_read(rc, &s);
+	if (!s.active)
+		return;
+	control_progress_line(&s, pipeline_now_ms(), &line);
+	log_info("%s", line.data);
+	buf_free(&line);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct rc *rc = w->data;
@@ -355,6 +375,10 @@ void loop_start(struct rc *rc)
 		      rc->cfg->ckpt_interval_ms / 1000.0);
 	rc->ckpt_timer.data = rc;
 	ev_timer_start(rc->loop, &rc->ckpt_timer);
+	ev_timer_init(&rc->snap_timer, snap_progress_cb, rc->cfg->snap_progress_s,
+		      rc->cfg->snap_progress_s);
+	rc->snap_timer.data = rc;
+	ev_timer_start(rc->loop, &rc->snap_timer);
 	if (rc->cfg->handle_signals) {
 		ev_signal_init(&rc->sig_term, signal_cb, SIGTERM);
 		ev_signal_init(&rc->sig_int, signal_cb, SIGINT);

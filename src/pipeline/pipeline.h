@@ -68,6 +68,8 @@ struct rc {
 	ev_signal sig_term, sig_int;	/* when handle_signals */
 	ev_signal sig_hup;		/* reload the config */
 	ev_timer watchdog;		/* WATCHDOG=1 for systemd */
+	ev_timer snap_timer;		/* snapshot progress lines in the log */
+	struct control *ctl;		/* the control socket (control.h) */
 	bool ready_sent;		/* READY=1 went out */
 	struct metrics *m;		/* counters, /metrics, /health */
 	struct router *router;		/* reader's routes and filters */
