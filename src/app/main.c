@@ -31,7 +31,11 @@ static void usage(FILE *f)
 		"       rowcast checkpoint show [-c FILE]  show the checkpoint\n"
 		"       rowcast checkpoint set --position POSITION [--force] [-c FILE]\n"
 		"                                          set it on purpose (rowcast stopped)\n"
-		"       rowcast status [-c FILE]           position, age, running or not\n"
+		"       rowcast status [-c FILE]           position, age, running or not,\n"
+		"                                          a running snapshot's progress\n"
+		"       rowcast snapshot [-c FILE] DB.TABLE... [--where CONDITION] | --all\n"
+		"                                          ask the running daemon for a\n"
+		"                                          snapshot of existing rows\n"
 		"       rowcast decode [--events] FILE...  decode binlog files to JSON\n"
 		"       rowcast test [-c FILE] CASES...    run row changes through the routes,\n"
 		"                                          compare with the expected messages\n"
@@ -182,7 +186,8 @@ out:
 	return rc;
 }
 
-/* `rowcast status`: the checkpoint's position and age, and who holds it. */
+/* `rowcast status`: the checkpoint's position and age, who holds it, and
+ * what that daemon says over its control socket. */
 static int cmd_status(const char *cfgpath)
 {
 	struct rc_config *cfg;
@@ -235,10 +240,12 @@ static int cmd_status(const char *cfgpath)
 	if (stat(cfg->ckpt_path, &sb) == 0)
 		printf("age: %.0f s\n", difftime(time(NULL), sb.st_mtime));
 	/* running? the lock says so */
-	if (ckpt_open(cfg->ckpt_path, &probe, err, sizeof(err)))
+	if (ckpt_open(cfg->ckpt_path, &probe, err, sizeof(err))) {
 		printf("running: no\n");
-	else
+	} else {
 		printf("running: yes (%s)\n", err);
+		cli_status_daemon(cfg);
+	}
 	ckpt_close(probe);
 out:
 	ckpt_close(c);
@@ -302,6 +309,9 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		cmd = argv[optind++];
+		/* its own words: --where takes SQL, which getopt must not see */
+		if (!strcmp(cmd, "snapshot"))
+			return cli_snapshot(cfgpath, argc - optind, argv + optind);
 		/* options may also follow the subcommand */
 		while ((opt = getopt_long(argc, argv, "+:c:v", opts, NULL)) != -1) {
 			if (opt == 'c')
