@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "source/mysql/decoder.h"
+#include "source/mysql/msnap.h"
 #include "source/mysql/position.h"
 #include "source/mysql/replica.h"
 #include "source/mysql/xa.h"
@@ -26,10 +27,12 @@ struct source_pos {
 	char file[256];			/* binlog file after it, "" when not known */
 	uint64_t offset;		/* and the offset there */
 	struct xa_list xa;		/* prepared XA transactions pending */
+	struct msnap_pos snap;		/* what snapshots have left to read */
 };
 
 /* How a position moves past one transaction (the commit callback's step);
- * xa is copied only when xa_op is set. */
+ * xa is copied only when xa_op is set.  A snapshot's step is the whole
+ * struct followed by its text for msnap_pos_apply(). */
 struct mstep {
 	char gtid[128];			/* the trx's GTID, "" if none */
 	char file[256];			/* binlog file of its end */
@@ -45,6 +48,8 @@ struct msource {
 	struct decoder *dec;		/* its decoder */
 	struct source_pos read;		/* after the last commit handed over */
 	struct mstep step;		/* the step being handed over (reused) */
+	struct msnap *snap;		/* the snapshot driver */
+	struct rc_buf snapstep;		/* a snapshot step: mstep + text */
 	struct rc_buf scratch;		/* describe() text, position text */
 	struct rc_buf warned;		/* "db.table\n" of tables warned about
 					   missing column names */
@@ -135,6 +140,8 @@ static void m_pos_advance(struct source *s, struct source_pos *p, const void *st
 		position_apply(&p->gtid, st.gtid);
 	snprintf(p->file, sizeof(p->file), "%s", st.file);
 	p->offset = st.next_offset;
+	if (len > sizeof(st))
+		msnap_pos_apply(&p->snap, (const char *)step + sizeof(st), len - sizeof(st));
 }
 
 static void m_pos_copy(struct source *s, struct source_pos *dst, const struct source_pos *src)
@@ -144,6 +151,7 @@ static void m_pos_copy(struct source *s, struct source_pos *dst, const struct so
 	memcpy(dst->file, src->file, sizeof(dst->file));
 	dst->offset = src->offset;
 	xa_list_copy(&dst->xa, &src->xa);
+	msnap_pos_copy(&dst->snap, &src->snap);
 }
 
 static void m_pos_free(struct source *s, struct source_pos *p)
@@ -153,6 +161,7 @@ static void m_pos_free(struct source *s, struct source_pos *p)
 		return;
 	position_free(&p->gtid);
 	xa_list_free(&p->xa);
+	msnap_pos_free(&p->snap);
 	free(p);
 }
 
@@ -210,6 +219,8 @@ static bool m_ckpt_load(struct source *s, struct ckpt *c, struct source_pos *p, 
 		}
 		xa_list_add(&p->xa, &x);
 	}
+	if (!msnap_pos_load(&p->snap, c, err, errlen))
+		return false;
 	*text = strdup(state);
 	if (!*text)
 		log_oom();
@@ -246,6 +257,7 @@ static void m_ckpt_store(struct source *s, const struct source_pos *p, struct ck
 		snprintf(k, sizeof(k), "pending.%d", i + 1);
 		ckpt_set(c, "xa", k, b.data);
 	}
+	msnap_pos_store(&p->snap, c);
 	buf_free(&b);
 }
 
@@ -274,6 +286,8 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct ch_row *ro
 
 	if (trx->xa_held)
 		return true;	/* an XA PREPARE group: published when committed */
+	if (msnap_holding(m->snap))
+		msnap_row_seen(m->snap, row);
 	return m->base.cb.row(m->base.cb.ctx, &trx->ch, row, decoder_file(m->dec),
 			      decoder_offset(m->dec));
 }
@@ -468,6 +482,8 @@ static bool on_event(void *ctx, const struct dec_trx *trx, const struct dec_even
 
 	if (ev->type == EV_HEARTBEAT || ev->type == EV_HEARTBEAT_V2)
 		m->base.cb.heartbeat(m->base.cb.ctx);
+	if (ev->is_ddl)
+		msnap_ddl_seen(m->snap);
 	if (ev->is_ddl && ev->query)
 		return m->base.cb.ddl(m->base.cb.ctx, &trx->ch, ev->db, ev->query, ev->query_len);
 	/* Statement-based DML carries no row images: never guess at it. */
@@ -561,6 +577,24 @@ static enum source_result m_poll(struct source *s, char *err, size_t errlen)
 	size_t len;
 	bool fatal = false;
 
+	m->fail = SRC_OK;
+	if (!decoder_in_trx(m->dec)) {
+		/* between transactions: the snapshot's turn */
+		switch (msnap_step(m->snap, &m->read.snap, decoder_file(m->dec),
+				   decoder_next_offset(m->dec), err, errlen)) {
+		case MSNAP_OK:
+			break;
+		case MSNAP_DONE:
+			return SRC_DONE;
+		case MSNAP_STOPPED:
+			if (m->fail == SRC_OK)
+				return SRC_STOPPED;
+			snprintf(err, errlen, "%s", m->fail_msg);
+			return m->fail;
+		case MSNAP_FATAL:
+			return SRC_FATAL;
+		}
+	}
 	if (!replica_next(m->conn, &ev, &len, &fatal, err, errlen))
 		return fatal ? SRC_FATAL : SRC_LOST;
 	m->fail = SRC_OK;
@@ -602,7 +636,59 @@ static void m_interrupt(struct source *s)
 
 static void m_disconnect(struct source *s)
 {
-	replica_disconnect(((struct msource *)s)->conn);
+	struct msource *m = (struct msource *)s;
+
+	replica_disconnect(m->conn);
+	/* a chunk waiting for its point is read again after the reconnect */
+	msnap_reset(m->snap);
+}
+
+static bool m_snapshot(struct source *s, const struct source_snap_request *rq, char *err,
+		       size_t errlen)
+{
+	struct msource *m = (struct msource *)s;
+
+	if (filemode(m)) {
+		snprintf(err, errlen, "snapshots need position_mode = gtid");
+		return false;
+	}
+	return msnap_request(m->snap, rq, err, errlen);
+}
+
+/* ---- snapshot chunks to the pipeline ---- */
+
+static bool sn_begin(void *ctx, const struct ch_trx *trx)
+{
+	struct msource *m = ctx;
+
+	return m->base.cb.begin(m->base.cb.ctx, trx);
+}
+
+static bool sn_row(void *ctx, const struct ch_trx *trx, const struct ch_row *row, const char *log,
+		   uint64_t offset)
+{
+	struct msource *m = ctx;
+
+	return m->base.cb.row(m->base.cb.ctx, trx, row, log, offset);
+}
+
+/* A chunk's (or request's) commit: the position stays where the binlog
+ * is; its snapshot part moves by the text. */
+static bool sn_commit(void *ctx, const struct ch_trx *trx, const char *text, size_t len)
+{
+	struct msource *m = ctx;
+	struct mstep st;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.file, sizeof(st.file), "%s", m->read.file);
+	st.next_offset = m->read.offset;
+	buf_reset(&m->snapstep);
+	buf_append(&m->snapstep, &st, sizeof(st));
+	buf_append(&m->snapstep, text, len);
+	if (!m->base.cb.commit(m->base.cb.ctx, trx, m->snapstep.data, m->snapstep.len))
+		return false;
+	m_pos_advance(&m->base, &m->read, m->snapstep.data, m->snapstep.len);
+	return true;
 }
 
 static void m_free(struct source *s)
@@ -611,10 +697,13 @@ static void m_free(struct source *s)
 
 	if (!s)
 		return;
+	msnap_free(m->snap);
 	replica_free(m->conn);
 	decoder_free(m->dec);
 	position_free(&m->read.gtid);
 	xa_list_free(&m->read.xa);
+	msnap_pos_free(&m->read.snap);
+	buf_free(&m->snapstep);
 	buf_free(&m->scratch);
 	buf_free(&m->warned);
 	free(m);
@@ -639,6 +728,7 @@ static const struct source_ops mysql_ops = {
 	.read_position = m_read_position,
 	.lag = m_lag,
 	.interrupt = m_interrupt,
+	.snapshot = m_snapshot,
 	.disconnect = m_disconnect,
 	.free = m_free,
 };
@@ -659,5 +749,6 @@ struct source *source_mysql_new(const struct rc_config *cfg, const struct source
 	snprintf(m->base.peer, sizeof(m->base.peer), "%s", m->conn->peer);
 	dcb.ctx = m;
 	m->dec = decoder_new(&dcb);
+	m->snap = msnap_new(cfg, &m->base.cb, &(struct msnap_out){ sn_begin, sn_row, sn_commit, m });
 	return &m->base;
 }
