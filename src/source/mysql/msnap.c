@@ -513,6 +513,14 @@ static bool take_request(struct msnap *s, const struct msnap_pos *pos, const str
 		snprintf(msg, msglen, "snapshot: %s", err);
 		return false;
 	}
+	if (!snap_is_mariadb(s->conn)) {
+		/* MySQL 8 has no read view's binlog point: doc/SNAPSHOTS.md
+		 * says what a MySQL snapshot would take */
+		snprintf(msg, msglen, "snapshot: %s is not MariaDB: rowcast snapshots need "
+			 "MariaDB's Binlog_snapshot_file/position (no lock, exact point)",
+			 s->cfg->src_host);
+		return false;
+	}
 	buf_reset(&s->step);
 	for (unsigned i = 0; i < r->ntables; i++) {
 		const char *t = split_name(r->tables[i], db, sizeof(db));
@@ -1030,6 +1038,12 @@ static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos
 			/* max_statement_time: smaller next time */
 			s->rows_next /= 2;
 			log_warn("snapshot: %s (next chunk %zu rows)", why, s->rows_next);
+			return MSNAP_OK;
+		}
+		if (code == 0) {
+			/* the table is not as described (altered): anew */
+			log_info("snapshot: %s: described again", why);
+			table_close(s);
 			return MSNAP_OK;
 		}
 		log_warn("snapshot: %s (trying again in 5 s)", why);

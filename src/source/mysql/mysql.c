@@ -50,6 +50,8 @@ struct msource {
 	struct mstep step;		/* the step being handed over (reused) */
 	struct msnap *snap;		/* the snapshot driver */
 	struct rc_buf snapstep;		/* a snapshot step: mstep + text */
+	char *reset;			/* when_needed: the new position to hand
+					   over (its step resets the position) */
 	struct rc_buf scratch;		/* describe() text, position text */
 	struct rc_buf warned;		/* "db.table\n" of tables warned about
 					   missing column names */
@@ -140,6 +142,23 @@ static void m_pos_advance(struct source *s, struct source_pos *p, const void *st
 		position_apply(&p->gtid, st.gtid);
 	snprintf(p->file, sizeof(p->file), "%s", st.file);
 	p->offset = st.next_offset;
+	if (len > sizeof(st) + 2 && !memcmp((const char *)step + sizeof(st), "R\t", 2)) {
+		/* when_needed: the position was purged; on from this one */
+		struct msnap_pos empty = { 0 };
+		char *text = strndup((const char *)step + sizeof(st) + 2, len - sizeof(st) - 2);
+		char why[256];
+
+		if (!text)
+			log_oom();
+		if (!position_parse(&p->gtid, p->gtid.mysql, text, why, sizeof(why)))
+			log_error("position reset to '%s': %s", text, why);
+		free(text);
+		xa_list_free(&p->xa);
+		empty.last_id = p->snap.last_id;
+		empty.tables_done = p->snap.tables_done;
+		msnap_pos_copy(&p->snap, &empty);
+		return;
+	}
 	if (len > sizeof(st))
 		msnap_pos_apply(&p->snap, (const char *)step + sizeof(st), len - sizeof(st));
 }
@@ -535,6 +554,45 @@ static enum source_result m_start_position(struct source *s, char **out, char *e
 }
 
 static enum source_result m_start(struct source *s, const struct source_pos *from, char *err,
+				  size_t errlen);
+static bool sn_begin(void *ctx, const struct ch_trx *trx);
+static bool sn_commit(void *ctx, const struct ch_trx *trx, const char *text, size_t len);
+
+/*
+ * [snapshot] mode = when_needed and the binlogs the position needs are
+ * gone: stream from the server's current position, with a snapshot of
+ * every table (a new start, as without a checkpoint).  The position's
+ * reset is handed over first, so the checkpoint moves there too.
+ */
+static enum source_result start_over(struct msource *m, char *err, size_t errlen)
+{
+	struct source_snap_request rq = { .all = true };
+	char *text = NULL, why[512];
+	bool fatal = false;
+
+	log_warn("%s; [snapshot] mode = when_needed: streaming from the server's current position after a snapshot of every table",
+		 err);
+	replica_disconnect(m->conn);
+	if (!replica_connect(m->conn, &fatal, err, errlen) ||
+	    !replica_position(m->conn, START_CURRENT, &text, err, errlen)) {
+		replica_disconnect(m->conn);
+		free(text);
+		return fatal ? SRC_FATAL : SRC_LOST;
+	}
+	replica_disconnect(m->conn);
+	if (!position_parse(&m->read.gtid, m->read.gtid.mysql, text, why, sizeof(why)) ||
+	    !msnap_request(m->snap, &rq, why, sizeof(why))) {
+		snprintf(err, errlen, "when_needed: %s", why);
+		free(text);
+		return SRC_FATAL;
+	}
+	xa_list_free(&m->read.xa);
+	free(m->reset);
+	m->reset = text;
+	return m_start(&m->base, NULL, err, errlen);
+}
+
+static enum source_result m_start(struct source *s, const struct source_pos *from, char *err,
 				  size_t errlen)
 {
 	struct msource *m = (struct msource *)s;
@@ -550,6 +608,8 @@ static enum source_result m_start(struct source *s, const struct source_pos *fro
 			   err, errlen);
 	/* the server of a hosts list that answered, or was tried last */
 	snprintf(s->peer, sizeof(s->peer), "%s", m->conn->peer);
+	if (!ok && m->conn->purged && s->cfg->snap_mode == SNAP_WHEN_NEEDED && !filemode(m))
+		return start_over(m, err, errlen);
 	if (!ok) {
 		replica_disconnect(m->conn);
 		return fatal ? SRC_FATAL : SRC_LOST;
@@ -578,6 +638,20 @@ static enum source_result m_poll(struct source *s, char *err, size_t errlen)
 	bool fatal = false;
 
 	m->fail = SRC_OK;
+	if (m->reset && !decoder_in_trx(m->dec)) {
+		struct ch_trx trx = { .ts_ms = 0 };
+		char *text = m->reset;
+		bool ok;
+
+		snprintf(trx.id, sizeof(trx.id), "position-reset");
+		m->reset = NULL;
+		buf_reset(&m->scratch);
+		buf_printf(&m->scratch, "R\t%s", text);
+		free(text);
+		ok = sn_begin(m, &trx) && sn_commit(m, &trx, m->scratch.data, m->scratch.len);
+		if (!ok)
+			return SRC_STOPPED;
+	}
 	if (!decoder_in_trx(m->dec)) {
 		/* between transactions: the snapshot's turn */
 		switch (msnap_step(m->snap, &m->read.snap, decoder_file(m->dec),
@@ -698,6 +772,7 @@ static void m_free(struct source *s)
 	if (!s)
 		return;
 	msnap_free(m->snap);
+	free(m->reset);
 	replica_free(m->conn);
 	decoder_free(m->dec);
 	position_free(&m->read.gtid);

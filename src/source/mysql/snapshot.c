@@ -733,6 +733,13 @@ out:
 	return ok;
 }
 
+bool snap_is_mariadb(const struct snap_conn *c)
+{
+	const char *v = c && c->my ? mysql_get_server_info(c->my) : NULL;
+
+	return v && strstr(v, "MariaDB");
+}
+
 unsigned snap_errno(const struct snap_conn *c)
 {
 	return c && c->my ? mysql_errno(c->my) : 0;

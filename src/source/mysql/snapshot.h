@@ -146,6 +146,9 @@ bool snap_table_open(struct snap_conn *c, const char *db, const char *table, boo
 bool snap_table_set_range(struct snap_table *t, const char *max_key, const char *where,
 			  char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Is the server MariaDB (the only one with Binlog_snapshot_file/position)? */
+bool snap_is_mariadb(const struct snap_conn *c);
+
 /* The server's error number of the last failure on c (0: none). */
 unsigned snap_errno(const struct snap_conn *c);
 
