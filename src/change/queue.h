@@ -46,6 +46,8 @@ struct q_entry {
 	int64_t pub_ms;			/* Q_ROW: wall clock when published (loop) */
 	struct rc_buf step;		/* Q_COMMIT: how the source's position moves
 					   past the trx (its bytes, source.h) */
+	uint8_t durable;		/* Q_COMMIT: write the checkpoint as soon as
+					   it is acknowledged (a snapshot chunk) */
 	int fail_status;		/* Q_FAIL: rc_status */
 	void *owner;			/* the sink that took it (for callbacks) */
 	void *mt;			/* Q_ROW: its table's metrics counters */

@@ -134,8 +134,23 @@ static bool resolve_start(struct rc *rc)
 		log_info("no checkpoint at %s: starting at %s (start_position = %s)",
 			 ckpt_path(rc->ckpt), text[0] ? text : "the first binlog (no GTID yet)",
 			 rc->cfg->src_start);
-		/* written before the first publish: a crash now loses nothing */
-		if (!loop_write_checkpoint(rc)) {
+		if (rc->cfg->snap_mode != SNAP_NEVER) {
+			/* the snapshot's tables reach the checkpoint with the
+			 * first acknowledgement; a crash before it starts over,
+			 * snapshot included, so no first write here */
+			struct source_snap_request rq = { .all = true };
+
+			if (!src->ops->snapshot ||
+			    !src->ops->snapshot(src, &rq, err, sizeof(err))) {
+				pipeline_set_error(rc, RC_ERR_CONFIG, rc->cfg->path,
+						   "[snapshot] mode: %s",
+						   src->ops->snapshot ? err :
+						   "this source has no snapshots");
+				free(text);
+				return false;
+			}
+		} else if (!loop_write_checkpoint(rc)) {
+			/* written before the first publish: a crash now loses nothing */
 			pipeline_set_error(rc, RC_ERR_CHECKPOINT, ckpt_path(rc->ckpt),
 					   "cannot write the first checkpoint");
 			free(text);

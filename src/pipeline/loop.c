@@ -37,6 +37,8 @@ static void checkpoint_written(struct rc *rc)
 	char err[512];
 
 	rc->last_write = ev_now(rc->loop);
+	/* the reader may read the next snapshot chunk (reader.c, on_drain) */
+	atomic_store(&rc->durable_done, rc->durable_writing);
 	atomic_fetch_add(&rc->m->checkpoint_writes, 1);
 	atomic_store(&rc->m->last_checkpoint_ms, pipeline_now_ms());
 	atomic_store(&rc->m->checkpoint_behind, rc->dirty);
@@ -60,6 +62,7 @@ bool loop_write_checkpoint(struct rc *rc)
 		return false;
 	}
 	rc->dirty = false;
+	rc->durable_writing = rc->durable_acked;
 	checkpoint_written(rc);
 	return true;
 }
@@ -71,6 +74,8 @@ static void write_checkpoint_async(struct rc *rc)
 	fill_checkpoint(rc);
 	if (ckpt_async_submit(rc->ckpt_w)) {
 		rc->dirty = false;	/* set again should the write fail */
+		rc->durable_writing = rc->durable_acked;
+		rc->write_now = false;
 		rc->src->ops->pos_copy(rc->src, rc->writing, rc->acked);
 	}
 }
@@ -90,6 +95,8 @@ void loop_take_checkpoint_result(struct rc *rc)
 
 	if (r == 1) {
 		checkpoint_written(rc);
+		if (rc->write_now && !rc->stopping)
+			write_checkpoint_async(rc);	/* a snapshot chunk waits */
 	} else if (r == 0) {
 		log_error("checkpoint: %s", err);
 		metrics_checkpoint_result(rc->m, false, err);
@@ -144,6 +151,10 @@ void loop_drain_acks(struct rc *rc)
 			rc->src->ops->pos_advance(rc->src, rc->acked, e->step.data, e->step.len);
 			rc->part_id[0] = '\0';
 			rc->part_next = 0;
+			if (e->durable) {
+				rc->durable_acked++;
+				rc->write_now = true;
+			}
 		}
 		rc->dirty = true;
 		t++;
@@ -152,6 +163,10 @@ void loop_drain_acks(struct rc *rc)
 		queue_release(&rc->q, t);
 		atomic_store(&rc->m->checkpoint_behind, 1);
 	}
+	/* a snapshot chunk is acknowledged: on disk at once, so that a crash
+	 * reads at most the chunk after it again */
+	if (rc->write_now && rc->ckpt_w && !rc->stopping)
+		write_checkpoint_async(rc);
 	/* the oldest message published and not acknowledged (t stops at one) */
 	atomic_store(&rc->m->oldest_pub_ms, t < rc->q.pub ? queue_at(&rc->q, t)->pub_ms : 0);
 	/* lag: the commit time of the oldest transaction not yet acknowledged */

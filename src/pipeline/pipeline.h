@@ -38,6 +38,7 @@ struct reader {
 	bool unsignalled;		/* entries pushed, the loop not yet woken */
 	time_t lag_at;			/* monotonic second of the last source lag
 					   measurement */
+	uint64_t durable_pushed;	/* durable commits handed over */
 	struct rc_buf scratch;		/* position text for messages */
 };
 
@@ -95,6 +96,10 @@ struct rc {
 	char part_id[300];		/* trx partly acknowledged (its id), "" if none */
 	uint64_t part_next;		/* its next row index not acked */
 	bool dirty;			/* acked moved since the last write */
+	uint64_t durable_acked;		/* durable commits acknowledged (loop) */
+	uint64_t durable_writing;	/* of them, in the write under way (loop) */
+	bool write_now;			/* a durable commit waits for a write (loop) */
+	_Atomic uint64_t durable_done;	/* durable commits on disk (loop writes) */
 	double last_write;		/* ev_now of the last checkpoint write */
 
 	enum rc_status result;		/* what rc_run returns */

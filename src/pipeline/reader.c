@@ -91,6 +91,23 @@ static void push_message(struct rc *rc, struct q_entry *e, const struct ch_trx *
 	rc->rd.unsignalled = true;	/* the loop hears of it after the event */
 }
 
+/* A snapshot's start or end marker of its table, when the envelope has
+ * one. */
+static bool snapshot_marker(struct rc *rc, const struct ch_trx *trx, bool end)
+{
+	struct q_entry *e = queue_reserve(&rc->q);
+
+	if (!e)
+		return false;
+	if (!router_snapshot_marker(rc->router, trx, end, trx->snap->rows_before + trx->nrows, e))
+		return true;	/* reserved, not pushed: used by the next one */
+	buf_strcpy(e->db, sizeof(e->db), trx->snap->db);
+	buf_strcpy(e->table, sizeof(e->table), trx->snap->table);
+	buf_strcpy(e->trxkey, sizeof(e->trxkey), trx->id);
+	push_message(rc, e, trx, end ? trx->nrows : 0, CH_MARKER, NULL);
+	return true;
+}
+
 static bool on_begin(void *ctx, const struct ch_trx *trx)
 {
 	struct rc *rc = ctx;
@@ -101,7 +118,8 @@ static bool on_begin(void *ctx, const struct ch_trx *trx)
 	buf_strcpy(r->cur_id, sizeof(r->cur_id), trx->id);
 	r->cur_rows = 0;
 	r->skip_rows = 0;
-	if (r->skip_id && !strcmp(r->skip_id, r->cur_id)) {
+	/* a snapshot chunk read again may hold other rows: never skipped */
+	if (r->skip_id && !strcmp(r->skip_id, r->cur_id) && !trx->snap) {
 		r->skip_rows = r->skip_from;
 		r->cur_rows = r->skip_from;
 	}
@@ -112,6 +130,8 @@ static bool on_begin(void *ctx, const struct ch_trx *trx)
 		e->db[0] = e->table[0] = '\0';
 		push_message(rc, e, trx, 0, CH_MARKER, NULL);
 	}
+	if (trx->snap && trx->snap->first && !snapshot_marker(rc, trx, false))
+		return false;
 	return true;
 }
 
@@ -235,10 +255,15 @@ static bool on_commit(void *ctx, const struct ch_trx *trx, const void *step, siz
 		e->db[0] = e->table[0] = '\0';
 		push_message(rc, e, trx, trx->nrows, CH_MARKER, NULL);
 	}
+	if (trx->snap && trx->snap->last && !snapshot_marker(rc, trx, true))
+		return false;
 	e = queue_reserve(&rc->q);
 	if (!e)
 		return false;
 	e->kind = Q_COMMIT;
+	e->durable = trx->snap != NULL;
+	if (e->durable)
+		r->durable_pushed++;
 	buf_reset(&e->step);
 	buf_append(&e->step, step, steplen);
 	buf_strcpy(e->gtid, sizeof(e->gtid), trx->gtid);
@@ -307,6 +332,81 @@ static void on_heartbeat(void *ctx)
 	atomic_store(&rc->m->last_heartbeat_ms, pipeline_now_ms());
 }
 
+/* The checkpoint is not awaited longer than this (a failing write must
+ * not stop the live stream; /health says it fails). */
+#define RC_DRAIN_DURABLE_MS 5000
+
+/* One snapshot chunk in flight: wait until everything handed over is
+ * acknowledged (the loop releases it) and the last chunk's progress is on
+ * disk, or the queue closes. */
+static bool on_drain(void *ctx)
+{
+	struct rc *rc = ctx;
+	struct queue *q = &rc->q;
+	int64_t give_up = pipeline_now_ms() + RC_DRAIN_DURABLE_MS;
+	bool open;
+
+	reader_signal(rc);
+	pthread_mutex_lock(&q->mu);
+	atomic_store(&q->waiting, true);
+	while (!q->closed && (atomic_load(&q->tail) != atomic_load(&q->head) ||
+			      (atomic_load(&rc->durable_done) < rc->rd.durable_pushed &&
+			       pipeline_now_ms() < give_up))) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&q->space, &q->mu, &until);
+	}
+	atomic_store(&q->waiting, false);
+	open = !q->closed;
+	pthread_mutex_unlock(&q->mu);
+	return open;
+}
+
+static bool on_wants_table(void *ctx, const char *db, const char *table)
+{
+	struct rc *rc = ctx;
+
+	take_pending_router(rc);
+	return router_table_wanted(rc->router, db, table);
+}
+
+static void on_snapshot_progress(void *ctx, const struct source_snap_progress *p)
+{
+	struct rc *rc = ctx;
+	struct snap_status *st = &rc->snap;
+
+	pthread_mutex_lock(&st->mu);
+	if (!st->active || st->id != p->id || strcmp(st->db, p->db) || strcmp(st->table, p->table)) {
+		/* a table begins (in this process) */
+		st->table_started_ms = pipeline_now_ms();
+		st->rows_at_start = p->rows;
+	}
+	st->active = !p->table_done || p->tables_left > 0;
+	st->id = p->id;
+	buf_strcpy(st->db, sizeof(st->db), p->db);
+	buf_strcpy(st->table, sizeof(st->table), p->table);
+	st->rows = p->rows;
+	st->est_rows = p->est_rows;
+	st->chunks = p->chunks;
+	st->tables_left = p->tables_left;
+	st->tables_done = p->tables_done;
+	st->rows_total = p->rows_total;
+	if (p->table_done)
+		st->table[0] = '\0';	/* the next one starts afresh */
+	pthread_mutex_unlock(&st->mu);
+	if (p->table_done)
+		log_info("snapshot %llu: %s.%s done: %llu rows in %llu chunks; %u table%s left",
+			 (unsigned long long)p->id, p->db, p->table, (unsigned long long)p->rows,
+			 (unsigned long long)p->chunks, p->tables_left,
+			 p->tables_left == 1 ? "" : "s");
+}
+
 const struct source_callbacks reader_callbacks = {
 	.begin = on_begin,
 	.row = on_row,
@@ -314,6 +414,9 @@ const struct source_callbacks reader_callbacks = {
 	.ddl = on_ddl,
 	.heartbeat = on_heartbeat,
 	.table_gone = table_gone,
+	.drain = on_drain,
+	.wants_table = on_wants_table,
+	.snapshot_progress = on_snapshot_progress,
 };
 
 /* Sleep up to ms, waking early when the queue closes. */
@@ -499,6 +602,11 @@ void *reader_main(void *arg)
 		reader_signal(rc);
 		if (res == SRC_STOPPED)
 			goto out;	/* the callback that stopped said why */
+		if (res == SRC_DONE) {
+			log_info("%s: nothing more to read: stopping", src->peer);
+			rc_stop(rc);
+			goto out;
+		}
 		if (res != SRC_LOST && res != SRC_FATAL) {
 			if (res == SRC_DECODE)
 				atomic_fetch_add(&rc->m->decode_errors, 1);

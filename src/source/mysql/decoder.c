@@ -72,6 +72,11 @@ uint64_t decoder_next_offset(const struct decoder *d)
 	return d->next_offset;
 }
 
+bool decoder_in_trx(const struct decoder *d)
+{
+	return d->trx.active;
+}
+
 void decoder_expect_checksum(struct decoder *d, bool crc32)
 {
 	d->checksum = crc32 ? 1 : 0;

@@ -141,6 +141,9 @@ uint64_t decoder_offset(const struct decoder *d);
 /* Where the event after the last one fed starts (its end). */
 uint64_t decoder_next_offset(const struct decoder *d);
 
+/* Is a transaction open (begun, not yet committed)? */
+bool decoder_in_trx(const struct decoder *d);
+
 /* What feeding an event came to. */
 enum dec_result {
 	DEC_OK = 0,	/* decoded, every callback went on */

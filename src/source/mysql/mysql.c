@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "source/mysql/decoder.h"
+#include "source/mysql/msnap.h"
 #include "source/mysql/position.h"
 #include "source/mysql/replica.h"
 #include "source/mysql/xa.h"
@@ -26,10 +27,12 @@ struct source_pos {
 	char file[256];			/* binlog file after it, "" when not known */
 	uint64_t offset;		/* and the offset there */
 	struct xa_list xa;		/* prepared XA transactions pending */
+	struct msnap_pos snap;		/* what snapshots have left to read */
 };
 
 /* How a position moves past one transaction (the commit callback's step);
- * xa is copied only when xa_op is set. */
+ * xa is copied only when xa_op is set.  A snapshot's step is the whole
+ * struct followed by its text for msnap_pos_apply(). */
 struct mstep {
 	char gtid[128];			/* the trx's GTID, "" if none */
 	char file[256];			/* binlog file of its end */
@@ -45,6 +48,10 @@ struct msource {
 	struct decoder *dec;		/* its decoder */
 	struct source_pos read;		/* after the last commit handed over */
 	struct mstep step;		/* the step being handed over (reused) */
+	struct msnap *snap;		/* the snapshot driver */
+	struct rc_buf snapstep;		/* a snapshot step: mstep + text */
+	char *reset;			/* when_needed: the new position to hand
+					   over (its step resets the position) */
 	struct rc_buf scratch;		/* describe() text, position text */
 	struct rc_buf warned;		/* "db.table\n" of tables warned about
 					   missing column names */
@@ -135,6 +142,25 @@ static void m_pos_advance(struct source *s, struct source_pos *p, const void *st
 		position_apply(&p->gtid, st.gtid);
 	snprintf(p->file, sizeof(p->file), "%s", st.file);
 	p->offset = st.next_offset;
+	if (len > sizeof(st) + 2 && !memcmp((const char *)step + sizeof(st), "R\t", 2)) {
+		/* when_needed: the position was purged; on from this one */
+		struct msnap_pos empty = { 0 };
+		char *text = strndup((const char *)step + sizeof(st) + 2, len - sizeof(st) - 2);
+		char why[256];
+
+		if (!text)
+			log_oom();
+		if (!position_parse(&p->gtid, p->gtid.mysql, text, why, sizeof(why)))
+			log_error("position reset to '%s': %s", text, why);
+		free(text);
+		xa_list_free(&p->xa);
+		empty.last_id = p->snap.last_id;
+		empty.tables_done = p->snap.tables_done;
+		msnap_pos_copy(&p->snap, &empty);
+		return;
+	}
+	if (len > sizeof(st))
+		msnap_pos_apply(&p->snap, (const char *)step + sizeof(st), len - sizeof(st));
 }
 
 static void m_pos_copy(struct source *s, struct source_pos *dst, const struct source_pos *src)
@@ -144,6 +170,7 @@ static void m_pos_copy(struct source *s, struct source_pos *dst, const struct so
 	memcpy(dst->file, src->file, sizeof(dst->file));
 	dst->offset = src->offset;
 	xa_list_copy(&dst->xa, &src->xa);
+	msnap_pos_copy(&dst->snap, &src->snap);
 }
 
 static void m_pos_free(struct source *s, struct source_pos *p)
@@ -153,6 +180,7 @@ static void m_pos_free(struct source *s, struct source_pos *p)
 		return;
 	position_free(&p->gtid);
 	xa_list_free(&p->xa);
+	msnap_pos_free(&p->snap);
 	free(p);
 }
 
@@ -210,6 +238,8 @@ static bool m_ckpt_load(struct source *s, struct ckpt *c, struct source_pos *p, 
 		}
 		xa_list_add(&p->xa, &x);
 	}
+	if (!msnap_pos_load(&p->snap, c, err, errlen))
+		return false;
 	*text = strdup(state);
 	if (!*text)
 		log_oom();
@@ -246,6 +276,7 @@ static void m_ckpt_store(struct source *s, const struct source_pos *p, struct ck
 		snprintf(k, sizeof(k), "pending.%d", i + 1);
 		ckpt_set(c, "xa", k, b.data);
 	}
+	msnap_pos_store(&p->snap, c);
 	buf_free(&b);
 }
 
@@ -274,6 +305,8 @@ static bool on_row(void *ctx, const struct dec_trx *trx, const struct ch_row *ro
 
 	if (trx->xa_held)
 		return true;	/* an XA PREPARE group: published when committed */
+	if (msnap_holding(m->snap))
+		msnap_row_seen(m->snap, row);
 	return m->base.cb.row(m->base.cb.ctx, &trx->ch, row, decoder_file(m->dec),
 			      decoder_offset(m->dec));
 }
@@ -468,6 +501,8 @@ static bool on_event(void *ctx, const struct dec_trx *trx, const struct dec_even
 
 	if (ev->type == EV_HEARTBEAT || ev->type == EV_HEARTBEAT_V2)
 		m->base.cb.heartbeat(m->base.cb.ctx);
+	if (ev->is_ddl)
+		msnap_ddl_seen(m->snap);
 	if (ev->is_ddl && ev->query)
 		return m->base.cb.ddl(m->base.cb.ctx, &trx->ch, ev->db, ev->query, ev->query_len);
 	/* Statement-based DML carries no row images: never guess at it. */
@@ -519,6 +554,45 @@ static enum source_result m_start_position(struct source *s, char **out, char *e
 }
 
 static enum source_result m_start(struct source *s, const struct source_pos *from, char *err,
+				  size_t errlen);
+static bool sn_begin(void *ctx, const struct ch_trx *trx);
+static bool sn_commit(void *ctx, const struct ch_trx *trx, const char *text, size_t len);
+
+/*
+ * [snapshot] mode = when_needed and the binlogs the position needs are
+ * gone: stream from the server's current position, with a snapshot of
+ * every table (a new start, as without a checkpoint).  The position's
+ * reset is handed over first, so the checkpoint moves there too.
+ */
+static enum source_result start_over(struct msource *m, char *err, size_t errlen)
+{
+	struct source_snap_request rq = { .all = true };
+	char *text = NULL, why[512];
+	bool fatal = false;
+
+	log_warn("%s; [snapshot] mode = when_needed: streaming from the server's current position after a snapshot of every table",
+		 err);
+	replica_disconnect(m->conn);
+	if (!replica_connect(m->conn, &fatal, err, errlen) ||
+	    !replica_position(m->conn, START_CURRENT, &text, err, errlen)) {
+		replica_disconnect(m->conn);
+		free(text);
+		return fatal ? SRC_FATAL : SRC_LOST;
+	}
+	replica_disconnect(m->conn);
+	if (!position_parse(&m->read.gtid, m->read.gtid.mysql, text, why, sizeof(why)) ||
+	    !msnap_request(m->snap, &rq, why, sizeof(why))) {
+		snprintf(err, errlen, "when_needed: %s", why);
+		free(text);
+		return SRC_FATAL;
+	}
+	xa_list_free(&m->read.xa);
+	free(m->reset);
+	m->reset = text;
+	return m_start(&m->base, NULL, err, errlen);
+}
+
+static enum source_result m_start(struct source *s, const struct source_pos *from, char *err,
 				  size_t errlen)
 {
 	struct msource *m = (struct msource *)s;
@@ -534,6 +608,8 @@ static enum source_result m_start(struct source *s, const struct source_pos *fro
 			   err, errlen);
 	/* the server of a hosts list that answered, or was tried last */
 	snprintf(s->peer, sizeof(s->peer), "%s", m->conn->peer);
+	if (!ok && m->conn->purged && s->cfg->snap_mode == SNAP_WHEN_NEEDED && !filemode(m))
+		return start_over(m, err, errlen);
 	if (!ok) {
 		replica_disconnect(m->conn);
 		return fatal ? SRC_FATAL : SRC_LOST;
@@ -561,6 +637,38 @@ static enum source_result m_poll(struct source *s, char *err, size_t errlen)
 	size_t len;
 	bool fatal = false;
 
+	m->fail = SRC_OK;
+	if (m->reset && !decoder_in_trx(m->dec)) {
+		struct ch_trx trx = { .ts_ms = 0 };
+		char *text = m->reset;
+		bool ok;
+
+		snprintf(trx.id, sizeof(trx.id), "position-reset");
+		m->reset = NULL;
+		buf_reset(&m->scratch);
+		buf_printf(&m->scratch, "R\t%s", text);
+		free(text);
+		ok = sn_begin(m, &trx) && sn_commit(m, &trx, m->scratch.data, m->scratch.len);
+		if (!ok)
+			return SRC_STOPPED;
+	}
+	if (!decoder_in_trx(m->dec)) {
+		/* between transactions: the snapshot's turn */
+		switch (msnap_step(m->snap, &m->read.snap, decoder_file(m->dec),
+				   decoder_next_offset(m->dec), err, errlen)) {
+		case MSNAP_OK:
+			break;
+		case MSNAP_DONE:
+			return SRC_DONE;
+		case MSNAP_STOPPED:
+			if (m->fail == SRC_OK)
+				return SRC_STOPPED;
+			snprintf(err, errlen, "%s", m->fail_msg);
+			return m->fail;
+		case MSNAP_FATAL:
+			return SRC_FATAL;
+		}
+	}
 	if (!replica_next(m->conn, &ev, &len, &fatal, err, errlen))
 		return fatal ? SRC_FATAL : SRC_LOST;
 	m->fail = SRC_OK;
@@ -602,7 +710,59 @@ static void m_interrupt(struct source *s)
 
 static void m_disconnect(struct source *s)
 {
-	replica_disconnect(((struct msource *)s)->conn);
+	struct msource *m = (struct msource *)s;
+
+	replica_disconnect(m->conn);
+	/* a chunk waiting for its point is read again after the reconnect */
+	msnap_reset(m->snap);
+}
+
+static bool m_snapshot(struct source *s, const struct source_snap_request *rq, char *err,
+		       size_t errlen)
+{
+	struct msource *m = (struct msource *)s;
+
+	if (filemode(m)) {
+		snprintf(err, errlen, "snapshots need position_mode = gtid");
+		return false;
+	}
+	return msnap_request(m->snap, rq, err, errlen);
+}
+
+/* ---- snapshot chunks to the pipeline ---- */
+
+static bool sn_begin(void *ctx, const struct ch_trx *trx)
+{
+	struct msource *m = ctx;
+
+	return m->base.cb.begin(m->base.cb.ctx, trx);
+}
+
+static bool sn_row(void *ctx, const struct ch_trx *trx, const struct ch_row *row, const char *log,
+		   uint64_t offset)
+{
+	struct msource *m = ctx;
+
+	return m->base.cb.row(m->base.cb.ctx, trx, row, log, offset);
+}
+
+/* A chunk's (or request's) commit: the position stays where the binlog
+ * is; its snapshot part moves by the text. */
+static bool sn_commit(void *ctx, const struct ch_trx *trx, const char *text, size_t len)
+{
+	struct msource *m = ctx;
+	struct mstep st;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.file, sizeof(st.file), "%s", m->read.file);
+	st.next_offset = m->read.offset;
+	buf_reset(&m->snapstep);
+	buf_append(&m->snapstep, &st, sizeof(st));
+	buf_append(&m->snapstep, text, len);
+	if (!m->base.cb.commit(m->base.cb.ctx, trx, m->snapstep.data, m->snapstep.len))
+		return false;
+	m_pos_advance(&m->base, &m->read, m->snapstep.data, m->snapstep.len);
+	return true;
 }
 
 static void m_free(struct source *s)
@@ -611,10 +771,14 @@ static void m_free(struct source *s)
 
 	if (!s)
 		return;
+	msnap_free(m->snap);
+	free(m->reset);
 	replica_free(m->conn);
 	decoder_free(m->dec);
 	position_free(&m->read.gtid);
 	xa_list_free(&m->read.xa);
+	msnap_pos_free(&m->read.snap);
+	buf_free(&m->snapstep);
 	buf_free(&m->scratch);
 	buf_free(&m->warned);
 	free(m);
@@ -639,6 +803,7 @@ static const struct source_ops mysql_ops = {
 	.read_position = m_read_position,
 	.lag = m_lag,
 	.interrupt = m_interrupt,
+	.snapshot = m_snapshot,
 	.disconnect = m_disconnect,
 	.free = m_free,
 };
@@ -659,5 +824,6 @@ struct source *source_mysql_new(const struct rc_config *cfg, const struct source
 	snprintf(m->base.peer, sizeof(m->base.peer), "%s", m->conn->peer);
 	dcb.ctx = m;
 	m->dec = decoder_new(&dcb);
+	m->snap = msnap_new(cfg, &m->base.cb, &(struct msnap_out){ sn_begin, sn_row, sn_commit, m });
 	return &m->base;
 }

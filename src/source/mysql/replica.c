@@ -516,6 +516,7 @@ static bool check_position(struct msrc *m, const char *state, bool *fatal, char 
 					 oldest.v[k].domain, oldest.v[k].server,
 					 (unsigned long long)oldest.v[k].seq);
 				*fatal = true;
+				m->base.purged = true;
 				ok = false;
 				goto out;
 			}
@@ -557,6 +558,7 @@ static bool check_position_mysql(struct msrc *m, const char *state, bool *fatal,
 			 "%s: binlogs the checkpoint needs were purged: the first missing GTID is %s (gtid_purged is %s)",
 			 m->base.peer, first.data, val);
 		*fatal = true;
+		m->base.purged = true;
 		ok = false;
 		goto out;
 	}
@@ -593,6 +595,7 @@ bool replica_start(struct replica *s, const char *state, bool file_mode, struct 
 	bool ok = false;
 	int r;
 
+	s->purged = false;
 	*fatal = false;
 	if (filemode) {
 		const char *colon = strrchr(state, ':');

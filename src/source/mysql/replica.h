@@ -26,6 +26,8 @@ struct replica {
 	char flavour[16];		/* "mariadb" or "mysql", "" before a connect */
 	uint32_t server_id;		/* the id it registers with ([source] server_id,
 					   or another for a second connection) */
+	bool purged;			/* the last start failed: binlogs it needs
+					   were purged */
 };
 
 struct replica *replica_new(const struct rc_config *cfg);

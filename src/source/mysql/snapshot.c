@@ -733,6 +733,41 @@ out:
 	return ok;
 }
 
+bool snap_is_mariadb(const struct snap_conn *c)
+{
+	const char *v = c && c->my ? mysql_get_server_info(c->my) : NULL;
+
+	return v && strstr(v, "MariaDB");
+}
+
+unsigned snap_errno(const struct snap_conn *c)
+{
+	return c && c->my ? mysql_errno(c->my) : 0;
+}
+
+bool snap_list_tables(struct snap_conn *c, struct rc_buf *out, char *err, size_t errlen)
+{
+	static const char q[] =
+		"SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(ENGINE, '') FROM information_schema.TABLES "
+		"WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	buf_reset(out);
+	if (!run(c, q, sizeof(q) - 1, "list of tables", err, errlen))
+		return false;
+	res = mysql_store_result(c->my);
+	if (!res)
+		return fail_my(c, "list of tables", err, errlen);
+	while ((row = mysql_fetch_row(res))) {
+		if (!row[0] || !row[1] || strpbrk(row[0], "\t\n") || strpbrk(row[1], "\t\n"))
+			continue;
+		buf_printf(out, "%s\t%s\t%s\n", row[0], row[1], row[2] ? row[2] : "");
+	}
+	mysql_free_result(res);
+	return true;
+}
+
 bool snap_table_set_range(struct snap_table *t, const char *max_key, const char *where,
 			  char *err, size_t errlen)
 {

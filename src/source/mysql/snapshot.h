@@ -146,6 +146,17 @@ bool snap_table_open(struct snap_conn *c, const char *db, const char *table, boo
 bool snap_table_set_range(struct snap_table *t, const char *max_key, const char *where,
 			  char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Is the server MariaDB (the only one with Binlog_snapshot_file/position)? */
+bool snap_is_mariadb(const struct snap_conn *c);
+
+/* The server's error number of the last failure on c (0: none). */
+unsigned snap_errno(const struct snap_conn *c);
+
+/* Every base table, one "db<TAB>table<TAB>engine" line each (names with a
+ * tab or newline left out). */
+bool snap_list_tables(struct snap_conn *c, struct rc_buf *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Free a table (closing a keyless pass still open); NULL is a no-op. */
 void snap_table_free(struct snap_table *t);
 
