@@ -223,6 +223,12 @@ void control_progress_line(const struct metrics_snap *s, int64_t now_ms, struct 
 	double rate = -1.0;
 
 	buf_printf(out, "snapshot %" PRIu64 ": ", s->id);
+	if (!s->table[0]) {
+		/* one table done, the next not begun */
+		buf_printf(out, "between tables, %u table%s left", s->tables_left,
+			   s->tables_left == 1 ? "" : "s");
+		return;
+	}
 	put_text(out, s->db);
 	buf_putc(out, '.');
 	put_text(out, s->table);

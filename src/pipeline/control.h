@@ -60,7 +60,8 @@ bool control_socket_path(const struct rc_config *cfg, char *out, size_t outlen, 
 /*
  * One line on a snapshot's table, appended to out without a newline:
  * "snapshot 3: db.t: 1200/10000 rows (12.0 %), 37 chunks, 410 rows/s,
- * ETA 21 s, 2 tables left".  Rate and ETA count from when this process
+ * ETA 21 s, 2 tables left", or "snapshot 3: between tables, 2 tables
+ * left" when s->table is "".  Rate and ETA count from when this process
  * began the table (now_ms: wall clock); names have control characters
  * replaced by '?'.
  */

@@ -244,7 +244,8 @@ static struct metrics_table **snapshot(struct metrics *m, size_t *n)
 }
 
 /* The snapshot's series: the per-table ones only while a table is read
- * (the table changes as the snapshot goes on), the rest always. */
+ * (the table changes as the snapshot goes on; none between two tables),
+ * the rest always. */
 static void put_snapshot(struct metrics *m, struct rc_buf *out)
 {
 	static const struct {
@@ -266,7 +267,7 @@ static void put_snapshot(struct metrics *m, struct rc_buf *out)
 		"1 while a snapshot reads a table, else 0.", s.active ? 1 : 0);
 	for (size_t f = 0; f < sizeof(per_table) / sizeof(per_table[0]); f++) {
 		put_head(out, per_table[f].name, "gauge", per_table[f].help);
-		if (s.active)
+		if (s.active && s.table[0])	/* not between two tables */
 			put_table_sample(out, per_table[f].name, s.db, s.table, NULL,
 					 *(const uint64_t *)((const char *)&s + per_table[f].field));
 	}

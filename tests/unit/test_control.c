@@ -222,6 +222,12 @@ static void test_progress_line(void **state)
 	snprintf(s.table, sizeof(s.table), "or\nders");
 	control_progress_line(&s, 1010000, &b);
 	assert_string_equal(b.data, "snapshot 3: shop.or?ders: 120000 rows, 1 chunk, 2000 rows/s, ETA ?, 1 table left");
+	/* one table done, the next not begun */
+	buf_reset(&b);
+	s.table[0] = '\0';
+	s.tables_left = 2;
+	control_progress_line(&s, 1010000, &b);
+	assert_string_equal(b.data, "snapshot 3: between tables, 2 tables left");
 	buf_free(&b);
 }
 

@@ -301,6 +301,15 @@ static void test_snapshot_render(void **state)
 	assert_true(has_line(b.data, "rowcast_snapshot_table_rows_estimated{db=\"shop\",table=\"or\\\"ders\"} 10000"));
 	assert_true(has_line(b.data, "rowcast_snapshot_table_chunks{db=\"shop\",table=\"or\\\"ders\"} 3"));
 	assert_true(has_line(b.data, "rowcast_snapshot_tables_left 2"));
+	/* between two tables: still active, no table series */
+	s.table[0] = '\0';
+	s.tables_left = 1;
+	buf_reset(&b);
+	metrics_render(m, &b);
+	check_grouping(b.data);
+	assert_true(has_line(b.data, "rowcast_snapshot_active 1"));
+	assert_null(strstr(b.data, "rowcast_snapshot_table_rows{"));
+	assert_true(has_line(b.data, "rowcast_snapshot_tables_left 1"));
 	buf_free(&b);
 	metrics_free(m);
 }
