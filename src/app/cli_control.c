@@ -121,13 +121,17 @@ static bool socket_of(const struct rc_config *cfg, char *path, size_t len)
 	return false;
 }
 
+/* The verb's usage: asked for (what NULL) on stdout, else after what is
+ * wrong on stderr. */
 static int snapshot_usage(const char *what, const char *arg)
 {
+	FILE *f = what ? stderr : stdout;
+
 	if (what)
 		fprintf(stderr, "rowcast: %s%s%s\n", what, arg ? " " : "", arg ? arg : "");
-	fprintf(stderr, "Usage: rowcast snapshot [-c FILE] DB.TABLE... [--where CONDITION]\n"
-			"       rowcast snapshot [-c FILE] --all\n");
-	return EX_USAGE;
+	fprintf(f, "Usage: rowcast snapshot [-c FILE] DB.TABLE... [--where CONDITION]\n"
+		   "       rowcast snapshot [-c FILE] --all\n");
+	return what ? EX_USAGE : 0;
 }
 
 /* The request line for the words of the command line; false (the reason
@@ -209,8 +213,7 @@ int cli_snapshot(const char *cfgpath, int argc, char **argv)
 		} else if (options && !strcmp(a, "--all")) {
 			all = true;
 		} else if (options && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-			snapshot_usage(NULL, NULL);
-			code = 0;
+			code = snapshot_usage(NULL, NULL);
 			goto out;
 		} else if (options && !strcmp(a, "--")) {
 			options = false;
