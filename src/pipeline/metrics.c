@@ -243,15 +243,18 @@ static struct metrics_table **snapshot(struct metrics *m, size_t *n)
 	return v;
 }
 
+/* A family of samples, each read at a field's offset in a struct. */
+struct series {
+	const char *name, *help;
+	size_t field;
+};
+
 /* The snapshot's series: the per-table ones only while a table is read
  * (the table changes as the snapshot goes on; none between two tables),
  * the rest always. */
 static void put_snapshot(struct metrics *m, struct rc_buf *out)
 {
-	static const struct {
-		const char *name, *help;
-		size_t field;
-	} per_table[] = {
+	static const struct series per_table[] = {
 		{ "rowcast_snapshot_table_rows", "Rows of the table being snapshotted handed over so far.",
 		  offsetof(struct metrics_snap, rows) },
 		{ "rowcast_snapshot_table_rows_estimated", "Estimated rows of the table being snapshotted.",
@@ -282,10 +285,7 @@ static void put_snapshot(struct metrics *m, struct rc_buf *out)
 
 void metrics_render(struct metrics *m, struct rc_buf *out)
 {
-	static const struct {
-		const char *name, *help;
-		size_t field;
-	} per_op[] = {
+	static const struct series per_op[] = {
 		{ "rowcast_events_read_total", "Row changes decoded from the binlog.",
 		  offsetof(struct metrics_table, read) },
 		{ "rowcast_events_published_total", "Row changes handed to the sink.",

@@ -13,10 +13,9 @@ import socket
 import stat
 import subprocess
 import time
-import urllib.request
 import uuid
 
-import pytest
+from test_ops import free_port, get, metric
 
 NOT_DB_TABLE = "is not db.table (one dot; names with dots or spaces cannot be asked for here)"
 
@@ -51,22 +50,9 @@ def ask(path, data, timeout=15):
     return out.decode()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def metric(base, name, **labels):
-    with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
-        text = r.read().decode()
-    want = name + ("{" + ",".join('%s="%s"' % kv for kv in labels.items()) + "}" if labels else "")
-    for line in text.splitlines():
-        if line.startswith(want + " "):
-            return float(line.split()[-1])
-    return None
+def scrape(base, name, **labels):
+    """name{labels} in /metrics now, or None."""
+    return metric(get(base + "/metrics")[1], name, **labels)
 
 
 def test_socket_lives_with_the_daemon(sql, rowcast_factory):
@@ -232,7 +218,7 @@ def test_requested_snapshot_is_published(sql, subscriber_factory, rowcast_factor
     while time.time() < deadline and not (seen_status and seen_metric):
         out = run(rc, "status", "-c", rc.conf).stdout
         seen_status = seen_status or bool(progress.search(out))
-        v = metric(base, "rowcast_snapshot_table_rows", db="rctest", table=table)
+        v = scrape(base, "rowcast_snapshot_table_rows", db="rctest", table=table)
         seen_metric = seen_metric or (v is not None and 0 < v < n)
         time.sleep(0.2)
     assert seen_status and seen_metric
@@ -246,11 +232,11 @@ def test_requested_snapshot_is_published(sql, subscriber_factory, rowcast_factor
     reads = [m for _, m in msgs if m.get("op") == "read"]
     assert sorted(m["after"]["id"] for m in reads) == list(range(n))
     deadline = time.time() + 20
-    while time.time() < deadline and metric(base, "rowcast_snapshot_active") != 0:
+    while time.time() < deadline and scrape(base, "rowcast_snapshot_active") != 0:
         time.sleep(0.2)
-    assert metric(base, "rowcast_snapshot_active") == 0
-    assert metric(base, "rowcast_snapshot_rows_total") == n
-    assert metric(base, "rowcast_snapshot_tables_done_total") == 1
+    assert scrape(base, "rowcast_snapshot_active") == 0
+    assert scrape(base, "rowcast_snapshot_rows_total") == n
+    assert scrape(base, "rowcast_snapshot_tables_done_total") == 1
     out = run(rc, "status", "-c", rc.conf).stdout
     assert "snapshot: none running\nsnapshot totals: %d rows, 1 table since the start\n" % n in out
     assert "control: snapshot request 1 accepted: snapshot 1: 1 table queued" in open(rc.log).read()

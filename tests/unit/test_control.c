@@ -27,6 +27,9 @@
 
 /* ---- the parser ---- */
 
+#define NOT_DB_TABLE \
+	" is not db.table (one dot; names with dots or spaces cannot be asked for here)"
+
 struct parse_case {
 	const char *line;
 	const char *want;	/* "verb all tables|where" as put_parsed() writes it, or NULL */
@@ -49,14 +52,10 @@ static const struct parse_case parse_cases[] = {
 	{ "snapshot --all --where x=1", NULL, "--where needs named tables, not --all" },
 	{ "snapshot --all shop.orders", NULL, "snapshot takes tables or --all, not both" },
 	{ "snapshot", NULL, "snapshot needs tables (db.table ...) or --all" },
-	{ "snapshot orders", NULL,
-	  "table \"orders\" is not db.table (one dot; names with dots or spaces cannot be asked for here)" },
-	{ "snapshot a.b.c", NULL,
-	  "table \"a.b.c\" is not db.table (one dot; names with dots or spaces cannot be asked for here)" },
-	{ "snapshot .t", NULL,
-	  "table \".t\" is not db.table (one dot; names with dots or spaces cannot be asked for here)" },
-	{ "snapshot db.", NULL,
-	  "table \"db.\" is not db.table (one dot; names with dots or spaces cannot be asked for here)" },
+	{ "snapshot orders", NULL, "table \"orders\"" NOT_DB_TABLE },
+	{ "snapshot a.b.c", NULL, "table \"a.b.c\"" NOT_DB_TABLE },
+	{ "snapshot .t", NULL, "table \".t\"" NOT_DB_TABLE },
+	{ "snapshot db.", NULL, "table \"db.\"" NOT_DB_TABLE },
 	{ "snapshot shop.`x`", NULL, "table \"shop.`x`\": backquotes are refused in names" },
 	{ "snapshot shop.orders shop.orders", NULL, "table shop.orders is named twice" },
 	{ "snapshot --tables shop.orders", NULL,
@@ -153,23 +152,24 @@ static void test_parse_many(void **state)
 
 static void test_socket_path(void **state)
 {
+	static const struct {
+		const char *ckpt, *sock, *want;
+	} cases[] = {
+		{ "/var/lib/rowcast/checkpoint", "", "/var/lib/rowcast/rowcast.sock" },
+		{ "/checkpoint", "", "/rowcast.sock" },
+		{ "checkpoint", "", "rowcast.sock" },
+		{ "checkpoint", "/run/rowcast/ctl", "/run/rowcast/ctl" },
+	};
 	struct rc_config cfg = { 0 };
 	char path[200], err[600], longp[200];
 
 	(void)state;
-	cfg.ckpt_path = "/var/lib/rowcast/checkpoint";
-	cfg.snap_control_socket = "";
-	assert_true(control_socket_path(&cfg, path, sizeof(path), err, sizeof(err)));
-	assert_string_equal(path, "/var/lib/rowcast/rowcast.sock");
-	cfg.ckpt_path = "/checkpoint";
-	assert_true(control_socket_path(&cfg, path, sizeof(path), err, sizeof(err)));
-	assert_string_equal(path, "/rowcast.sock");
-	cfg.ckpt_path = "checkpoint";
-	assert_true(control_socket_path(&cfg, path, sizeof(path), err, sizeof(err)));
-	assert_string_equal(path, "rowcast.sock");
-	cfg.snap_control_socket = "/run/rowcast/ctl";
-	assert_true(control_socket_path(&cfg, path, sizeof(path), err, sizeof(err)));
-	assert_string_equal(path, "/run/rowcast/ctl");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cfg.ckpt_path = (char *)cases[i].ckpt;
+		cfg.snap_control_socket = (char *)cases[i].sock;
+		assert_true(control_socket_path(&cfg, path, sizeof(path), err, sizeof(err)));
+		assert_string_equal(path, cases[i].want);
+	}
 	/* 107 bytes fit a sockaddr_un, 108 do not */
 	memset(longp, 'x', sizeof(longp));
 	longp[0] = '/';
@@ -500,7 +500,7 @@ static void test_requests(void **state)
 	expect_as(f, "snapshot --all", true, "error: a snapshot runs already\n");
 	assert_string_equal(f->asked, "all");
 	/* malformed: the reason, then the close */
-	expect(f, "snapshot shop\n", "error: table \"shop\" is not db.table (one dot; names with dots or spaces cannot be asked for here)\n");
+	expect(f, "snapshot shop\n", "error: table \"shop\"" NOT_DB_TABLE "\n");
 	expect(f, "status\nstatus\n", "error: one request line per connection\n");
 	expect(f, "\x01\x02\n", "error: the request has a control character (byte 0x01 at 0)\n");
 	memset(big, 'x', sizeof(big));

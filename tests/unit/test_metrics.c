@@ -258,6 +258,14 @@ static void fake_snap(void *arg, struct metrics_snap *out)
 	*out = *(const struct metrics_snap *)arg;
 }
 
+/* b: the exposition of m anew, its grouping checked. */
+static void render_again(struct metrics *m, struct rc_buf *b)
+{
+	buf_reset(b);
+	metrics_render(m, b);
+	check_grouping(b->data);
+}
+
 static void test_snapshot_render(void **state)
 {
 	struct metrics *m = metrics_new(60);
@@ -266,16 +274,13 @@ static void test_snapshot_render(void **state)
 
 	(void)state;
 	/* no hook (a library without snapshots): zeros, no table series */
-	metrics_render(m, &b);
-	check_grouping(b.data);
+	render_again(m, &b);
 	assert_true(has_line(b.data, "rowcast_snapshot_active 0"));
 	assert_true(has_line(b.data, "rowcast_snapshot_rows_total 0"));
 	/* between snapshots: the totals, still no table series */
 	m->snap_read = fake_snap;
 	m->snap_arg = &s;
-	buf_reset(&b);
-	metrics_render(m, &b);
-	check_grouping(b.data);
+	render_again(m, &b);
 	assert_true(has_line(b.data, "# TYPE rowcast_snapshot_active gauge"));
 	assert_true(has_line(b.data, "rowcast_snapshot_active 0"));
 	assert_true(has_line(b.data, "# TYPE rowcast_snapshot_table_rows gauge"));
@@ -293,9 +298,7 @@ static void test_snapshot_render(void **state)
 	s.est_rows = 10000;
 	s.chunks = 3;
 	s.tables_left = 2;
-	buf_reset(&b);
-	metrics_render(m, &b);
-	check_grouping(b.data);
+	render_again(m, &b);
 	assert_true(has_line(b.data, "rowcast_snapshot_active 1"));
 	assert_true(has_line(b.data, "rowcast_snapshot_table_rows{db=\"shop\",table=\"or\\\"ders\"} 1200"));
 	assert_true(has_line(b.data, "rowcast_snapshot_table_rows_estimated{db=\"shop\",table=\"or\\\"ders\"} 10000"));
@@ -304,9 +307,7 @@ static void test_snapshot_render(void **state)
 	/* between two tables: still active, no table series */
 	s.table[0] = '\0';
 	s.tables_left = 1;
-	buf_reset(&b);
-	metrics_render(m, &b);
-	check_grouping(b.data);
+	render_again(m, &b);
 	assert_true(has_line(b.data, "rowcast_snapshot_active 1"));
 	assert_null(strstr(b.data, "rowcast_snapshot_table_rows{"));
 	assert_true(has_line(b.data, "rowcast_snapshot_tables_left 1"));
