@@ -9,6 +9,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "source/mysql/msnap.h"
 #include "source/mysql/snapshot.h"
 
 static void test_next_rows(void **state)
@@ -50,11 +56,97 @@ static void test_pace(void **state)
 	assert_int_equal(snap_pace_us(3, 0, 2), 1500000);
 }
 
+/* Apply a step text. */
+static void step(struct msnap_pos *p, const char *text)
+{
+	msnap_pos_apply(p, text, strlen(text));
+}
+
+/* The snapshot part of a position: requests, chunks, table ends, and the
+ * checkpoint round trip (what a restart resumes from). */
+static void test_position(void **state)
+{
+	struct msnap_pos p = { 0 }, q = { 0 };
+	char path[] = "/tmp/rowcast-test-msnapXXXXXX", err[512];
+	struct ckpt *c;
+	int fd;
+
+	(void)state;
+	step(&p, "q\t1\ti\tshop\torders\t\nq\t1\ti\tshop\tlines\t\n");
+	step(&p, "q\t2\td\tshop\tusers\tstatus = 'open' AND id > 5\n");
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.last_id, 2);
+	assert_false(p.started);
+	step(&p, "c\t100\t100\t1000\n");
+	assert_true(p.started);
+	assert_string_equal(p.max_key, "1000");
+	assert_string_equal(p.last_key, "100");
+	/* a later chunk keeps the max key of the table's start */
+	step(&p, "c\t50\t150\t2000\n");
+	assert_string_equal(p.max_key, "1000");
+	assert_string_equal(p.last_key, "150");
+	assert_int_equal(p.rows, 150);
+	assert_int_equal(p.chunks, 2);
+	/* the end of a table: the next one starts afresh */
+	step(&p, "c\t0\t\t\nd\n");
+	assert_int_equal(p.n, 2);
+	assert_string_equal(p.v[0].table, "lines");
+	assert_false(p.started);
+	assert_null(p.max_key);
+	assert_null(p.last_key);
+	assert_int_equal(p.rows, 0);
+	assert_int_equal(p.tables_done, 1);
+	/* a composite key with string literals survives the checkpoint */
+	step(&p, "c\t7\t3,_utf8mb4 X'c3a9' COLLATE utf8mb4_general_ci\t9,_binary X'ff'\n");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	assert_true(ckpt_open(path, &c, err, sizeof(err)));
+	msnap_pos_store(&p, c);
+	assert_true(ckpt_write(c, err, sizeof(err)));
+	ckpt_close(c);
+	assert_true(ckpt_open(path, &c, err, sizeof(err)));
+	assert_true(msnap_pos_load(&q, c, err, sizeof(err)));
+	ckpt_close(c);
+	assert_int_equal(q.n, 2);
+	assert_int_equal(q.last_id, 2);
+	assert_int_equal(q.tables_done, 1);
+	assert_string_equal(q.v[0].db, "shop");
+	assert_string_equal(q.v[0].table, "lines");
+	assert_null(q.v[0].where);
+	assert_false(q.v[0].on_demand);
+	assert_string_equal(q.v[1].table, "users");
+	assert_string_equal(q.v[1].where, "status = 'open' AND id > 5");
+	assert_true(q.v[1].on_demand);
+	assert_int_equal(q.v[1].id, 2);
+	assert_true(q.started);
+	assert_string_equal(q.last_key, "3,_utf8mb4 X'c3a9' COLLATE utf8mb4_general_ci");
+	assert_string_equal(q.max_key, "9,_binary X'ff'");
+	assert_int_equal(q.rows, 7);
+	assert_int_equal(q.chunks, 1);
+	/* a copy is the same, and independent */
+	msnap_pos_copy(&p, &q);
+	step(&q, "d\nd\n");
+	assert_int_equal(q.n, 0);
+	assert_int_equal(p.n, 2);
+	unlink(path);
+	{
+		char lock[sizeof(path) + 8];
+
+		snprintf(lock, sizeof(lock), "%s.lock", path);
+		unlink(lock);
+	}
+	msnap_pos_free(&p);
+	msnap_pos_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next_rows),
 		cmocka_unit_test(test_pace),
+		cmocka_unit_test(test_position),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

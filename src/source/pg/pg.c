@@ -33,6 +33,13 @@
 struct source_pos {
 	uint64_t lsn;			/* end LSN of the last commit, 0: none */
 	char sysid[32];			/* the cluster's system identifier, "" unknown */
+	bool snap_pending;		/* the initial snapshot began, not yet ended */
+};
+
+/* How a position moves past a snapshot's step (a commit's is its LSN). */
+struct psnap_step {
+	uint64_t lsn;			/* the slot's consistent point */
+	char op;			/* 'S' began, 'D' done, 0 a chunk */
 };
 
 /* A table as its last Relation message described it. */
@@ -72,6 +79,10 @@ struct pgsource {
 	char sysid[32];			/* the server's system identifier */
 	char ckpt_sysid[32];		/* the checkpoint's, "" when none */
 	bool have_ckpt;			/* ckpt_load() found a checkpoint */
+	bool want_snapshot;		/* [snapshot] mode: snapshot at the slot's creation */
+	bool redo_snapshot;		/* the checkpoint's snapshot did not end */
+	bool snapshot_done;		/* this process took the initial snapshot */
+	struct ch_snap snapinfo;	/* a chunk's snapshot (trx.snap) */
 	struct rc_buf scratch;		/* conninfo, queries, statement texts */
 };
 
@@ -141,6 +152,18 @@ static void p_pos_advance(struct source *s, struct source_pos *p, const void *st
 	uint64_t lsn;
 
 	(void)s;
+	if (len == sizeof(struct psnap_step)) {
+		struct psnap_step st;
+
+		memcpy(&st, step, sizeof(st));
+		if (st.op == 'S') {
+			p->lsn = st.lsn;	/* a new slot: its stream starts here */
+			p->snap_pending = true;
+		} else if (st.op == 'D') {
+			p->snap_pending = false;
+		}
+		return;
+	}
 	if (len != sizeof(lsn))
 		return;
 	memcpy(&lsn, step, sizeof(lsn));
@@ -181,6 +204,9 @@ static bool p_ckpt_load(struct source *s, struct ckpt *c, struct source_pos *p, 
 		return false;
 	}
 	snprintf(p->sysid, sizeof(p->sysid), "%s", sysid ? sysid : "");
+	p->snap_pending = (lsn = ckpt_get(c, "source", "snapshot")) && !strcmp(lsn, "pending");
+	m->redo_snapshot = p->snap_pending;
+	lsn = ckpt_get(c, "source", "lsn");
 	m->have_ckpt = true;
 	*text = strdup(lsn);
 	if (!*text)
@@ -199,6 +225,8 @@ static void p_ckpt_store(struct source *s, const struct source_pos *p, struct ck
 	ckpt_set(c, "source", "slot", s->cfg->src_slot);
 	if (m->sysid[0] || p->sysid[0])
 		ckpt_set(c, "source", "system_identifier", m->sysid[0] ? m->sysid : p->sysid);
+	if (p->snap_pending || ckpt_get(c, "source", "snapshot"))
+		ckpt_set(c, "source", "snapshot", p->snap_pending ? "pending" : "done");
 }
 
 /* p is on disk: the reader thread sends it as the flush LSN. */
@@ -350,31 +378,298 @@ static bool pg_connect(struct pgsource *m, bool *fatal, char *err, size_t errlen
 }
 
 /* Run q; the result when it has status want, else NULL with err. */
-static PGresult *run(struct pgsource *m, const char *q, ExecStatusType want, char *err,
-		     size_t errlen)
+static PGresult *run_on(struct pgsource *m, PGconn *c, const char *q, ExecStatusType want,
+			char *err, size_t errlen)
 {
-	PGresult *r = PQexec(m->conn, q);
+	PGresult *r = PQexec(c, q);
 
 	if (r && PQresultStatus(r) == want)
 		return r;
 	snprintf(err, errlen, "%s: %.60s: %s", m->base.peer, q,
-		 r ? PQresultErrorMessage(r) : PQerrorMessage(m->conn));
+		 r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 	err[strcspn(err, "\n")] = '\0';
 	PQclear(r);
 	return NULL;
 }
 
-/* s as an SQL literal or identifier appended to scratch. */
-static bool quote(struct pgsource *m, const char *s, bool ident)
+static PGresult *run(struct pgsource *m, const char *q, ExecStatusType want, char *err,
+		     size_t errlen)
 {
-	char *q = ident ? PQescapeIdentifier(m->conn, s, strlen(s)) :
-		  PQescapeLiteral(m->conn, s, strlen(s));
+	return run_on(m, m->conn, q, want, err, errlen);
+}
+
+/* s as an SQL literal or identifier appended to scratch (escaped for c). */
+static bool quote_c(struct pgsource *m, PGconn *c, const char *s, bool ident)
+{
+	char *q = ident ? PQescapeIdentifier(c, s, strlen(s)) : PQescapeLiteral(c, s, strlen(s));
 
 	if (!q)
 		return false;
 	buf_puts(&m->scratch, q);
 	PQfreemem(q);
 	return true;
+}
+
+static bool quote(struct pgsource *m, const char *s, bool ident)
+{
+	return quote_c(m, m->conn, s, ident);
+}
+
+static bool quote_on(struct pgsource *m, PGconn *c, const char *s)
+{
+	return quote_c(m, c, s, true);
+}
+
+static bool quote_lit_on(struct pgsource *m, PGconn *c, const char *s)
+{
+	return quote_c(m, c, s, false);
+}
+
+
+/* ---- the initial snapshot: the new slot's exported snapshot ---- */
+
+static struct pgrel *rel_define(struct pgsource *m, const struct pgo_msg *msg, bool *changed);
+
+#define PG_SNAP_FETCH 5000	/* rows per chunk (one FETCH) */
+
+/* Hand over a transaction without rows whose step says op at lsn. */
+static bool snap_step(struct pgsource *m, uint64_t lsn, char op, const char *id)
+{
+	struct psnap_step st = { lsn, op };
+	struct ch_trx trx = { .ts_ms = 0 };
+
+	memset(&m->snapinfo, 0, sizeof(m->snapinfo));
+	snprintf(trx.id, sizeof(trx.id), "%s", id);
+	trx.snap = &m->snapinfo;
+	return m->base.cb.begin(m->base.cb.ctx, &trx) &&
+	       m->base.cb.commit(m->base.cb.ctx, &trx, &st, sizeof(st));
+}
+
+/* Describe table oid as a Relation message would (same columns, types and
+ * key flags as pgoutput sends), so that its stream reuses the view. */
+static struct pgrel *snap_relation(struct pgsource *m, PGconn *c, const char *oid,
+				   const char *nsp, const char *rel, char replident, char *err,
+				   size_t errlen)
+{
+	struct pgo_msg msg;
+	struct pgo_relcol *cols;
+	PGresult *r;
+	bool changed;
+	struct pgrel *out;
+	int n;
+
+	buf_reset(&m->scratch);
+	buf_printf(&m->scratch,
+		   "SELECT a.attname, a.atttypid, a.atttypmod, '%c' = 'f' OR"
+		   " COALESCE(a.attnum = ANY(i.indkey), false)"
+		   " FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND"
+		   " (('%c' = 'd' AND i.indisprimary) OR ('%c' = 'i' AND i.indisreplident))"
+		   " WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped"
+		   " AND a.attgenerated = '' ORDER BY a.attnum",
+		   replident, replident, replident, oid);
+	if (!(r = run_on(m, c, m->scratch.data, PGRES_TUPLES_OK, err, errlen)))
+		return NULL;
+	n = PQntuples(r);
+	cols = calloc(n ? (size_t)n : 1, sizeof(*cols));
+	if (!cols)
+		log_oom();
+	memset(&msg, 0, sizeof(msg));
+	msg.u.relation.relid = (uint32_t)strtoul(oid, NULL, 10);
+	msg.u.relation.nspname = (struct pgo_str){ nsp, strlen(nsp) };
+	msg.u.relation.relname = (struct pgo_str){ rel, strlen(rel) };
+	msg.u.relation.replident = replident;
+	msg.u.relation.ncols = (uint16_t)n;
+	msg.u.relation.cols = cols;
+	for (int i = 0; i < n; i++) {
+		cols[i].name = (struct pgo_str){ PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)) };
+		cols[i].type_oid = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10);
+		cols[i].typmod = (int32_t)strtol(PQgetvalue(r, i, 2), NULL, 10);
+		cols[i].flags = PQgetvalue(r, i, 3)[0] == 't';
+	}
+	out = rel_define(m, &msg, &changed);
+	free(cols);
+	PQclear(r);
+	return out;
+}
+
+/* Read one table through a cursor, FETCH by FETCH, each a chunk. */
+static enum source_result snap_table(struct pgsource *m, PGconn *c, struct pgrel *rel,
+				     uint64_t lsn, uint64_t id, char *err, size_t errlen)
+{
+	struct ch_trx trx = { .ts_ms = 0 };
+	struct ch_row row = { 0 };
+	uint64_t rows = 0, chunk = 0;
+	PGresult *r;
+	bool last = false;
+
+	buf_reset(&m->scratch);
+	buf_puts(&m->scratch, "DECLARE rowcast_snap NO SCROLL CURSOR FOR SELECT ");
+	for (uint32_t i = 0; i < rel->t.ncols; i++) {
+		if (i)
+			buf_putc(&m->scratch, ',');
+		if (!quote_on(m, c, rel->t.cols[i].name))
+			return SRC_LOST;
+	}
+	buf_puts(&m->scratch, " FROM ONLY ");
+	if (!quote_on(m, c, rel->t.db))
+		return SRC_LOST;
+	buf_putc(&m->scratch, '.');
+	if (!quote_on(m, c, rel->t.name))
+		return SRC_LOST;
+	if (!(r = run_on(m, c, m->scratch.data, PGRES_COMMAND_OK, err, errlen)))
+		return SRC_LOST;
+	PQclear(r);
+	log_info("snapshot %llu: %s.%s: reading (the slot's exported snapshot)",
+		 (unsigned long long)id, rel->t.db, rel->t.name);
+	row.table = &rel->t;
+	row.op = CH_READ;
+	row.after = &m->after;
+	while (!last) {
+		char q[64];
+		int n;
+
+		snprintf(q, sizeof(q), "FETCH FORWARD %d FROM rowcast_snap", PG_SNAP_FETCH);
+		if (!(r = run_on(m, c, q, PGRES_TUPLES_OK, err, errlen)))
+			return SRC_LOST;
+		n = PQntuples(r);
+		last = n < PG_SNAP_FETCH;
+		if (m->base.cb.drain && !m->base.cb.drain(m->base.cb.ctx)) {
+			PQclear(r);
+			return SRC_STOPPED;
+		}
+		memset(&m->snapinfo, 0, sizeof(m->snapinfo));
+		m->snapinfo = (struct ch_snap){ .id = id, .db = rel->t.db, .table = rel->t.name,
+						.chunk = ++chunk, .first = chunk == 1, .last = last,
+						.rows_before = rows };
+		memset(&trx, 0, sizeof(trx));
+		snprintf(trx.id, sizeof(trx.id), "snapshot-%llu-%s.%s-%llu", (unsigned long long)id,
+			 rel->t.db, rel->t.name, (unsigned long long)chunk);
+		trx.snap = &m->snapinfo;
+		if (!m->base.cb.begin(m->base.cb.ctx, &trx)) {
+			PQclear(r);
+			return SRC_STOPPED;
+		}
+		for (int k = 0; k < n; k++) {
+			ch_image_fit(&m->after, rel->t.ncols);
+			buf_reset(&m->after.text);
+			for (uint32_t i = 0; i < rel->t.ncols; i++) {
+				m->after.off[i] = (uint32_t)m->after.text.len;
+				m->after.len[i] = 0;
+				if (PQgetisnull(r, k, (int)i)) {
+					m->after.state[i] = CH_NULL;
+					continue;
+				}
+				pgv_render(&m->after.text, rel->oids[i], rel->typmods[i],
+					   PQgetvalue(r, k, (int)i),
+					   (size_t)PQgetlength(r, k, (int)i));
+				m->after.len[i] = (uint32_t)(m->after.text.len - m->after.off[i]);
+				m->after.state[i] = CH_VALUE;
+			}
+			row.index = (uint64_t)k;
+			trx.nrows = (uint64_t)k + 1;
+			if (!m->base.cb.row(m->base.cb.ctx, &trx, &row, "", lsn)) {
+				PQclear(r);
+				return SRC_STOPPED;
+			}
+		}
+		PQclear(r);
+		rows += (uint64_t)n;
+		{
+			struct psnap_step st = { lsn, 0 };
+			struct source_snap_progress pr = { id, rel->t.db, rel->t.name, rows, 0, chunk,
+							   1, 0, rows, last };
+
+			if (m->base.cb.snapshot_progress)
+				m->base.cb.snapshot_progress(m->base.cb.ctx, &pr);
+			if (!m->base.cb.commit(m->base.cb.ctx, &trx, &st, sizeof(st)))
+				return SRC_STOPPED;
+		}
+	}
+	if (!(r = run_on(m, c, "CLOSE rowcast_snap", PGRES_COMMAND_OK, err, errlen)))
+		return SRC_LOST;
+	PQclear(r);
+	return SRC_OK;
+}
+
+/*
+ * The tables of the publication as the new slot's exported snapshot shows
+ * them, before its stream: the stream starts exactly after.  A crash
+ * before its end leaves the checkpoint's snapshot pending: the next start
+ * drops the slot and does it all again (read rows again; nothing lost).
+ */
+static enum source_result initial_snapshot(struct pgsource *m, const char *name, uint64_t lsn,
+					   char *err, size_t errlen)
+{
+	PGconn *c = pg_open(m, false);
+	enum source_result res = SRC_LOST;
+	PGresult *tabs = NULL, *r;
+	const uint64_t id = 1;
+
+	if (!c)
+		log_oom();
+	if (PQstatus(c) == CONNECTION_BAD || connect_wait(m, c) != CW_DONE ||
+	    PQstatus(c) != CONNECTION_OK) {
+		snprintf(err, errlen, "%s: snapshot connection: %s", m->base.peer, PQerrorMessage(c));
+		err[strcspn(err, "\n")] = '\0';
+		goto out;
+	}
+	if (!snap_step(m, lsn, 'S', "snapshot-1-begin")) {
+		res = SRC_STOPPED;
+		goto out;
+	}
+	if (!(r = run_on(m, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+			 PGRES_COMMAND_OK, err, errlen)))
+		goto out;
+	PQclear(r);
+	buf_reset(&m->scratch);
+	buf_puts(&m->scratch, "SET TRANSACTION SNAPSHOT ");
+	if (!quote_lit_on(m, c, name))
+		goto out;
+	if (!(r = run_on(m, c, m->scratch.data, PGRES_COMMAND_OK, err, errlen)))
+		goto out;
+	PQclear(r);
+	buf_reset(&m->scratch);
+	buf_puts(&m->scratch,
+		 "SELECT c.oid, n.nspname, c.relname, c.relreplident FROM pg_publication_tables pt"
+		 " JOIN pg_namespace n ON n.nspname = pt.schemaname"
+		 " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
+		 " WHERE pt.pubname = ");
+	if (!quote_lit_on(m, c, m->base.cfg->src_publication))
+		goto out;
+	buf_puts(&m->scratch, " ORDER BY 2, 3");
+	if (!(tabs = run_on(m, c, m->scratch.data, PGRES_TUPLES_OK, err, errlen)))
+		goto out;
+	log_info("snapshot %llu: %d published table%s at %s's exported snapshot",
+		 (unsigned long long)id, PQntuples(tabs), PQntuples(tabs) == 1 ? "" : "s", name);
+	for (int i = 0; i < PQntuples(tabs); i++) {
+		const char *nsp = PQgetvalue(tabs, i, 1), *rel = PQgetvalue(tabs, i, 2);
+		struct pgrel *pr;
+
+		if (m->base.cb.wants_table && !m->base.cb.wants_table(m->base.cb.ctx, nsp, rel))
+			continue;
+		pr = snap_relation(m, c, PQgetvalue(tabs, i, 0), nsp, rel,
+				   PQgetvalue(tabs, i, 3)[0], err, errlen);
+		if (!pr)
+			goto out;
+		res = snap_table(m, c, pr, lsn, id, err, errlen);
+		if (res != SRC_OK)
+			goto out;
+		res = SRC_LOST;
+	}
+	if (!(r = run_on(m, c, "COMMIT", PGRES_COMMAND_OK, err, errlen)))
+		goto out;
+	PQclear(r);
+	if (!snap_step(m, lsn, 'D', "snapshot-1-end")) {
+		res = SRC_STOPPED;
+		goto out;
+	}
+	m->redo_snapshot = false;
+	m->snapshot_done = true;
+	res = SRC_OK;
+out:
+	PQclear(tabs);
+	PQfinish(c);
+	return res;
 }
 
 /* The start-up checks: wal_level, the publication, replica identities,
@@ -385,6 +680,9 @@ static enum source_result check_server(struct pgsource *m, char *err, size_t err
 	const char *peer = m->base.peer;
 	PGresult *r;
 	enum source_result res = SRC_FATAL;
+	/* snapshot at the slot's creation: a first start, or one whose
+	 * snapshot did not end */
+	bool snapshot = m->want_snapshot && (!m->have_ckpt || m->redo_snapshot);
 
 	if (!(r = run(m, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, err, errlen)))
 		return SRC_LOST;
@@ -470,9 +768,31 @@ static enum source_result check_server(struct pgsource *m, char *err, size_t err
 			goto lost;
 		if (!(r = run(m, m->scratch.data, PGRES_TUPLES_OK, err, errlen)))
 			return SRC_LOST;
+		if (PQntuples(r) > 0 && snapshot && !PQgetvalue(r, 0, 1)[0]) {
+			/* the initial snapshot needs the slot's own exported
+			 * snapshot: a slot left by a start that did not finish
+			 * its snapshot is made again */
+			PQclear(r);
+			if (!cfg->src_create_slot) {
+				snprintf(err, errlen,
+					 "%s: [snapshot] mode needs a slot rowcast creates (its exported snapshot meets its stream), but slot %s exists and create_slot = no: drop it, or set create_slot = yes",
+					 peer, cfg->src_slot);
+				return SRC_FATAL;
+			}
+			buf_reset(&m->scratch);
+			buf_puts(&m->scratch, "DROP_REPLICATION_SLOT ");
+			if (!quote(m, cfg->src_slot, true))
+				goto lost;
+			if (!(r = run(m, m->scratch.data, PGRES_COMMAND_OK, err, errlen)))
+				return SRC_LOST;
+			PQclear(r);
+			log_warn("%s: dropped replication slot %s: its snapshot did not finish (or there is no checkpoint); made again with a new snapshot",
+				 peer, cfg->src_slot);
+			continue;
+		}
 		if (PQntuples(r) == 0) {
 			PQclear(r);
-			if (m->have_ckpt) {
+			if (m->have_ckpt && !snapshot) {
 				snprintf(err, errlen,
 					 "%s: replication slot %s does not exist, but the checkpoint resumes from it: the changes since are lost (a fail-over to a standby, or the slot was dropped); it is not created again silently: take a new snapshot, then remove the checkpoint and start with create_slot = yes",
 					 peer, cfg->src_slot);
@@ -488,11 +808,25 @@ static enum source_result check_server(struct pgsource *m, char *err, size_t err
 			buf_puts(&m->scratch, "CREATE_REPLICATION_SLOT ");
 			if (!quote(m, cfg->src_slot, true))
 				goto lost;
-			buf_puts(&m->scratch, " LOGICAL pgoutput (SNAPSHOT 'nothing')");
+			buf_printf(&m->scratch, " LOGICAL pgoutput (SNAPSHOT '%s')",
+				   snapshot ? "export" : "nothing");
 			if (!(r = run(m, m->scratch.data, PGRES_TUPLES_OK, err, errlen)))
 				return SRC_FATAL;
 			log_info("%s: created replication slot %s at %s", peer, cfg->src_slot,
 				 PQgetvalue(r, 0, 1));
+			if (snapshot) {
+				uint64_t at = 0;
+				char name[128];
+
+				lsn_parse(PQgetvalue(r, 0, 1), &at);
+				snprintf(name, sizeof(name), "%s", PQgetvalue(r, 0, 2));
+				PQclear(r);
+				res = initial_snapshot(m, name, at, err, errlen);
+				if (res != SRC_OK)
+					return res;
+				m->read_lsn = at;
+				break;
+			}
 			PQclear(r);
 			break;
 		}
@@ -1064,10 +1398,29 @@ static enum source_result p_start(struct source *s, const struct source_pos *fro
 	return SRC_OK;
 }
 
+/* The initial snapshot is taken at the slot's creation (check_server);
+ * a snapshot of chosen tables while running is MariaDB's only, for now. */
+static bool p_snapshot(struct source *s, const struct source_snap_request *rq, char *err,
+		       size_t errlen)
+{
+	(void)s;
+	if (rq->all && !rq->on_demand && !rq->where)
+		return true;
+	snprintf(err, errlen, "PostgreSQL: only the initial snapshot ([snapshot] mode, from the new slot's exported snapshot); a snapshot of chosen tables while running is not supported yet");
+	return false;
+}
+
 static enum source_result p_poll(struct source *s, char *err, size_t errlen)
 {
 	struct pgsource *m = (struct pgsource *)s;
 	int64_t period_us = (int64_t)s->cfg->src_heartbeat_s * 1000000;
+
+	if (m->snapshot_done && s->cfg->snap_mode == SNAP_INITIAL_ONLY) {
+		/* everything acknowledged, then the run ends */
+		if (s->cb.drain && !s->cb.drain(s->cb.ctx))
+			return SRC_STOPPED;
+		return SRC_DONE;
+	}
 
 	for (;;) {
 		char *buf = NULL;
@@ -1259,6 +1612,7 @@ static const struct source_ops pg_ops = {
 	.read_position = p_read_position,
 	.lag = p_lag,
 	.interrupt = p_interrupt,
+	.snapshot = p_snapshot,
 	.disconnect = p_disconnect,
 	.free = p_free,
 };
@@ -1280,5 +1634,6 @@ struct source *source_pg_new(const struct rc_config *cfg, const struct source_ca
 	snprintf(m->base.peer, sizeof(m->base.peer), "%s:%d/%s",
 		 cfg->src_conninfo[0] ? "conninfo" : cfg->src_socket[0] ? cfg->src_socket :
 		 cfg->src_host, cfg->src_port, cfg->src_dbname);
+	m->want_snapshot = cfg->snap_mode != SNAP_NEVER;
 	return &m->base;
 }
