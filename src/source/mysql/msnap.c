@@ -529,6 +529,10 @@ static bool take_request(struct msnap *s, const struct msnap_pos *pos, const str
 			snprintf(msg, msglen, "snapshot: no table %s on the server", r->tables[i]);
 			return false;
 		}
+		if (r->where && !snap_check_where(s->conn, db, t, r->where, err, sizeof(err))) {
+			snprintf(msg, msglen, "snapshot: %s", err);
+			return false;
+		}
 	}
 	if (r->all) {
 		const char *p = s->tables.data;
@@ -1039,6 +1043,17 @@ static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos
 			s->rows_next /= 2;
 			log_warn("snapshot: %s (next chunk %zu rows)", why, s->rows_next);
 			return MSNAP_OK;
+		}
+		if (code == 1054 || code == 1064 || code == 1142 || code == 1143 ||
+		    code == 1146) {
+			/* the condition or the table cannot be read: no retry helps */
+			log_error("snapshot %llu: %s.%s skipped: %s", (unsigned long long)pos->v[0].id,
+				  pos->v[0].db, pos->v[0].table, why);
+			table_close(s);
+			report(s, pos, pos->rows, pos->chunks, true);
+			buf_reset(&s->step);
+			buf_puts(&s->step, "d\n");
+			return emit_step(s, "snapshot-skip") ? MSNAP_OK : MSNAP_STOPPED;
 		}
 		if (code == 0) {
 			/* the table is not as described (altered): anew */

@@ -740,6 +740,28 @@ bool snap_is_mariadb(const struct snap_conn *c)
 	return v && strstr(v, "MariaDB");
 }
 
+bool snap_check_where(struct snap_conn *c, const char *db, const char *table, const char *where,
+		      char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+
+	buf_reset(&c->sql);
+	buf_puts(&c->sql, "SELECT 1 FROM ");
+	put_ident(&c->sql, db);
+	buf_putc(&c->sql, '.');
+	put_ident(&c->sql, table);
+	buf_puts(&c->sql, " WHERE (");
+	buf_puts(&c->sql, where);
+	buf_puts(&c->sql, ") LIMIT 0");
+	if (mysql_real_query(c->my, c->sql.data, (unsigned long)c->sql.len) != 0)
+		return failf(err, errlen, "%s.%s: WHERE %s: %s", db, table, where,
+			     mysql_error(c->my));
+	res = mysql_store_result(c->my);
+	if (res)
+		mysql_free_result(res);
+	return true;
+}
+
 unsigned snap_errno(const struct snap_conn *c)
 {
 	return c && c->my ? mysql_errno(c->my) : 0;

@@ -149,6 +149,11 @@ bool snap_table_set_range(struct snap_table *t, const char *max_key, const char 
 /* Is the server MariaDB (the only one with Binlog_snapshot_file/position)? */
 bool snap_is_mariadb(const struct snap_conn *c);
 
+/* Does the server take where as a condition on db.table (its syntax, its
+ * columns)?  err has the server's answer when not. */
+bool snap_check_where(struct snap_conn *c, const char *db, const char *table, const char *where,
+		      char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* The server's error number of the last failure on c (0: none). */
 unsigned snap_errno(const struct snap_conn *c);
 
