@@ -241,10 +241,15 @@ def test_requested_snapshot_is_published(sql, subscriber_factory, rowcast_factor
     assert "snapshot: none running\nsnapshot totals: %d rows, 1 table since the start\n" % n in out
     assert "control: snapshot request 1 accepted: snapshot 1: 1 table queued" in open(rc.log).read()
 
+    # a condition the server refuses is refused at the request, with its reason
+    p = run(rc, "snapshot", "-c", rc.conf, "rctest." + table, "--where", "no_such_column = 1")
+    assert p.returncode == 1 and p.stdout == "", p.stderr
+    assert p.stderr.startswith("rowcast: snapshot: ") and "no_such_column" in p.stderr
+
     # a part of it, by a condition
     p = run(rc, "snapshot", "-c", rc.conf, "rctest." + table, "--where", "id < 10")
     assert p.returncode == 0, p.stderr
-    assert p.stdout == "snapshot 2: 1 table queued where id < 10\n"
+    assert p.stdout == "snapshot 2: 1 table queued where id < 10\n", p.stdout
     msgs = sub.wait_for(n + 10, timeout=60)
     reads = [m for _, m in msgs if m.get("op") == "read"]
     assert sorted(m["after"]["id"] for m in reads[n:]) == list(range(10))
