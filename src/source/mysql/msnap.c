@@ -1080,11 +1080,14 @@ static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos
 enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const char *file,
 			     uint64_t offset, char *err, size_t errlen)
 {
-	if (!take_requests(s, pos))
-		return MSNAP_STOPPED;
 	for (;;) {
 		enum msnap_result r;
 		bool keyless_rest;
+
+		/* between chunks too: a request is answered while a long
+		 * table is read */
+		if (!take_requests(s, pos))
+			return MSNAP_STOPPED;
 
 		if (s->held && s->stale) {
 			log_info("snapshot: DDL while a chunk of %s.%s waited: read again",
