@@ -1086,8 +1086,8 @@ enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const
 
 		/* between chunks too: a request is answered while a long
 		 * table is read */
-		if (!take_requests(s, pos))
-			return MSNAP_STOPPED;
+		if (!(s->t && s->t->pass_open) && !take_requests(s, pos))
+			return MSNAP_STOPPED;	/* (not inside a keyless pass's result) */
 
 		if (s->held && s->stale) {
 			log_info("snapshot: DDL while a chunk of %s.%s waited: read again",
