@@ -484,3 +484,66 @@ def test_when_needed_snapshots_after_purged_binlogs(svc, sql, tmp_path):
             del c.state[k]
     want = t.select()
     assert want == c.rows(), diff(want, c.rows())
+
+
+def test_keyless_table_refused_or_read_in_one_pass(svc, sql, tmp_path):
+    """No usable key: skipped with the reason by default; with allow_keyless
+    read in one pass at one point while the binlog waits, so a consumer
+    (keying by a column the server does not know as a key) still ends with
+    the table's rows under concurrent writes."""
+    name = "sn_%s" % uuid.uuid4().hex[:6]
+    sql.run("CREATE TABLE %s (id INT NOT NULL, v INT NOT NULL, s VARCHAR(40) NULL) "
+            "ENGINE=InnoDB" % name)
+    sql.run("INSERT INTO %s SELECT seq, seq, CONCAT('s', seq) FROM seq_1_to_30000" % name)
+    (tmp_path / "a").mkdir()
+    refused = Runner(svc, tmp_path / "a", "rctest.%s" % name, "[snapshot]\nmode = initial\n")
+    try:
+        refused.start()
+        refused.wait_log("skipped")
+        assert refused.stop() == 0
+    finally:
+        refused.close()
+    assert "has no primary key and no unique index on NOT NULL columns" in refused.logtext()
+
+    rng = random.Random(5)
+    stop = threading.Event()
+    counts = {"ops": 0}
+
+    def write():
+        n = 30001
+        while not stop.is_set():
+            k = rng.randrange(1, n)
+            sql.run("INSERT INTO %s VALUES (%d, %d, NULL); UPDATE %s SET v = v + 1, s = 'u' "
+                    "WHERE id = %d; DELETE FROM %s WHERE id = %d"
+                    % (name, n, -n, name, k, name, rng.randrange(1, n)))
+            counts["ops"] += 3
+            n += 1
+            time.sleep(0.005)
+
+    (tmp_path / "b").mkdir()
+    run = Runner(svc, tmp_path / "b", "rctest.%s" % name,
+                 "[snapshot]\nmode = initial\nallow_keyless = yes\nchunk_rows = 1000\n")
+    th = threading.Thread(target=write)
+    try:
+        th.start()
+        run.start()
+        run.wait_log("%s done" % name, timeout=120)
+        stop.set()
+        th.join()
+        sql.run("INSERT INTO %s VALUES (0, 0, 'the end')" % name)
+        run.wait_for_marker(name, "the end")
+        time.sleep(0.3)
+        assert run.stop() == 0
+    finally:
+        stop.set()
+        run.close()
+    assert "read in one pass" in run.logtext()
+    c = Consumer(["id"])
+    for m in run.messages()[0]:
+        if m.get("table") == name:
+            c.apply(m)
+    want = {(int(a),): {"v": int(b), "s": None if s == "~NULL~" else s} for a, b, s in
+            sql.rows("SELECT id, v, IFNULL(s, '~NULL~') FROM %s" % name)}
+    assert counts["ops"] > 0
+    assert not c.stale, c.stale[:5]
+    assert want == c.rows(), diff(want, c.rows())
