@@ -995,7 +995,8 @@ static bool when_match(const struct expr *w, const int32_t *cols, const struct c
 	struct expr_env env;
 
 	_Static_assert((int)EXPR_INSERT == (int)CH_INSERT && (int)EXPR_UPDATE == (int)CH_UPDATE &&
-		       (int)EXPR_DELETE == (int)CH_DELETE, "operations differ");
+		       (int)EXPR_DELETE == (int)CH_DELETE && (int)EXPR_READ == (int)CH_READ &&
+		       (int)EXPR_NOPS == CH_ROW_OPS, "operations differ");
 	env.op = (enum expr_op)row->op;
 	env.db = row->table->db;
 	env.db_len = strlen(row->table->db);
