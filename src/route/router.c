@@ -177,7 +177,8 @@ static bool parse_ops(const char *s, unsigned *mask, char *err, size_t errlen)
 		for (k = 0; k < CH_ROW_OPS && strcasecmp(g.g[i], ch_op_names[k]); k++)
 			;
 		if (k == CH_ROW_OPS) {
-			snprintf(err, errlen, "unknown operation '%s' (insert, update, delete)", g.g[i]);
+			snprintf(err, errlen, "unknown operation '%s' (insert, update, delete, read)",
+				 g.g[i]);
 			globs_free(&g);
 			return false;
 		}
@@ -483,7 +484,6 @@ bool router_table_wanted(const struct router *r, const char *db, const char *tab
 	static const char *const system[] = { "mysql", "information_schema",
 					      "performance_schema", "sys" };
 	char name[520];
-	bool routed = false;
 
 	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
 		if (!strcmp(db, system[i]))
@@ -492,11 +492,24 @@ bool router_table_wanted(const struct router *r, const char *db, const char *tab
 		if (!strcmp(r->outboxes[i].db, db) && !strcmp(r->outboxes[i].table, table))
 			return false;	/* its rows are events, published once */
 	snprintf(name, sizeof(name), "%s.%s", db, table);
-	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
+	if (!(r->ops & 1u << CH_READ) ||
+	    (r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
 		return false;
-	for (int i = 0; i < r->nroutes && !routed; i++)
-		routed = globs_match(&r->routes[i].match, name);
-	return routed || r->cfg->rt_unmatched != UNMATCHED_DROP;
+	/* the routes as router_row() tries a read row on them: the first
+	 * without a condition decides (its ops and drop); one with a condition
+	 * may publish some rows and passes the others on */
+	for (int i = 0; i < r->nroutes; i++) {
+		const struct route *rt = &r->routes[i];
+		bool takes = (rt->ops & 1u << CH_READ) && !rt->drop;
+
+		if (!globs_match(&rt->match, name))
+			continue;
+		if (!rt->when)
+			return takes;
+		if (takes)
+			return true;
+	}
+	return r->cfg->rt_unmatched != UNMATCHED_DROP;
 }
 
 /* The plan for the first route from index start that matches t. */
@@ -764,8 +777,10 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 	const struct ch_image *im;
 	char why[300];
 
+	/* a snapshot's reads of an outbox table (router_table_wanted() says
+	 * none) would publish events again */
 	if ((row->op == CH_UPDATE && !oc->publish_updates) ||
-	    (row->op == CH_DELETE && !oc->publish_deletes))
+	    (row->op == CH_DELETE && !oc->publish_deletes) || row->op == CH_READ)
 		return ROUTE_SKIP;
 	im = row->after ? row->after : row->before;
 	for (int k = 0; k < 5; k++) {
@@ -1124,9 +1139,11 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 		return ROUTE_PUBLISH;
 	}
 	if (p->row_end >= 0) {
-		/* system versioning: an old version inserted into history is not
-		 * a new row, and a current row moved to history is a delete */
-		if (row->op == CH_INSERT && !row_is_current(row->after, p->row_end))
+		/* system versioning: an old version inserted into history (or
+		 * read from it) is not a row, and a current row moved to history
+		 * is a delete */
+		if ((row->op == CH_INSERT || row->op == CH_READ) &&
+		    !row_is_current(row->after, p->row_end))
 			return ROUTE_SKIP;
 		if (row->op == CH_UPDATE && row_is_current(row->before, p->row_end) &&
 		    !row_is_current(row->after, p->row_end)) {

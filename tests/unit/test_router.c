@@ -370,7 +370,7 @@ static void test_bad_ops(void **state)
 	fclose(f);
 	assert_int_equal(rc_config_load(path, &cfg, &e), RC_OK);
 	assert_null(router_new(cfg, err, sizeof(err)));
-	assert_string_equal(err, "unknown operation 'upsert' (insert, update, delete)");
+	assert_string_equal(err, "unknown operation 'upsert' (insert, update, delete, read)");
 	rc_config_free(cfg);
 }
 
@@ -610,6 +610,165 @@ static void test_script_route(void **state)
 	router_free(r);
 }
 
+/* ---- rows a snapshot read (issue 15) ---- */
+
+/* The default [filter] and [route] ops take reads; a read row gets the
+ * topic and key an insert of the same row gets (per-key order). */
+static void test_read_ops(void **state)
+{
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+				     "topic = t/{db}/{table}/{pk}\nkey = {pk}\n");
+	struct router *noread = mk_router(MIN "[filter]\nops = insert,update,delete\n");
+	struct router *rt_noread = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+					     "ops = insert,update,delete\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table t2 = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table t3 = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image im;
+	struct routed ins, rd;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_INSERT, NULL, &im, &ins);
+	route(r, &t, CH_READ, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_PUBLISH);
+	assert_string_equal(rd.e.topic.data, "t/shop/orders/1");
+	assert_string_equal(rd.e.topic.data, ins.e.topic.data);
+	assert_string_equal(queue_header(&rd.e, "key"), "1");
+	assert_string_equal(queue_header(&rd.e, "key"), queue_header(&ins.e, "key"));
+	assert_int_equal(rd.e.op, CH_READ);
+	assert_non_null(strstr(rd.e.payload.data, "\"op\":\"read\""));
+	routed_free(&ins);
+	routed_free(&rd);
+	/* [filter] ops without read: no read row, and no table to snapshot */
+	route(noread, &t2, CH_READ, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_SKIP);
+	routed_free(&rd);
+	assert_false(router_table_wanted(noread, "shop", "orders"));
+	/* a route without a condition whose ops lack read drops read rows */
+	route(rt_noread, &t3, CH_READ, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_SKIP);
+	routed_free(&rd);
+	route(rt_noread, &t3, CH_INSERT, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_PUBLISH);
+	routed_free(&rd);
+	assert_false(router_table_wanted(rt_noread, "shop", "orders"));
+	assert_true(router_table_wanted(rt_noread, "shop", "items"));
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	ch_table_free_caches(&t2);
+	ch_table_free_caches(&t3);
+	router_free(r);
+	router_free(noread);
+	router_free(rt_noread);
+}
+
+/* Conditions and templates see op "read"; an outbox table's rows are
+ * never read (they were published as events once). */
+static void test_read_when_and_outbox(void **state)
+{
+	struct router *r = mk_router(MIN "[route snap]\nmatch = shop.orders\n"
+				     "when = op = 'read'\ntopic = snap/{op}\nevent_type = Order{Op}\n"
+				     "[route rest]\nmatch = shop.orders\ntopic = live/{op}\n"
+				     "[outbox o]\ntable = shop.outbox\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table ob = mk_table("shop", "outbox", outbox_cols, 6, NULL, 0);
+	static const char *const ev[] = { "\"e1\"", "\"Order\"", "\"7\"", "\"Created\"",
+					   "\"{}\"", NULL };
+	struct ch_image im, evim;
+	struct routed x;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	mk_image(&evim, ev, 6);
+	route(r, &t, CH_READ, NULL, &im, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "snap/read");
+	assert_string_equal(queue_header(&x.e, "event_type"), "OrderRead");
+	routed_free(&x);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "live/insert");
+	routed_free(&x);
+	route(r, &ob, CH_READ, NULL, &evim, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);
+	routed_free(&x);
+	route(r, &ob, CH_INSERT, NULL, &evim, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_image_free(&evim);
+	ch_table_free_caches(&t);
+	ch_table_free_caches(&ob);
+	router_free(r);
+}
+
+/* Which tables a snapshot of "all" reads: those whose read rows some
+ * route (or the default topic) would publish. */
+static void test_table_wanted(void **state)
+{
+	struct router *r = mk_router(MIN "[filter]\ninclude = shop.*, crm.*\nexclude = shop.audit\n"
+				     "[routing]\nunmatched = drop\n"
+				     "[route gone]\nmatch = shop.tmp_*\ndrop = true\n"
+				     "[route some]\nmatch = shop.orders\nwhen = after.id > 1\n"
+				     "drop = true\n"
+				     "[route snapshots]\nmatch = shop.orders, shop.lines\n"
+				     "when = op = 'read'\n"
+				     "[route live]\nmatch = shop.lines, shop.items\nops = insert,update\n"
+				     "[outbox o]\ntable = shop.events\n");
+	struct router *all = mk_router(MIN);
+
+	(void)state;
+	assert_true(router_table_wanted(r, "shop", "orders"));	/* by a condition */
+	assert_true(router_table_wanted(r, "shop", "lines"));	/* the same */
+	assert_false(router_table_wanted(r, "shop", "items"));	/* ops without read */
+	assert_false(router_table_wanted(r, "shop", "tmp_x"));	/* dropped */
+	assert_false(router_table_wanted(r, "shop", "events"));	/* an outbox */
+	assert_false(router_table_wanted(r, "shop", "audit"));	/* excluded */
+	assert_false(router_table_wanted(r, "web", "pages"));	/* not included */
+	assert_false(router_table_wanted(r, "crm", "people"));	/* unmatched = drop */
+	assert_true(router_table_wanted(all, "crm", "people"));
+	assert_false(router_table_wanted(all, "mysql", "user"));
+	assert_false(router_table_wanted(all, "sys", "x"));
+	assert_false(router_table_wanted(all, "information_schema", "TABLES"));
+	assert_false(router_table_wanted(all, "performance_schema", "threads"));
+	router_free(r);
+	router_free(all);
+}
+
+/* A script sees a read row as op "read" with its after image only. */
+static void test_read_script(void **state)
+{
+	char conf[1024];
+	struct router *r;
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image im;
+	struct routed x;
+
+	(void)state;
+	write_lua("function transform(c)\n"
+		  "  if c.op ~= 'read' then return {} end\n"
+		  "  return { { payload = c.op .. ' ' .. tostring(c.before) .. ' ' .. c.after.status } }\n"
+		  "end\n");
+	snprintf(conf, sizeof(conf), MIN "[route s]\nmatch = shop.orders\nscript = %s\n",
+		 lua_path);
+	r = mk_router(conf);
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_READ, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.payload.data, "read nil new");
+	assert_string_equal(x.e.id.data, "0-1-42@0/0");
+	assert_int_equal(x.e.op, CH_READ);
+	routed_free(&x);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +783,10 @@ int main(void)
 		cmocka_unit_test(test_when_errors),
 		cmocka_unit_test(test_outbox_when),
 		cmocka_unit_test(test_script_route),
+		cmocka_unit_test(test_read_ops),
+		cmocka_unit_test(test_read_when_and_outbox),
+		cmocka_unit_test(test_table_wanted),
+		cmocka_unit_test(test_read_script),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
