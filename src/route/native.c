@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The native message: id, op, db, table, gtid, ts, before, after.  Fields
- * are written in that order, straight from the source's value texts.
+ * The native message: id, op, db, table, gtid, ts, before, after (and
+ * snapshot for a snapshot's rows).  Fields are written in that order,
+ * straight from the source's value texts.  Also the snapshot's per-table
+ * start and end markers.
  */
 #include "route/native.h"
 
@@ -70,6 +72,14 @@ static void image_json(struct rc_buf *out, struct ch_table *t, const struct ch_i
 	out->len = (size_t)(o - out->data);
 }
 
+/* ,"snapshot":{"id":N,"on_demand":B  (the caller closes the object) */
+static void snapshot_object(struct rc_buf *out, const struct ch_snap *s)
+{
+	buf_puts(out, ",\"snapshot\":{\"id\":");
+	buf_put_u64(out, s->id);
+	buf_puts(out, s->on_demand ? ",\"on_demand\":true" : ",\"on_demand\":false");
+}
+
 void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch_row *row)
 {
 	/* the table's own caches are the consumer's to fill (change.h) */
@@ -98,6 +108,45 @@ void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch
 	image_json(out, t, row->before);
 	buf_append(out, ",\"after\":", 9);
 	image_json(out, t, row->after);
+	if (trx->snap) {
+		snapshot_object(out, trx->snap);
+		buf_append(out, ",\"chunk\":", 9);
+		buf_put_u64(out, trx->snap->chunk);
+		buf_putc(out, '}');
+	}
+	buf_putc(out, '}');
+}
+
+void native_snapshot_marker_id(struct rc_buf *out, const struct ch_snap *snap, bool end)
+{
+	buf_puts(out, "snapshot-");
+	buf_put_u64(out, snap->id);
+	buf_putc(out, '-');
+	buf_puts(out, snap->db);
+	buf_putc(out, '.');
+	buf_puts(out, snap->table);
+	buf_puts(out, end ? "-complete" : "-start");
+}
+
+void native_snapshot_marker(struct rc_buf *out, const struct ch_trx *trx, bool end, uint64_t rows,
+			    const char *id)
+{
+	const struct ch_snap *s = trx->snap;
+
+	buf_reset(out);
+	buf_append(out, "{\"id\":", 6);
+	buf_json_str(out, id, strlen(id), NULL);
+	buf_puts(out, end ? ",\"op\":\"snapshot-complete\"" : ",\"op\":\"snapshot-start\"");
+	buf_append(out, ",\"db\":", 6);
+	buf_json_str(out, s->db, strlen(s->db), NULL);
+	buf_append(out, ",\"table\":", 9);
+	buf_json_str(out, s->table, strlen(s->table), NULL);
+	buf_append(out, ",\"ts\":", 6);
+	buf_put_u64(out, trx->ts_ms);
+	snapshot_object(out, s);
+	buf_putc(out, '}');
+	buf_puts(out, end ? ",\"rows\":" : ",\"rows_estimated\":");
+	buf_put_u64(out, end ? rows : s->est_rows);
 	buf_putc(out, '}');
 }
 
