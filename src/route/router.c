@@ -646,6 +646,15 @@ void router_plan_set_metrics(struct table_plan *p, void *mt)
 	p->metrics = mt;
 }
 
+/* An entry about to be filled with a message: no headers yet, and a topic
+ * that no route set (entries are reused). */
+static void entry_reset(struct q_entry *e)
+{
+	buf_reset(&e->headers);
+	e->nheaders = 0;
+	e->routed_topic = 0;
+}
+
 void headers_add(struct q_entry *e, const char *k, const char *v, size_t vlen)
 {
 	buf_append(&e->headers, k, strlen(k) + 1);
@@ -844,23 +853,22 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 
 /* CloudEvents binary mode: the attributes as headers (MQTT 5 user
  * properties, AMQP headers); the payload is the event data. */
-static void cloudevents_headers(struct router *r, const struct ch_trx *trx,
-				const struct ch_row *row, struct q_entry *e)
+static void cloudevents_headers(struct router *r, uint64_t ts_ms, const char *db,
+				const char *table, const char *what, struct q_entry *e)
 {
 	char t[64], type[600], subject[600];
-	time_t sec = (time_t)(trx->ts_ms / 1000);
+	time_t sec = (time_t)(ts_ms / 1000);
 	struct tm tm;
 	size_t n;
 
 	gmtime_r(&sec, &tm);
 	n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(t + n, sizeof(t) - n, ".%03uZ", (unsigned)(trx->ts_ms % 1000));
+	snprintf(t + n, sizeof(t) - n, ".%03uZ", (unsigned)(ts_ms % 1000));
 	if (r->env.event_type)
 		snprintf(type, sizeof(type), "%s", r->env.event_type);
 	else
-		snprintf(type, sizeof(type), "rowcast.%s.%s.%s", row->table->db, row->table->name,
-			 ch_op_names[row->op]);
-	snprintf(subject, sizeof(subject), "%s.%s", row->table->db, row->table->name);
+		snprintf(type, sizeof(type), "rowcast.%s.%s.%s", db, table, what);
+	snprintf(subject, sizeof(subject), "%s.%s", db, table);
 	headers_add(e, "specversion", "1.0", 3);
 	headers_add(e, "id", e->id.data, e->id.len);
 	headers_add(e, "source", r->cfg->rt_source_uri, strlen(r->cfg->rt_source_uri));
@@ -970,7 +978,8 @@ static enum route_result format_row(struct router *r, struct table_plan *q,
 	e->op = (uint8_t)view.op;
 	envelope_format(&e->payload, &r->env, trx, file, offset, &view);
 	if (binary_ce)
-		cloudevents_headers(r, trx, row, e);
+		cloudevents_headers(r, trx->ts_ms, row->table->db, row->table->name,
+				    ch_op_names[row->op], e);
 	if (r->env.event_type && r->env.kind == ENV_NATIVE && e->payload.len > 1) {
 		/* the native message names the event type too */
 		e->payload.len--;
@@ -1041,10 +1050,8 @@ static struct q_entry *emit_next(struct emitter *em)
 		em->pending = NULL;
 	}
 	e = em->out->next(em->out->ctx);
-	if (e) {
-		buf_reset(&e->headers);
-		e->nheaders = 0;
-	}
+	if (e)
+		entry_reset(e);
 	return e;
 }
 
@@ -1196,6 +1203,53 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	return ROUTE_PUBLISH;
 }
 
+/* The first route whose match names db.table (conditions aside): the one
+ * whose topic and envelope a message of the whole table takes. */
+static const struct route *table_route(const struct router *r, const char *db,
+				       const char *table)
+{
+	char name[520];
+
+	snprintf(name, sizeof(name), "%s.%s", db, table);
+	for (int i = 0; i < r->nroutes; i++)
+		if (globs_match(&r->routes[i].match, name))
+			return &r->routes[i];
+	return NULL;
+}
+
+/* Does the template need a row's values ({pk}, {col:..}, outbox columns)? */
+static bool tpl_uses_row(const struct tpl *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->p[i].kind == TP_PK || t->p[i].kind == TP_COL || t->p[i].kind == TP_AGG_TYPE ||
+		    t->p[i].kind == TP_AGG_ID || t->p[i].kind == TP_TYPE)
+			return true;
+	return false;
+}
+
+/*
+ * e's topic for a message of a whole table (a truncate, a drop, a
+ * snapshot marker): the template of its route rt, with {op} the op given
+ * (-1: empty), when it needs no row values; else the table's default topic.
+ */
+static void table_topic(struct router *r, const struct ch_trx *trx, const struct route *rt,
+			const char *db, const char *table, int op, struct q_entry *e)
+{
+	struct ch_table t = { 0 };
+	struct ch_row row = { 0 };
+	char err[64];
+
+	t.db = db;
+	t.name = table;
+	row.table = &t;
+	row.op = (enum ch_op)op;
+	e->routed_topic = rt && rt->topic.n && !tpl_uses_row(&rt->topic) &&
+			  render(r, &rt->topic, trx, &t, op >= 0 ? &row : NULL, NULL, NULL, r->escape,
+				 &e->topic, err, sizeof(err));
+	if (!e->routed_topic)
+		native_topic(&e->topic, r->prefix, db, table);
+}
+
 bool router_markers(const struct router *r)
 {
 	return r->cfg->rt_markers;
@@ -1207,8 +1261,7 @@ void router_marker_begin(struct router *r, const struct ch_trx *trx, struct q_en
 
 	r->ncnt = 0;
 	r->trx_events = 0;
-	buf_reset(&e->headers);
-	e->nheaders = 0;
+	entry_reset(e);
 	render(r, &r->markers_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err, sizeof(err));
 	buf_reset(&e->id);
 	buf_puts(&e->id, trx->gtid);
@@ -1246,8 +1299,7 @@ void router_marker_end(struct router *r, const struct ch_trx *trx, struct q_entr
 {
 	char err[64];
 
-	buf_reset(&e->headers);
-	e->nheaders = 0;
+	entry_reset(e);
 	render(r, &r->markers_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err, sizeof(err));
 	buf_reset(&e->id);
 	buf_puts(&e->id, trx->gtid);
@@ -1265,6 +1317,32 @@ void router_marker_end(struct router *r, const struct ch_trx *trx, struct q_entr
 	buf_puts(&e->payload, "}}");
 	r->ncnt = 0;
 	r->trx_events = 0;
+}
+
+bool router_snapshot_marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
+			    struct q_entry *e)
+{
+	const struct ch_snap *s = trx->snap;
+	const struct route *rt = table_route(r, s->db, s->table);
+	int kind = rt ? rt->envelope : r->cfg->rt_envelope;
+
+	/* the envelope of the table's route, as its rows get */
+	r->env.kind = kind == ENV_CLOUDEVENTS_BINARY ? ENV_NATIVE : (enum envelope_kind)kind;
+	r->env.event_type = NULL;
+	buf_reset(&e->id);
+	native_snapshot_marker_id(&e->id, s, end);
+	if (!envelope_snapshot_marker(&e->payload, &r->env, trx, end, rows, e->id.data))
+		return false;
+	entry_reset(e);
+	/* the topic of the table's read rows, so the markers frame them */
+	table_topic(r, trx, rt, s->db, s->table, CH_READ, e);
+	if (kind == ENV_CLOUDEVENTS_BINARY)
+		cloudevents_headers(r, trx->ts_ms, s->db, s->table,
+				    end ? "snapshot-complete" : "snapshot-start", e);
+	e->op = CH_MARKER;
+	buf_strcpy(e->db, sizeof(e->db), s->db);
+	buf_strcpy(e->table, sizeof(e->table), s->table);
+	return true;
 }
 
 /* ---- DDL ---------------------------------------------------------------- */
@@ -1326,30 +1404,14 @@ static bool table_message(struct router *r, const struct ch_trx *trx, const char
 {
 	struct q_entry *e;
 	char name[520];
-	const struct route *rt = NULL;
-	char err[64];
 
 	snprintf(name, sizeof(name), "%s.%s", db, table);
 	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
 		return true;
-	for (int i = 0; i < r->nroutes && !rt; i++)
-		if (globs_match(&r->routes[i].match, name))
-			rt = &r->routes[i];
 	if (!emit(ctx, &e))
 		return false;
-	buf_reset(&e->headers);
-	e->nheaders = 0;
-	if (rt && rt->topic.n) {
-		struct ch_table t = { 0 };
-
-		t.db = (char *)db;
-		t.name = (char *)table;
-		if (!render(r, &rt->topic, trx, &t, NULL, NULL, NULL, true, &e->topic, err,
-			    sizeof(err)))
-			native_topic(&e->topic, r->prefix, db, table);
-	} else {
-		native_topic(&e->topic, r->prefix, db, table);
-	}
+	entry_reset(e);
+	table_topic(r, trx, table_route(r, db, table), db, table, -1, e);
 	buf_reset(&e->id);
 	buf_printf(&e->id, "%s@%s%d", trx->gtid, op, n);
 	buf_reset(&e->payload);
@@ -1452,8 +1514,7 @@ bool router_ddl(struct router *r, const struct ch_trx *trx, const char *db, cons
 
 		if (!emit(ctx, &e))
 			return false;
-		buf_reset(&e->headers);
-		e->nheaders = 0;
+		entry_reset(e);
 		render(r, &r->ddl_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err,
 		       sizeof(err));
 		buf_reset(&e->id);

@@ -769,6 +769,176 @@ static void test_read_script(void **state)
 	router_free(r);
 }
 
+/* ---- snapshot markers (rowcast-format(7), SNAPSHOTS) ---- */
+
+/* Snapshot 7's chunk of shop.orders (or of table t). */
+static struct ch_trx snap_trx(struct ch_snap *snap, const char *table)
+{
+	struct ch_trx trx = mk_trx();
+
+	memset(snap, 0, sizeof(*snap));
+	snap->id = 7;
+	snap->db = "shop";
+	snap->table = table;
+	snap->chunk = 1;
+	snap->first = true;
+	snap->est_rows = 1200;
+	trx.gtid[0] = '\0';
+	strcpy(trx.id, "snap-7-1");
+	trx.snap = snap;
+	return trx;
+}
+
+/* A marker into an entry left dirty by an earlier message. */
+static bool marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
+		   struct q_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	headers_add(e, "key", "stale", 5);
+	e->routed_topic = 1;
+	buf_puts(&e->topic, "stale");
+	return router_snapshot_marker(r, trx, end, rows, e);
+}
+
+static void entry_free(struct q_entry *e)
+{
+	buf_free(&e->topic);
+	buf_free(&e->payload);
+	buf_free(&e->id);
+	buf_free(&e->headers);
+}
+
+static void test_snapshot_marker_native(void **state)
+{
+	struct router *r = mk_router(MIN);
+	struct ch_snap snap;
+	struct ch_trx trx = snap_trx(&snap, "orders");
+	struct q_entry e;
+
+	(void)state;
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(e.topic.data, "rowcast/shop/orders");
+	assert_int_equal(e.routed_topic, 0);
+	assert_string_equal(e.id.data, "snapshot-7-shop.orders-start");
+	assert_int_equal(e.nheaders, 0);
+	assert_int_equal(e.op, CH_MARKER);
+	assert_string_equal(e.db, "shop");
+	assert_string_equal(e.table, "orders");
+	assert_string_equal(e.payload.data,
+			    "{\"id\":\"snapshot-7-shop.orders-start\",\"op\":\"snapshot-start\","
+			    "\"db\":\"shop\",\"table\":\"orders\",\"ts\":1529501823123,"
+			    "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}");
+	entry_free(&e);
+	snap.on_demand = true;
+	snap.last = true;
+	assert_true(marker(r, &trx, true, 1187, &e));
+	assert_string_equal(e.id.data, "snapshot-7-shop.orders-complete");
+	assert_string_equal(e.payload.data,
+			    "{\"id\":\"snapshot-7-shop.orders-complete\",\"op\":\"snapshot-complete\","
+			    "\"db\":\"shop\",\"table\":\"orders\",\"ts\":1529501823123,"
+			    "\"snapshot\":{\"id\":7,\"on_demand\":true},\"rows\":1187}");
+	entry_free(&e);
+	router_free(r);
+}
+
+/* The markers go where the table's read rows go: the route's topic with
+ * {op} "read", or the default topic when the template needs row values. */
+static void test_snapshot_marker_topic(void **state)
+{
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+				     "topic = t/{db}/{table}/{op}\nevent_type = Order{Op}\n"
+				     "[route items]\nmatch = shop.items\ntopic = i/{table}/{pk}\n"
+				     "[route dbz]\nmatch = shop.dbz\nenvelope = debezium\n"
+				     "[route mx]\nmatch = shop.mx\nenvelope = maxwell\n"
+				     "[route ce]\nmatch = shop.ce\nenvelope = cloudevents-binary\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_snap snap;
+	struct ch_trx trx = snap_trx(&snap, "orders");
+	struct ch_image im;
+	struct routed x;
+	struct q_entry e;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_READ, NULL, &im, &x);
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(e.topic.data, "t/shop/orders/read");
+	assert_string_equal(e.topic.data, x.e.topic.data);
+	assert_int_equal(e.routed_topic, 1);
+	assert_int_equal(e.nheaders, 0);	/* no key, no event type */
+	routed_free(&x);
+	entry_free(&e);
+
+	snap.table = "items";
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(e.topic.data, "rowcast/shop/items");
+	assert_int_equal(e.routed_topic, 0);
+	entry_free(&e);
+
+	/* Debezium has no markers */
+	snap.table = "dbz";
+	memset(&e, 0, sizeof(e));
+	assert_false(router_snapshot_marker(r, &trx, false, 0, &e));
+	entry_free(&e);
+
+	snap.table = "mx";
+	assert_true(marker(r, &trx, true, 3, &e));
+	assert_string_equal(e.payload.data,
+			    "{\"database\":\"shop\",\"table\":\"mx\",\"type\":\"bootstrap-complete\","
+			    "\"ts\":1529501823,\"data\":{}}");
+	assert_string_equal(e.id.data, "snapshot-7-shop.mx-complete");
+	entry_free(&e);
+
+	/* CloudEvents binary mode: the attributes as headers, the native
+	 * marker as payload */
+	snap.table = "ce";
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(queue_header(&e, "specversion"), "1.0");
+	assert_string_equal(queue_header(&e, "id"), "snapshot-7-shop.ce-start");
+	assert_string_equal(queue_header(&e, "source"), "rowcast://localhost");
+	assert_string_equal(queue_header(&e, "type"), "rowcast.shop.ce.snapshot-start");
+	assert_string_equal(queue_header(&e, "subject"), "shop.ce");
+	assert_string_equal(queue_header(&e, "time"), "2018-06-20T13:37:03.123Z");
+	assert_null(queue_header(&e, "key"));
+	assert_string_equal(e.payload.data,
+			    "{\"id\":\"snapshot-7-shop.ce-start\",\"op\":\"snapshot-start\","
+			    "\"db\":\"shop\",\"table\":\"ce\",\"ts\":1529501823123,"
+			    "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}");
+	entry_free(&e);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+static bool ddl_emit(void *ctx, struct q_entry **e)
+{
+	*e = ctx;
+	return true;
+}
+
+/* TRUNCATE takes the table's route topic the same way: not one that
+ * needs row values, and a topic set by the route is marked so. */
+static void test_truncate_topic(void **state)
+{
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\ntopic = t/{table}\n"
+				     "[route items]\nmatch = shop.items\ntopic = i/{table}/{pk}\n");
+	struct ch_trx trx = mk_trx();
+	struct q_entry e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_true(router_ddl(r, &trx, "shop", "TRUNCATE orders", 15, ddl_emit, &e));
+	assert_string_equal(e.topic.data, "t/orders");
+	assert_int_equal(e.routed_topic, 1);
+	assert_string_equal(e.id.data, "0-1-42@truncate0");
+	e.routed_topic = 1;
+	assert_true(router_ddl(r, &trx, "shop", "TRUNCATE TABLE items", 20, ddl_emit, &e));
+	assert_string_equal(e.topic.data, "rowcast/shop/items");
+	assert_int_equal(e.routed_topic, 0);
+	entry_free(&e);
+	router_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +957,9 @@ int main(void)
 		cmocka_unit_test(test_read_when_and_outbox),
 		cmocka_unit_test(test_table_wanted),
 		cmocka_unit_test(test_read_script),
+		cmocka_unit_test(test_snapshot_marker_native),
+		cmocka_unit_test(test_snapshot_marker_topic),
+		cmocka_unit_test(test_truncate_topic),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
