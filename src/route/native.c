@@ -72,6 +72,15 @@ static void image_json(struct rc_buf *out, struct ch_table *t, const struct ch_i
 	out->len = (size_t)(o - out->data);
 }
 
+/* ,"db":DB,"table":TABLE */
+static void db_table(struct rc_buf *out, const char *db, const char *table)
+{
+	buf_append(out, ",\"db\":", 6);
+	buf_json_str(out, db, strlen(db), NULL);
+	buf_append(out, ",\"table\":", 9);
+	buf_json_str(out, table, strlen(table), NULL);
+}
+
 /* ,"snapshot":{"id":N,"on_demand":B  (the caller closes the object) */
 static void snapshot_object(struct rc_buf *out, const struct ch_snap *s)
 {
@@ -90,10 +99,8 @@ void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch
 	native_event_id(out, trx, row->index);
 	buf_append(out, "\",\"op\":\"", 8);
 	buf_puts(out, ch_op_names[row->op]);
-	buf_append(out, "\",\"db\":", 7);
-	buf_json_str(out, t->db, strlen(t->db), NULL);
-	buf_append(out, ",\"table\":", 9);
-	buf_json_str(out, t->name, strlen(t->name), NULL);
+	buf_putc(out, '"');
+	db_table(out, t->db, t->name);
 	buf_append(out, ",\"gtid\":", 8);
 	if (trx->gtid[0]) {
 		buf_putc(out, '"');
@@ -137,10 +144,7 @@ void native_snapshot_marker(struct rc_buf *out, const struct ch_trx *trx, bool e
 	buf_append(out, "{\"id\":", 6);
 	buf_json_str(out, id, strlen(id), NULL);
 	buf_puts(out, end ? ",\"op\":\"snapshot-complete\"" : ",\"op\":\"snapshot-start\"");
-	buf_append(out, ",\"db\":", 6);
-	buf_json_str(out, s->db, strlen(s->db), NULL);
-	buf_append(out, ",\"table\":", 9);
-	buf_json_str(out, s->table, strlen(s->table), NULL);
+	db_table(out, s->db, s->table);
 	buf_append(out, ",\"ts\":", 6);
 	buf_put_u64(out, trx->ts_ms);
 	snapshot_object(out, s);
