@@ -72,13 +72,26 @@ static void image_json(struct rc_buf *out, struct ch_table *t, const struct ch_i
 	out->len = (size_t)(o - out->data);
 }
 
-/* ,"db":DB,"table":TABLE */
-static void db_table(struct rc_buf *out, const char *db, const char *table)
+/* The fields after the id: ,"op":OP,"db":DB,"table":TABLE,"gtid":G,"ts":TS */
+static void fields(struct rc_buf *out, const char *op, const char *db, const char *table,
+		   const struct ch_trx *trx)
 {
-	buf_append(out, ",\"db\":", 6);
+	buf_append(out, ",\"op\":\"", 7);
+	buf_puts(out, op);
+	buf_append(out, "\",\"db\":", 7);
 	buf_json_str(out, db, strlen(db), NULL);
 	buf_append(out, ",\"table\":", 9);
 	buf_json_str(out, table, strlen(table), NULL);
+	buf_append(out, ",\"gtid\":", 8);
+	if (trx->gtid[0]) {
+		buf_putc(out, '"');
+		buf_puts(out, trx->gtid);
+		buf_putc(out, '"');
+	} else {
+		buf_append(out, "null", 4);
+	}
+	buf_append(out, ",\"ts\":", 6);
+	buf_put_u64(out, trx->ts_ms);
 }
 
 /* ,"snapshot":{"id":N,"on_demand":B  (the caller closes the object) */
@@ -97,20 +110,8 @@ void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch
 	buf_reset(out);
 	buf_append(out, "{\"id\":\"", 7);
 	native_event_id(out, trx, row->index);
-	buf_append(out, "\",\"op\":\"", 8);
-	buf_puts(out, ch_op_names[row->op]);
 	buf_putc(out, '"');
-	db_table(out, t->db, t->name);
-	buf_append(out, ",\"gtid\":", 8);
-	if (trx->gtid[0]) {
-		buf_putc(out, '"');
-		buf_puts(out, trx->gtid);
-		buf_putc(out, '"');
-	} else {
-		buf_append(out, "null", 4);
-	}
-	buf_append(out, ",\"ts\":", 6);
-	buf_put_u64(out, trx->ts_ms);
+	fields(out, ch_op_names[row->op], t->db, t->name, trx);
 	buf_append(out, ",\"before\":", 10);
 	image_json(out, t, row->before);
 	buf_append(out, ",\"after\":", 9);
@@ -143,10 +144,10 @@ void native_snapshot_marker(struct rc_buf *out, const struct ch_trx *trx, bool e
 	buf_reset(out);
 	buf_append(out, "{\"id\":", 6);
 	buf_json_str(out, id, strlen(id), NULL);
-	buf_puts(out, end ? ",\"op\":\"snapshot-complete\"" : ",\"op\":\"snapshot-start\"");
-	db_table(out, s->db, s->table);
-	buf_append(out, ",\"ts\":", 6);
-	buf_put_u64(out, trx->ts_ms);
+	/* the fields of every native message, before and after null as in
+	 * truncate and drop messages */
+	fields(out, end ? "snapshot-complete" : "snapshot-start", s->db, s->table, trx);
+	buf_append(out, ",\"before\":null,\"after\":null", 27);
 	snapshot_object(out, s);
 	buf_putc(out, '}');
 	buf_puts(out, end ? ",\"rows\":" : ",\"rows_estimated\":");

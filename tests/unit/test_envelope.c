@@ -863,12 +863,13 @@ static void expect_marker(const struct envelope_opts *o, const struct ch_trx *tr
 
 #define START_NATIVE \
 	"{\"id\":\"snapshot-7-shop.orders-start\",\"op\":\"snapshot-start\",\"db\":\"shop\"," \
-	"\"table\":\"orders\",\"ts\":1529501823123,\"snapshot\":{\"id\":7,\"on_demand\":false}," \
-	"\"rows_estimated\":1200}"
+	"\"table\":\"orders\",\"gtid\":null,\"ts\":1529501823123,\"before\":null,\"after\":null," \
+	"\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}"
 
 #define ODD_NATIVE \
 	"{\"id\":\"snapshot-7-shop.a\\\"b-complete\",\"op\":\"snapshot-complete\"," \
-	"\"db\":\"shop\",\"table\":\"a\\\"b\",\"ts\":1529501823123," \
+	"\"db\":\"shop\",\"table\":\"a\\\"b\",\"gtid\":null," \
+	"\"ts\":1529501823123,\"before\":null,\"after\":null," \
 	"\"snapshot\":{\"id\":7,\"on_demand\":true},\"rows\":0}"
 
 static void test_snapshot_markers(void **state)
@@ -883,7 +884,8 @@ static void test_snapshot_markers(void **state)
 	expect_marker(&native, &trx, false, 0, "snapshot-7-shop.orders-start", START_NATIVE);
 	expect_marker(&native, &trx, true, 1187, "snapshot-7-shop.orders-complete",
 		      "{\"id\":\"snapshot-7-shop.orders-complete\",\"op\":\"snapshot-complete\","
-		      "\"db\":\"shop\",\"table\":\"orders\",\"ts\":1529501823123,"
+		      "\"db\":\"shop\",\"table\":\"orders\",\"gtid\":null,"
+		      "\"ts\":1529501823123,\"before\":null,\"after\":null,"
 		      "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows\":1187}");
 	/* [M-boot] */
 	expect_marker(&mx_opts, &trx, false, 0, "snapshot-7-shop.orders-start",

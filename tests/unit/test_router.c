@@ -826,7 +826,8 @@ static void test_snapshot_marker_native(void **state)
 	assert_string_equal(e.table, "orders");
 	assert_string_equal(e.payload.data,
 			    "{\"id\":\"snapshot-7-shop.orders-start\",\"op\":\"snapshot-start\","
-			    "\"db\":\"shop\",\"table\":\"orders\",\"ts\":1529501823123,"
+			    "\"db\":\"shop\",\"table\":\"orders\",\"gtid\":null,"
+			    "\"ts\":1529501823123,\"before\":null,\"after\":null,"
 			    "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}");
 	entry_free(&e);
 	snap.on_demand = true;
@@ -835,7 +836,8 @@ static void test_snapshot_marker_native(void **state)
 	assert_string_equal(e.id.data, "snapshot-7-shop.orders-complete");
 	assert_string_equal(e.payload.data,
 			    "{\"id\":\"snapshot-7-shop.orders-complete\",\"op\":\"snapshot-complete\","
-			    "\"db\":\"shop\",\"table\":\"orders\",\"ts\":1529501823123,"
+			    "\"db\":\"shop\",\"table\":\"orders\",\"gtid\":null,"
+			    "\"ts\":1529501823123,\"before\":null,\"after\":null,"
 			    "\"snapshot\":{\"id\":7,\"on_demand\":true},\"rows\":1187}");
 	entry_free(&e);
 	router_free(r);
@@ -902,7 +904,8 @@ static void test_snapshot_marker_topic(void **state)
 	assert_null(queue_header(&e, "key"));
 	assert_string_equal(e.payload.data,
 			    "{\"id\":\"snapshot-7-shop.ce-start\",\"op\":\"snapshot-start\","
-			    "\"db\":\"shop\",\"table\":\"ce\",\"ts\":1529501823123,"
+			    "\"db\":\"shop\",\"table\":\"ce\",\"gtid\":null,"
+			    "\"ts\":1529501823123,\"before\":null,\"after\":null,"
 			    "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}");
 	entry_free(&e);
 	ch_image_free(&im);
