@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `rowcast test -c rowcast.conf CASES...`: row changes written as rowcast's
- * native JSON messages go through the config's router (the same code as
- * the daemon's: filters, routes, conditions, scripts, templates, envelopes)
- * and the messages it makes are compared with the ones a case expects.
+ * native JSON messages (inserts, updates, deletes and a snapshot's reads)
+ * go through the config's router (the same code as the daemon's: filters,
+ * routes, conditions, scripts, templates, envelopes) and the messages it
+ * makes are compared with the ones a case expects.
  *
  * A case file holds JSON values, one a line or as one JSON array: a case
  * {"change": NATIVE, "expect": [MESSAGE, ...], "pk": ["col", ...]}, or a
@@ -59,6 +60,12 @@ static bool made_fail(void *ctx, const char *why)
 	/* as on_unpublishable = skip: noted, and the next routes go on */
 	snprintf(m->fails + l, sizeof(m->fails) - l, "unpublishable: %s\n", why);
 	return true;
+}
+
+/* A JSON number as an unsigned integer; 0 when it is none. */
+static uint64_t json_u64(const cJSON *j)
+{
+	return cJSON_IsNumber(j) && j->valuedouble >= 0 ? (uint64_t)j->valuedouble : 0;
 }
 
 /* End of the JSON value at p (within end), or NULL: strings, nesting. */
@@ -333,9 +340,10 @@ static int run_case(struct router *r, const char *where, const char *ct, const c
 	struct route_out out = { made_next, made_push, made_fail, m };
 	struct table_plan *plan = NULL;
 	cJSON *ch = cJSON_ParseWithLength(ct, (size_t)(cend - ct));
-	const cJSON *id, *op, *db, *tab, *gtid, *ts;
+	const cJSON *id, *op, *db, *tab, *gtid, *ts, *snapshot;
+	struct ch_snap snap;
 	char err[700], *db_s = NULL, *tab_s = NULL;
-	int res = 2;
+	int res = 2, opi;
 
 	memset(im, 0, sizeof(im));
 	memset(&t, 0, sizeof(t));
@@ -348,17 +356,30 @@ static int run_case(struct router *r, const char *where, const char *ct, const c
 	tab = cJSON_GetObjectItemCaseSensitive(ch, "table");
 	gtid = cJSON_GetObjectItemCaseSensitive(ch, "gtid");
 	ts = cJSON_GetObjectItemCaseSensitive(ch, "ts");
+	snapshot = cJSON_GetObjectItemCaseSensitive(ch, "snapshot");
 	if (!cJSON_IsString(id) || !strchr(id->valuestring, '@') || !cJSON_IsString(op) ||
 	    !cJSON_IsString(db) || !cJSON_IsString(tab)) {
 		printf("%s: not a native row message (id, op, db, table)\n", where);
 		goto out;
 	}
-	row.op = !strcmp(op->valuestring, "insert") ? CH_INSERT :
-		 !strcmp(op->valuestring, "update") ? CH_UPDATE :
-		 !strcmp(op->valuestring, "delete") ? CH_DELETE : CH_ROW_OPS;
-	if (row.op == CH_ROW_OPS) {
-		printf("%s: op '%s' is not insert, update or delete\n", where, op->valuestring);
+	for (opi = 0; opi < CH_ROW_OPS && strcmp(op->valuestring, ch_op_names[opi]); opi++)
+		;
+	if (opi == CH_ROW_OPS) {
+		printf("%s: op '%s' is not insert, update, delete or read\n", where,
+		       op->valuestring);
 		goto out;
+	}
+	row.op = (enum ch_op)opi;
+	if (cJSON_IsObject(snapshot)) {
+		/* a snapshot's row as the native message names its snapshot */
+		memset(&snap, 0, sizeof(snap));
+		snap.id = json_u64(cJSON_GetObjectItemCaseSensitive(snapshot, "id"));
+		snap.on_demand = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(snapshot,
+									       "on_demand"));
+		snap.chunk = json_u64(cJSON_GetObjectItemCaseSensitive(snapshot, "chunk"));
+		snap.db = db->valuestring;
+		snap.table = tab->valuestring;
+		trx.snap = &snap;
 	}
 	snprintf(trx.id, sizeof(trx.id), "%.*s",
 		 (int)(strrchr(id->valuestring, '@') - id->valuestring), id->valuestring);
@@ -372,6 +393,10 @@ static int run_case(struct router *r, const char *where, const char *ct, const c
 
 		if (!v || !strncmp(v, "null", 4))
 			continue;
+		if (!k && row.op == CH_READ) {
+			printf("%s: a read row has no \"before\"\n", where);
+			goto out;
+		}
 		has[k] = true;
 		if (!image_from(v, ve, &c, &vals[k], which[k], off[k], len[k], &nv[k])) {
 			printf("%s: \"%s\" is not an object of columns\n", where,

@@ -207,8 +207,8 @@ const struct opt_def config_options[] = {
 	  "db.table globs (* and ?) of the tables to publish, comma separated; empty publishes every table." },
 	{ "filter", "exclude", OPT_STR, F(flt_exclude), "", OPT_RELOAD, 0, 0, NULL,
 	  "db.table globs of tables never published; wins over include." },
-	{ "filter", "ops", OPT_STR, F(flt_ops), "insert,update,delete", OPT_RELOAD, 0, 0, NULL,
-	  "Operations published, comma separated." },
+	{ "filter", "ops", OPT_STR, F(flt_ops), "insert,update,delete,read", OPT_RELOAD, 0, 0, NULL,
+	  "Operations published, comma separated: insert, update, delete and read (the rows a snapshot reads); without read no table is snapshotted." },
 	{ "filter", "drop_columns", OPT_STR, F(flt_drop_columns), "", OPT_RELOAD, 0, 0, NULL,
 	  "db.table.column globs of columns never published (secrets), comma separated." },
 
@@ -256,8 +256,8 @@ const struct opt_def config_options[] = {
 const struct opt_def route_options[] = {
 	{ "route", "match", OPT_STR, R(match), "*.*", OPT_RELOAD, 0, 0, NULL,
 	  "db.table globs of the rows this route takes, comma separated." },
-	{ "route", "ops", OPT_STR, R(ops), "insert,update,delete", OPT_RELOAD, 0, 0, NULL,
-	  "Operations it takes." },
+	{ "route", "ops", OPT_STR, R(ops), "insert,update,delete,read", OPT_RELOAD, 0, 0, NULL,
+	  "Operations it takes, as [filter] ops names them." },
 	{ "route", "topic", OPT_STR, R(topic), "", OPT_RELOAD, 0, 0, NULL,
 	  "Topic (MQTT) or routing key (AMQP) template; placeholders {prefix} {db} {table} {op} {Op} {pk} {gtid} {col:NAME}; empty for the default PREFIX/DB/TABLE." },
 	{ "route", "key", OPT_STR, R(key), "", OPT_RELOAD, 0, 0, NULL,

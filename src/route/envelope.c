@@ -26,6 +26,13 @@
  * as an array of member names, GEOMETRY as WKT text; the rest as native
  * (zero dates kept as "0000-00-00...", BIT as an integer, JSON as JSON).
  *
+ * A snapshot's rows (op read): Debezium's "r" with before null, "row" 0
+ * and source.snapshot "true" (initial) or "incremental" (on demand, as
+ * Debezium's ad hoc incremental snapshots); Maxwell's "bootstrap-insert";
+ * CloudEvents type "...<table>.read".  Per-table start and end markers:
+ * native and CloudEvents "snapshot-start"/"-complete", Maxwell's
+ * "bootstrap-start"/"-complete", none in Debezium.
+ *
  * Values the source did not write as expected (which it does not do) are
  * passed through as native text rather than guessed at.
  */
@@ -862,7 +869,14 @@ static void format_debezium(struct rc_buf *out, const struct envelope_opts *o,
 	put_str(out, o->server_name ? o->server_name : "rowcast");
 	LIT(out, ",\"ts_ms\":");
 	buf_put_u64(out, trx->ts_ms);
-	LIT(out, ",\"snapshot\":\"false\",\"db\":");
+	/* a read: "true" in an initial snapshot, "incremental" in one asked
+	 * for while streaming (Debezium's ad hoc incremental snapshots) */
+	if (row->op != CH_READ)
+		LIT(out, ",\"snapshot\":\"false\",\"db\":");
+	else if (trx->snap && trx->snap->on_demand)
+		LIT(out, ",\"snapshot\":\"incremental\",\"db\":");
+	else
+		LIT(out, ",\"snapshot\":\"true\",\"db\":");
 	put_str(out, t->db);
 	LIT(out, ",\"sequence\":null,\"table\":");
 	put_str(out, t->name);
@@ -878,7 +892,7 @@ static void format_debezium(struct rc_buf *out, const struct envelope_opts *o,
 	LIT(out, ",\"pos\":");
 	buf_put_u64(out, offset);
 	LIT(out, ",\"row\":");
-	buf_put_u64(out, row->index);
+	buf_put_u64(out, row->op == CH_READ ? 0 : row->index);	/* a read is in no event */
 	LIT(out, ",\"thread\":null,\"query\":null},\"op\":\"");
 	buf_puts(out, dbz_ops[row->op]);
 	LIT(out, "\",\"ts_ms\":");
@@ -886,20 +900,29 @@ static void format_debezium(struct rc_buf *out, const struct envelope_opts *o,
 	LIT(out, ",\"transaction\":null}");
 }
 
+/* {"database":..,"table":..,"type":..,"ts":..,"data":  (the data follows) */
+static void mx_head(struct rc_buf *out, const char *db, const char *table, const char *type,
+		    uint64_t ts_ms)
+{
+	LIT(out, "{\"database\":");
+	put_str(out, db);
+	LIT(out, ",\"table\":");
+	put_str(out, table);
+	LIT(out, ",\"type\":\"");
+	buf_puts(out, type);
+	LIT(out, "\",\"ts\":");
+	buf_put_u64(out, ts_ms / 1000);
+	LIT(out, ",\"data\":");
+}
+
 static void format_maxwell(struct rc_buf *out, const struct envelope_opts *o,
 			   const struct ch_trx *trx, const struct ch_row *row)
 {
 	const struct ch_table *t = row->table;
 
-	LIT(out, "{\"database\":");
-	put_str(out, t->db);
-	LIT(out, ",\"table\":");
-	put_str(out, t->name);
-	LIT(out, ",\"type\":\"");
-	buf_puts(out, ch_op_names[row->op]);
-	LIT(out, "\",\"ts\":");
-	buf_put_u64(out, trx->ts_ms / 1000);
-	LIT(out, ",\"data\":");
+	/* a snapshot's row is Maxwell's bootstrap row */
+	mx_head(out, t->db, t->name, row->op == CH_READ ? "bootstrap-insert" : ch_op_names[row->op],
+		trx->ts_ms);
 	image(out, o, t, row->op == CH_DELETE ? row->before : row->after);
 	if (row->op == CH_UPDATE && row->before && row->after) {
 		LIT(out, ",\"old\":");
@@ -930,20 +953,31 @@ static void reverse(char *p, size_t a, size_t b)
 	}
 }
 
-static void format_cloudevents(struct rc_buf *out, const struct envelope_opts *o,
-			       const struct ch_trx *trx, const struct ch_row *row)
-{
-	const struct ch_table *t = row->table;
-	size_t data_len;
-	unsigned y, m, d;
-	uint64_t ms = trx->ts_ms, sec = ms / 1000;
+/* What a CloudEvents event says of its data. */
+struct ce_attrs {
+	const struct ch_trx *trx;	/* its time; with index, a row's id */
+	uint64_t index;			/* the row's index */
+	const char *id;			/* else this id (a marker's) */
+	const char *db, *table;		/* the subject, and the default type's */
+	const char *what;		/* the default type's last part (the op) */
+};
 
-	/* The native message first (native_format resets out), then the
-	 * envelope's head after it, then the two swapped in place. */
-	native_format(out, trx, row);
-	data_len = out->len;
+/*
+ * The CloudEvents envelope around the data out holds (a native message):
+ * the head is appended after it, then the two are swapped in place, so
+ * the data is written once.
+ */
+static void ce_wrap(struct rc_buf *out, const struct envelope_opts *o, const struct ce_attrs *a)
+{
+	size_t data_len = out->len;
+	unsigned y, m, d;
+	uint64_t ms = a->trx->ts_ms, sec = ms / 1000;
+
 	LIT(out, "{\"specversion\":\"1.0\",\"id\":\"");
-	native_event_id(out, trx, row->index);
+	if (a->id)
+		json_inner(out, a->id);
+	else
+		native_event_id(out, a->trx, a->index);
 	LIT(out, "\",\"source\":");
 	put_str(out, o->source_uri ? o->source_uri : "rowcast");
 	LIT(out, ",\"type\":");
@@ -952,17 +986,17 @@ static void format_cloudevents(struct rc_buf *out, const struct envelope_opts *o
 	} else {
 		/* "rowcast.<db>.<table>.<op>" */
 		LIT(out, "\"rowcast.");
-		json_inner(out, t->db);
+		json_inner(out, a->db);
 		buf_putc(out, '.');
-		json_inner(out, t->name);
+		json_inner(out, a->table);
 		buf_putc(out, '.');
-		buf_puts(out, ch_op_names[row->op]);
+		buf_puts(out, a->what);
 		buf_putc(out, '"');
 	}
 	LIT(out, ",\"subject\":\"");
-	json_inner(out, t->db);
+	json_inner(out, a->db);
 	buf_putc(out, '.');
-	json_inner(out, t->name);
+	json_inner(out, a->table);
 	buf_putc(out, '"');
 	LIT(out, ",\"time\":\"");
 	civil_from_days(sec / 86400, &y, &m, &d);
@@ -987,6 +1021,16 @@ static void format_cloudevents(struct rc_buf *out, const struct envelope_opts *o
 	buf_putc(out, '}');
 }
 
+static void format_cloudevents(struct rc_buf *out, const struct envelope_opts *o,
+			       const struct ch_trx *trx, const struct ch_row *row)
+{
+	struct ce_attrs a = { trx, row->index, NULL, row->table->db, row->table->name,
+			      ch_op_names[row->op] };
+
+	native_format(out, trx, row);
+	ce_wrap(out, o, &a);
+}
+
 void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct ch_trx *trx,
 		     const char *file, uint64_t offset, const struct ch_row *row)
 {
@@ -1006,5 +1050,34 @@ void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const st
 	default:
 		native_format(out, trx, row);
 		return;
+	}
+}
+
+bool envelope_snapshot_marker(struct rc_buf *out, const struct envelope_opts *o,
+			      const struct ch_trx *trx, bool end, uint64_t rows, const char *id)
+{
+	const struct ch_snap *s = trx->snap;
+	const char *what = end ? "snapshot-complete" : "snapshot-start";
+	struct ce_attrs a = { trx, 0, id, s->db, s->table, what };
+	struct envelope_opts ce = *o;
+
+	ce.event_type = NULL;	/* a route's event type names its rows' events */
+	switch (o->kind) {
+	case ENV_DEBEZIUM:
+		return false;	/* Debezium marks snapshot rows, not tables */
+	case ENV_MAXWELL:
+		buf_reset(out);
+		mx_head(out, s->db, s->table, end ? "bootstrap-complete" : "bootstrap-start",
+			trx->ts_ms);
+		LIT(out, "{}}");
+		return true;
+	case ENV_CLOUDEVENTS:
+		native_snapshot_marker(out, trx, end, rows, id);
+		ce_wrap(out, &ce, &a);
+		return true;
+	case ENV_NATIVE:
+	default:
+		native_snapshot_marker(out, trx, end, rows, id);
+		return true;
 	}
 }

@@ -8,7 +8,8 @@
  *                    Kafka's JsonConverter writes it with schemas.enable=false
  *                    (default type mappings, see envelope.c)
  *   ENV_MAXWELL      a Maxwell row message (database, table, type, ts, data,
- *                    old)
+ *                    old); a snapshot's rows and markers as Maxwell's
+ *                    bootstrap-insert, bootstrap-start and -complete
  *   ENV_CLOUDEVENTS  a CloudEvents 1.0 event in structured JSON mode whose
  *                    data is the native message
  *
@@ -42,5 +43,16 @@ struct envelope_opts {
  * the hot path beyond out's growth.  file = binlog file name, offset = event offset. */
 void envelope_format(struct rc_buf *out, const struct envelope_opts *o, const struct ch_trx *trx,
 		     const char *file, uint64_t offset, const struct ch_row *row);
+
+/*
+ * The start (end = false) or end marker of the table of trx->snap, a
+ * snapshot chunk's transaction, with the given id; rows: the table's rows
+ * sent (end marker).  Native: op snapshot-start/-complete; Maxwell:
+ * bootstrap-start/-complete; CloudEvents: the native marker as data, type
+ * "rowcast.<db>.<table>.snapshot-start" (o->event_type is not used).
+ * Returns false, out untouched, for Debezium, which has no such marker.
+ */
+bool envelope_snapshot_marker(struct rc_buf *out, const struct envelope_opts *o,
+			      const struct ch_trx *trx, bool end, uint64_t rows, const char *id);
 
 #endif

@@ -387,8 +387,16 @@ static inline bool has_backslash(const char *s, size_t n)
 	return false;
 }
 
-static const char *const op_names[3] = { "insert", "update", "delete" };
-static const size_t op_lens[3] = { 6, 6, 6 };
+static const char *const op_names[EXPR_NOPS] = { "insert", "update", "delete", "read" };
+static const size_t op_lens[EXPR_NOPS] = { 6, 6, 6, 4 };
+#define OPMASK_ALL ((1u << EXPR_NOPS) - 1)	/* every operation's bit */
+
+/* The row's operation as an index of op_names; one out of range reads as
+ * an insert rather than past the table. */
+static unsigned op_index(const struct expr_env *env)
+{
+	return (unsigned)env->op < EXPR_NOPS ? (unsigned)env->op : 0;
+}
 
 static void get_val(const struct expr *e, const struct expr_env *env, const struct operand *o,
 		    struct val *v)
@@ -428,8 +436,8 @@ static void get_val(const struct expr *e, const struct expr_env *env, const stru
 		}
 	case O_OP:
 		v->kind = V_STR;
-		v->s = op_names[env->op <= EXPR_DELETE ? env->op : 0];
-		v->n = op_lens[0];
+		v->s = op_names[op_index(env)];
+		v->n = op_lens[op_index(env)];
 		return;
 	case O_DB:
 		v->kind = V_STR;
@@ -723,7 +731,7 @@ static enum expr_tv eval(const struct expr *e, const struct expr_env *env, uint3
 		r = eval(e, env, nd->first);
 		return r == EXPR_UNKNOWN ? r : tv_of(r == EXPR_FALSE);
 	case N_OPMASK:
-		return tv_of(nd->n >> (env->op <= EXPR_DELETE ? env->op : 0) & 1);
+		return tv_of(nd->n >> op_index(env) & 1);
 	case N_CMP:
 		get_val(e, env, &nd->a, &a);
 		if (nd->b.kind == O_LIT && a.kind == V_STR && !a.esc && nd->sub <= C_NE &&
@@ -1154,8 +1162,8 @@ static bool op_bits(const struct parser *ps, uint32_t ref, uint32_t *mask)
 
 	if (l->kind != L_STR)
 		return false;
-	for (int i = 0; i < 3; i++)
-		if (l->len == 6 && !memcmp(s, op_names[i], 6))
+	for (int i = 0; i < EXPR_NOPS; i++)
+		if (l->len == op_lens[i] && !memcmp(s, op_names[i], l->len))
 			*mask |= 1u << i;
 	return true;
 }
@@ -1173,13 +1181,13 @@ static void to_opmask(struct parser *ps, int32_t n)
 		if (!lit || lit->kind != O_LIT || !op_bits(ps, lit->ref, &mask))
 			return;
 		if (nd->sub == C_NE)
-			mask ^= 7;
+			mask ^= OPMASK_ALL;
 	} else if (nd->kind == N_IN && nd->a.kind == O_OP) {
 		for (uint32_t k = 0; k < nd->n; k++)
 			if (!op_bits(ps, nd->first + k, &mask))
 				return;
 		if (nd->neg)
-			mask ^= 7;
+			mask ^= OPMASK_ALL;
 	} else {
 		return;
 	}
@@ -1507,12 +1515,12 @@ static void dump(struct rc_buf *b, const struct expr *e, uint32_t i)
 		buf_putc(b, ')');
 		break;
 	case N_OPMASK:
-		if (!nd->n || nd->n == 7) {
+		if (!nd->n || nd->n == OPMASK_ALL) {
 			buf_puts(b, nd->n ? "true" : "false");
 			break;
 		}
 		buf_puts(b, "op in (");
-		for (unsigned k = 0, any = 0; k < 3; k++) {
+		for (unsigned k = 0, any = 0; k < EXPR_NOPS; k++) {
 			if (!(nd->n >> k & 1))
 				continue;
 			buf_puts(b, any++ ? ", \"" : "\"");

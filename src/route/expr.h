@@ -24,8 +24,9 @@ enum expr_tv { EXPR_FALSE = 0, EXPR_TRUE = 1, EXPR_UNKNOWN = 2 };
 /* What a row image holds for a column (same numbers as DEC_ABSENT...). */
 enum expr_state { EXPR_ABSENT = 0, EXPR_NULL = 1, EXPR_VALUE = 2 };
 
-/* Operations (same numbers as enum dec_op). */
-enum expr_op { EXPR_INSERT = 0, EXPR_UPDATE = 1, EXPR_DELETE = 2 };
+/* Operations (same numbers as the row ops of enum ch_op); a read is a
+ * row a snapshot read: an after image only, as an insert. */
+enum expr_op { EXPR_INSERT = 0, EXPR_UPDATE = 1, EXPR_DELETE = 2, EXPR_READ = 3, EXPR_NOPS };
 
 /* Row images. */
 enum expr_side { EXPR_BEFORE = 0, EXPR_AFTER = 1 };

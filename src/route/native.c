@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The native message: id, op, db, table, gtid, ts, before, after.  Fields
- * are written in that order, straight from the source's value texts.
+ * The native message: id, op, db, table, gtid, ts, before, after (and
+ * snapshot for a snapshot's rows).  Fields are written in that order,
+ * straight from the source's value texts.  Also the snapshot's per-table
+ * start and end markers.
  */
 #include "route/native.h"
 
@@ -70,20 +72,16 @@ static void image_json(struct rc_buf *out, struct ch_table *t, const struct ch_i
 	out->len = (size_t)(o - out->data);
 }
 
-void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch_row *row)
+/* The fields after the id: ,"op":OP,"db":DB,"table":TABLE,"gtid":G,"ts":TS */
+static void fields(struct rc_buf *out, const char *op, const char *db, const char *table,
+		   const struct ch_trx *trx)
 {
-	/* the table's own caches are the consumer's to fill (change.h) */
-	struct ch_table *t = (struct ch_table *)row->table;
-
-	buf_reset(out);
-	buf_append(out, "{\"id\":\"", 7);
-	native_event_id(out, trx, row->index);
-	buf_append(out, "\",\"op\":\"", 8);
-	buf_puts(out, ch_op_names[row->op]);
+	buf_append(out, ",\"op\":\"", 7);
+	buf_puts(out, op);
 	buf_append(out, "\",\"db\":", 7);
-	buf_json_str(out, t->db, strlen(t->db), NULL);
+	buf_json_str(out, db, strlen(db), NULL);
 	buf_append(out, ",\"table\":", 9);
-	buf_json_str(out, t->name, strlen(t->name), NULL);
+	buf_json_str(out, table, strlen(table), NULL);
 	buf_append(out, ",\"gtid\":", 8);
 	if (trx->gtid[0]) {
 		buf_putc(out, '"');
@@ -94,10 +92,66 @@ void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch
 	}
 	buf_append(out, ",\"ts\":", 6);
 	buf_put_u64(out, trx->ts_ms);
+}
+
+/* ,"snapshot":{"id":N,"on_demand":B  (the caller closes the object) */
+static void snapshot_object(struct rc_buf *out, const struct ch_snap *s)
+{
+	buf_puts(out, ",\"snapshot\":{\"id\":");
+	buf_put_u64(out, s->id);
+	buf_puts(out, s->on_demand ? ",\"on_demand\":true" : ",\"on_demand\":false");
+}
+
+void native_format(struct rc_buf *out, const struct ch_trx *trx, const struct ch_row *row)
+{
+	/* the table's own caches are the consumer's to fill (change.h) */
+	struct ch_table *t = (struct ch_table *)row->table;
+
+	buf_reset(out);
+	buf_append(out, "{\"id\":\"", 7);
+	native_event_id(out, trx, row->index);
+	buf_putc(out, '"');
+	fields(out, ch_op_names[row->op], t->db, t->name, trx);
 	buf_append(out, ",\"before\":", 10);
 	image_json(out, t, row->before);
 	buf_append(out, ",\"after\":", 9);
 	image_json(out, t, row->after);
+	if (trx->snap) {
+		snapshot_object(out, trx->snap);
+		buf_append(out, ",\"chunk\":", 9);
+		buf_put_u64(out, trx->snap->chunk);
+		buf_putc(out, '}');
+	}
+	buf_putc(out, '}');
+}
+
+void native_snapshot_marker_id(struct rc_buf *out, const struct ch_snap *snap, bool end)
+{
+	buf_puts(out, "snapshot-");
+	buf_put_u64(out, snap->id);
+	buf_putc(out, '-');
+	buf_puts(out, snap->db);
+	buf_putc(out, '.');
+	buf_puts(out, snap->table);
+	buf_puts(out, end ? "-complete" : "-start");
+}
+
+void native_snapshot_marker(struct rc_buf *out, const struct ch_trx *trx, bool end, uint64_t rows,
+			    const char *id)
+{
+	const struct ch_snap *s = trx->snap;
+
+	buf_reset(out);
+	buf_append(out, "{\"id\":", 6);
+	buf_json_str(out, id, strlen(id), NULL);
+	/* the fields of every native message, before and after null as in
+	 * truncate and drop messages */
+	fields(out, end ? "snapshot-complete" : "snapshot-start", s->db, s->table, trx);
+	buf_append(out, ",\"before\":null,\"after\":null", 27);
+	snapshot_object(out, s);
+	buf_putc(out, '}');
+	buf_puts(out, end ? ",\"rows\":" : ",\"rows_estimated\":");
+	buf_put_u64(out, end ? rows : s->est_rows);
 	buf_putc(out, '}');
 }
 

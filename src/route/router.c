@@ -177,7 +177,8 @@ static bool parse_ops(const char *s, unsigned *mask, char *err, size_t errlen)
 		for (k = 0; k < CH_ROW_OPS && strcasecmp(g.g[i], ch_op_names[k]); k++)
 			;
 		if (k == CH_ROW_OPS) {
-			snprintf(err, errlen, "unknown operation '%s' (insert, update, delete)", g.g[i]);
+			snprintf(err, errlen, "unknown operation '%s' (insert, update, delete, read)",
+				 g.g[i]);
 			globs_free(&g);
 			return false;
 		}
@@ -483,7 +484,6 @@ bool router_table_wanted(const struct router *r, const char *db, const char *tab
 	static const char *const system[] = { "mysql", "information_schema",
 					      "performance_schema", "sys" };
 	char name[520];
-	bool routed = false;
 
 	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
 		if (!strcmp(db, system[i]))
@@ -492,11 +492,24 @@ bool router_table_wanted(const struct router *r, const char *db, const char *tab
 		if (!strcmp(r->outboxes[i].db, db) && !strcmp(r->outboxes[i].table, table))
 			return false;	/* its rows are events, published once */
 	snprintf(name, sizeof(name), "%s.%s", db, table);
-	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
+	if (!(r->ops & 1u << CH_READ) ||
+	    (r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
 		return false;
-	for (int i = 0; i < r->nroutes && !routed; i++)
-		routed = globs_match(&r->routes[i].match, name);
-	return routed || r->cfg->rt_unmatched != UNMATCHED_DROP;
+	/* the routes as router_row() tries a read row on them: the first
+	 * without a condition decides (its ops and drop); one with a condition
+	 * may publish some rows and passes the others on */
+	for (int i = 0; i < r->nroutes; i++) {
+		const struct route *rt = &r->routes[i];
+		bool takes = (rt->ops & 1u << CH_READ) && !rt->drop;
+
+		if (!globs_match(&rt->match, name))
+			continue;
+		if (!rt->when)
+			return takes;
+		if (takes)
+			return true;
+	}
+	return r->cfg->rt_unmatched != UNMATCHED_DROP;
 }
 
 bool router_snapshot_marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
@@ -645,6 +658,15 @@ void router_plan_set_metrics(struct table_plan *p, void *mt)
 	p->metrics = mt;
 }
 
+/* An entry about to be filled with a message: no headers yet, and a topic
+ * that no route set (entries are reused). */
+static void entry_reset(struct q_entry *e)
+{
+	buf_reset(&e->headers);
+	e->nheaders = 0;
+	e->routed_topic = 0;
+}
+
 void headers_add(struct q_entry *e, const char *k, const char *v, size_t vlen)
 {
 	buf_append(&e->headers, k, strlen(k) + 1);
@@ -776,8 +798,10 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 	const struct ch_image *im;
 	char why[300];
 
+	/* a snapshot's reads of an outbox table (router_table_wanted() says
+	 * none) would publish events again */
 	if ((row->op == CH_UPDATE && !oc->publish_updates) ||
-	    (row->op == CH_DELETE && !oc->publish_deletes))
+	    (row->op == CH_DELETE && !oc->publish_deletes) || row->op == CH_READ)
 		return ROUTE_SKIP;
 	im = row->after ? row->after : row->before;
 	for (int k = 0; k < 5; k++) {
@@ -841,23 +865,22 @@ static enum route_result outbox_row(struct router *r, struct table_plan *p,
 
 /* CloudEvents binary mode: the attributes as headers (MQTT 5 user
  * properties, AMQP headers); the payload is the event data. */
-static void cloudevents_headers(struct router *r, const struct ch_trx *trx,
-				const struct ch_row *row, struct q_entry *e)
+static void cloudevents_headers(struct router *r, uint64_t ts_ms, const char *db,
+				const char *table, const char *what, struct q_entry *e)
 {
 	char t[64], type[600], subject[600];
-	time_t sec = (time_t)(trx->ts_ms / 1000);
+	time_t sec = (time_t)(ts_ms / 1000);
 	struct tm tm;
 	size_t n;
 
 	gmtime_r(&sec, &tm);
 	n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(t + n, sizeof(t) - n, ".%03uZ", (unsigned)(trx->ts_ms % 1000));
+	snprintf(t + n, sizeof(t) - n, ".%03uZ", (unsigned)(ts_ms % 1000));
 	if (r->env.event_type)
 		snprintf(type, sizeof(type), "%s", r->env.event_type);
 	else
-		snprintf(type, sizeof(type), "rowcast.%s.%s.%s", row->table->db, row->table->name,
-			 ch_op_names[row->op]);
-	snprintf(subject, sizeof(subject), "%s.%s", row->table->db, row->table->name);
+		snprintf(type, sizeof(type), "rowcast.%s.%s.%s", db, table, what);
+	snprintf(subject, sizeof(subject), "%s.%s", db, table);
 	headers_add(e, "specversion", "1.0", 3);
 	headers_add(e, "id", e->id.data, e->id.len);
 	headers_add(e, "source", r->cfg->rt_source_uri, strlen(r->cfg->rt_source_uri));
@@ -967,7 +990,8 @@ static enum route_result format_row(struct router *r, struct table_plan *q,
 	e->op = (uint8_t)view.op;
 	envelope_format(&e->payload, &r->env, trx, file, offset, &view);
 	if (binary_ce)
-		cloudevents_headers(r, trx, row, e);
+		cloudevents_headers(r, trx->ts_ms, row->table->db, row->table->name,
+				    ch_op_names[row->op], e);
 	if (r->env.event_type && r->env.kind == ENV_NATIVE && e->payload.len > 1) {
 		/* the native message names the event type too */
 		e->payload.len--;
@@ -1007,7 +1031,8 @@ static bool when_match(const struct expr *w, const int32_t *cols, const struct c
 	struct expr_env env;
 
 	_Static_assert((int)EXPR_INSERT == (int)CH_INSERT && (int)EXPR_UPDATE == (int)CH_UPDATE &&
-		       (int)EXPR_DELETE == (int)CH_DELETE, "operations differ");
+		       (int)EXPR_DELETE == (int)CH_DELETE && (int)EXPR_READ == (int)CH_READ &&
+		       (int)EXPR_NOPS == CH_ROW_OPS, "operations differ");
 	env.op = (enum expr_op)row->op;
 	env.db = row->table->db;
 	env.db_len = strlen(row->table->db);
@@ -1037,10 +1062,8 @@ static struct q_entry *emit_next(struct emitter *em)
 		em->pending = NULL;
 	}
 	e = em->out->next(em->out->ctx);
-	if (e) {
-		buf_reset(&e->headers);
-		e->nheaders = 0;
-	}
+	if (e)
+		entry_reset(e);
 	return e;
 }
 
@@ -1135,9 +1158,11 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 		return ROUTE_PUBLISH;
 	}
 	if (p->row_end >= 0) {
-		/* system versioning: an old version inserted into history is not
-		 * a new row, and a current row moved to history is a delete */
-		if (row->op == CH_INSERT && !row_is_current(row->after, p->row_end))
+		/* system versioning: an old version inserted into history (or
+		 * read from it) is not a row, and a current row moved to history
+		 * is a delete */
+		if ((row->op == CH_INSERT || row->op == CH_READ) &&
+		    !row_is_current(row->after, p->row_end))
 			return ROUTE_SKIP;
 		if (row->op == CH_UPDATE && row_is_current(row->before, p->row_end) &&
 		    !row_is_current(row->after, p->row_end)) {
@@ -1190,6 +1215,53 @@ enum route_result router_row(struct router *r, struct table_plan *p, const struc
 	return ROUTE_PUBLISH;
 }
 
+/* The first route whose match names db.table (conditions aside): the one
+ * whose topic and envelope a message of the whole table takes. */
+static const struct route *table_route(const struct router *r, const char *db,
+				       const char *table)
+{
+	char name[520];
+
+	snprintf(name, sizeof(name), "%s.%s", db, table);
+	for (int i = 0; i < r->nroutes; i++)
+		if (globs_match(&r->routes[i].match, name))
+			return &r->routes[i];
+	return NULL;
+}
+
+/* Does the template need a row's values ({pk}, {col:..}, outbox columns)? */
+static bool tpl_uses_row(const struct tpl *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->p[i].kind == TP_PK || t->p[i].kind == TP_COL || t->p[i].kind == TP_AGG_TYPE ||
+		    t->p[i].kind == TP_AGG_ID || t->p[i].kind == TP_TYPE)
+			return true;
+	return false;
+}
+
+/*
+ * e's topic for a message of a whole table (a truncate, a drop, a
+ * snapshot marker): the template of its route rt, with {op} the op given
+ * (-1: empty), when it needs no row values; else the table's default topic.
+ */
+static void table_topic(struct router *r, const struct ch_trx *trx, const struct route *rt,
+			const char *db, const char *table, int op, struct q_entry *e)
+{
+	struct ch_table t = { 0 };
+	struct ch_row row = { 0 };
+	char err[64];
+
+	t.db = db;
+	t.name = table;
+	row.table = &t;
+	row.op = (enum ch_op)op;
+	e->routed_topic = rt && rt->topic.n && !tpl_uses_row(&rt->topic) &&
+			  render(r, &rt->topic, trx, &t, op >= 0 ? &row : NULL, NULL, NULL, r->escape,
+				 &e->topic, err, sizeof(err));
+	if (!e->routed_topic)
+		native_topic(&e->topic, r->prefix, db, table);
+}
+
 bool router_markers(const struct router *r)
 {
 	return r->cfg->rt_markers;
@@ -1201,8 +1273,7 @@ void router_marker_begin(struct router *r, const struct ch_trx *trx, struct q_en
 
 	r->ncnt = 0;
 	r->trx_events = 0;
-	buf_reset(&e->headers);
-	e->nheaders = 0;
+	entry_reset(e);
 	render(r, &r->markers_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err, sizeof(err));
 	buf_reset(&e->id);
 	buf_puts(&e->id, trx->gtid);
@@ -1240,8 +1311,7 @@ void router_marker_end(struct router *r, const struct ch_trx *trx, struct q_entr
 {
 	char err[64];
 
-	buf_reset(&e->headers);
-	e->nheaders = 0;
+	entry_reset(e);
 	render(r, &r->markers_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err, sizeof(err));
 	buf_reset(&e->id);
 	buf_puts(&e->id, trx->gtid);
@@ -1259,6 +1329,32 @@ void router_marker_end(struct router *r, const struct ch_trx *trx, struct q_entr
 	buf_puts(&e->payload, "}}");
 	r->ncnt = 0;
 	r->trx_events = 0;
+}
+
+bool router_snapshot_marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
+			    struct q_entry *e)
+{
+	const struct ch_snap *s = trx->snap;
+	const struct route *rt = table_route(r, s->db, s->table);
+	int kind = rt ? rt->envelope : r->cfg->rt_envelope;
+
+	/* the envelope of the table's route, as its rows get */
+	r->env.kind = kind == ENV_CLOUDEVENTS_BINARY ? ENV_NATIVE : (enum envelope_kind)kind;
+	r->env.event_type = NULL;
+	buf_reset(&e->id);
+	native_snapshot_marker_id(&e->id, s, end);
+	if (!envelope_snapshot_marker(&e->payload, &r->env, trx, end, rows, e->id.data))
+		return false;
+	entry_reset(e);
+	/* the topic of the table's read rows, so the markers frame them */
+	table_topic(r, trx, rt, s->db, s->table, CH_READ, e);
+	if (kind == ENV_CLOUDEVENTS_BINARY)
+		cloudevents_headers(r, trx->ts_ms, s->db, s->table,
+				    end ? "snapshot-complete" : "snapshot-start", e);
+	e->op = CH_MARKER;
+	buf_strcpy(e->db, sizeof(e->db), s->db);
+	buf_strcpy(e->table, sizeof(e->table), s->table);
+	return true;
 }
 
 /* ---- DDL ---------------------------------------------------------------- */
@@ -1320,30 +1416,14 @@ static bool table_message(struct router *r, const struct ch_trx *trx, const char
 {
 	struct q_entry *e;
 	char name[520];
-	const struct route *rt = NULL;
-	char err[64];
 
 	snprintf(name, sizeof(name), "%s.%s", db, table);
 	if ((r->include.n && !globs_match(&r->include, name)) || globs_match(&r->exclude, name))
 		return true;
-	for (int i = 0; i < r->nroutes && !rt; i++)
-		if (globs_match(&r->routes[i].match, name))
-			rt = &r->routes[i];
 	if (!emit(ctx, &e))
 		return false;
-	buf_reset(&e->headers);
-	e->nheaders = 0;
-	if (rt && rt->topic.n) {
-		struct ch_table t = { 0 };
-
-		t.db = (char *)db;
-		t.name = (char *)table;
-		if (!render(r, &rt->topic, trx, &t, NULL, NULL, NULL, true, &e->topic, err,
-			    sizeof(err)))
-			native_topic(&e->topic, r->prefix, db, table);
-	} else {
-		native_topic(&e->topic, r->prefix, db, table);
-	}
+	entry_reset(e);
+	table_topic(r, trx, table_route(r, db, table), db, table, -1, e);
 	buf_reset(&e->id);
 	buf_printf(&e->id, "%s@%s%d", trx->gtid, op, n);
 	buf_reset(&e->payload);
@@ -1446,8 +1526,7 @@ bool router_ddl(struct router *r, const struct ch_trx *trx, const char *db, cons
 
 		if (!emit(ctx, &e))
 			return false;
-		buf_reset(&e->headers);
-		e->nheaders = 0;
+		entry_reset(e);
 		render(r, &r->ddl_topic, trx, NULL, NULL, NULL, NULL, true, &e->topic, err,
 		       sizeof(err));
 		buf_reset(&e->id);

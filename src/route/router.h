@@ -92,9 +92,15 @@ bool router_table_wanted(const struct router *r, const char *db, const char *tab
 
 /*
  * The start (end = false) or end marker of the table of trx->snap (a
- * snapshot chunk's transaction) into e: topic (the table's), payload, id;
- * rows: the table's rows sent (end marker).  false when the envelope has
- * no such marker (Debezium), e then unused.
+ * snapshot chunk's transaction) into e, in the envelope of the table's
+ * route (the first whose match names it) or [routing] envelope: topic
+ * (the one the table's read rows get when the route's template needs no
+ * column values, else the table's default), payload, id
+ * ("snapshot-<id>-<db>.<table>-start" or "-complete", the same after a
+ * restart), headers (CloudEvents binary attributes), db, table and op
+ * (CH_MARKER); rows: the table's rows sent (end marker).  Returns false
+ * when the envelope has no such marker (Debezium): e is then not to be
+ * published.
  */
 bool router_snapshot_marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
 			    struct q_entry *e);

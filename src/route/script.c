@@ -30,11 +30,11 @@
  * a table at stack index 1 of every call: no lookup per row. */
 enum {
 	K_OP = 1, K_DB, K_TABLE, K_ID, K_GTID, K_POSITION, K_TS, K_BEFORE, K_AFTER,
-	K_TOPIC, K_KEY, K_HEADERS, K_PAYLOAD, K_INSERT, K_UPDATE, K_DELETE,
+	K_TOPIC, K_KEY, K_HEADERS, K_PAYLOAD, K_INSERT, K_UPDATE, K_DELETE, K_READ,
 };
 static const char *const knames[] = {
 	NULL, "op", "db", "table", "id", "gtid", "position", "ts", "before", "after",
-	"topic", "key", "headers", "payload", "insert", "update", "delete",
+	"topic", "key", "headers", "payload", "insert", "update", "delete", "read",
 };
 #define K_COUNT (sizeof(knames) / sizeof(knames[0]) - 1)
 #define KIDX 1			/* stack index of the strings in run_row() */
@@ -1123,6 +1123,8 @@ static void push_change(lua_State *L, struct script *s, const struct script_chan
 		pushk(L, K_UPDATE);
 	else if (!strcmp(c->op, "delete"))
 		pushk(L, K_DELETE);
+	else if (!strcmp(c->op, "read"))
+		pushk(L, K_READ);
 	else
 		lua_pushstring(L, c->op);
 	lua_rawset(L, ct);

@@ -41,7 +41,8 @@ struct script_image {
 
 /* The change handed to a script: borrowed, valid during script_run(). */
 struct script_change {
-	const char *op;		/* "insert", "update" or "delete" */
+	const char *op;		/* "insert", "update", "delete" or "read" (a
+				   row a snapshot read: after only) */
 	const char *db;		/* database name, NUL-terminated */
 	const char *table;	/* table name, NUL-terminated */
 	const char *id;		/* the row's event id, or NULL: then the script

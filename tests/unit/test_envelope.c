@@ -74,6 +74,23 @@
  *
  * CloudEvents 1.0 (spec, JSON event format, structured mode): specversion,
  * id, source, type, subject, time (RFC 3339), datacontenttype, data.
+ *
+ * Snapshots (issue 15), expected strings written out in the tests:
+ *  [D-snap]    Debezium: a row a snapshot read has op "r", before null, and
+ *              source.snapshot one of the documented enum values
+ *              (true, first, first_in_data_collection,
+ *              last_in_data_collection, last, false, incremental): "true"
+ *              in an initial snapshot, "incremental" in an incremental
+ *              (ad hoc, on demand) one; the connector's snapshot records
+ *              carry "row":0, thread and query null.  No table markers.
+ *  [M-boot]    Maxwell, docs/docs/bootstrapping.md: a bootstrap is an event
+ *              of type "bootstrap-start", one "bootstrap-insert" per row
+ *              (data: the row), then "bootstrap-complete"; start and
+ *              complete have "data":{}.
+ *  [N-snap]    rowcast-format(7), SNAPSHOTS: op "read" with a trailing
+ *              "snapshot":{"id","on_demand","chunk"}; markers op
+ *              "snapshot-start" (rows_estimated) and "snapshot-complete"
+ *              (rows), id "snapshot-<id>-<db>.<table>-start|-complete".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -705,6 +722,202 @@ static void test_unexpected_texts(void **state)
 	tbl_free(&t);
 }
 
+/* ---------------- snapshots ---------------- */
+
+/* The example table of rowcast-format(7): shop.orders. */
+static struct ch_column ord_cols[] = {
+	NN_COL("id", CT_INT, "int"),
+	COL("total", CT_DECIMAL, "decimal", .precision = 8, .scale = 2),
+	COL("placed", CT_DATETIME, "datetime", .fsp = 0),
+	COL("status", CT_ENUM, "enum"),
+};
+static const struct val ord_row[] = {
+	V("7"), V("\"19.90\""), V("\"2018-06-20 06:37:03\""), V("\"paid\""),
+};
+
+/* Chunk 3 of snapshot 7's read of shop.orders, read at 1529501823123 ms. */
+static struct ch_trx trx_snap(struct ch_snap *snap, bool on_demand)
+{
+	struct ch_trx t;
+
+	memset(snap, 0, sizeof(*snap));
+	snap->id = 7;
+	snap->db = "shop";
+	snap->table = "orders";
+	snap->on_demand = on_demand;
+	snap->chunk = 3;
+	snap->rows_before = 2000;
+	snap->est_rows = 1200;
+	memset(&t, 0, sizeof(t));
+	strcpy(t.id, "snap-7-3");
+	t.ts_ms = 1529501823123;
+	t.snap = snap;
+	return t;
+}
+
+static void expect_row(const struct envelope_opts *o, const struct ch_trx *trx,
+		       const struct ch_row *row, const char *want)
+{
+	struct rc_buf out = { 0 };
+
+	buf_puts(&out, "left over");
+	envelope_format(&out, o, trx, "mysql-bin.000003", 484, row);
+	if (strcmp(out.data, want)) {
+		print_error(" got: %s\nwant: %s\n", out.data, want);
+		fail();
+	}
+	buf_free(&out);
+}
+
+#define ORD_AFTER_NATIVE \
+	"{\"id\":7,\"total\":\"19.90\",\"placed\":\"2018-06-20 06:37:03\",\"status\":\"paid\"}"
+/* [D-snap]: source.snapshot given */
+#define DBZ_READ(snapshot) \
+	"{\"before\":null,\"after\":{\"id\":7,\"total\":\"B8Y=\"," \
+	"\"placed\":1529476623000,\"status\":\"paid\"}," \
+	"\"source\":{\"version\":\"rowcast-0.1.0\",\"connector\":\"mysql\"," \
+	"\"name\":\"rowcast\",\"ts_ms\":1529501823123,\"snapshot\":\"" snapshot "\"," \
+	"\"db\":\"shop\",\"sequence\":null,\"table\":\"orders\",\"server_id\":223344," \
+	"\"gtid\":null,\"file\":\"mysql-bin.000003\",\"pos\":484,\"row\":0," \
+	"\"thread\":null,\"query\":null},\"op\":\"r\",\"ts_ms\":1529501823123," \
+	"\"transaction\":null}"
+#define READ_NATIVE \
+	"{\"id\":\"snap-7-3@4\",\"op\":\"read\",\"db\":\"shop\",\"table\":\"orders\"," \
+	"\"gtid\":null,\"ts\":1529501823123,\"before\":null,\"after\":" ORD_AFTER_NATIVE "," \
+	"\"snapshot\":{\"id\":7,\"on_demand\":false,\"chunk\":3}}"
+
+static void test_snapshot_rows(void **state)
+{
+	struct ch_table t = mk_table("orders", ord_cols, 4);
+	struct ch_snap snap;
+	struct ch_trx trx = trx_snap(&snap, false);
+	struct envelope_opts native = { .kind = ENV_NATIVE };
+	struct img a;
+	struct ch_row row = { .table = &t, .op = CH_READ, .index = 4 };
+
+	(void)state;
+	img_build(&a, ord_row, 4);
+	row.after = &a.im;
+	/* [N-snap] */
+	expect_row(&native, &trx, &row, READ_NATIVE);
+	/* [D-snap], values as [D-dec] (1990 = 07 c6) and [D-dt] */
+	expect_row(&dbz_opts, &trx, &row, DBZ_READ("true"));
+	/* [M-boot], values as [M-num] and [M-dt] */
+	expect_row(&mx_opts, &trx, &row,
+		   "{\"database\":\"shop\",\"table\":\"orders\",\"type\":\"bootstrap-insert\","
+		   "\"ts\":1529501823,\"data\":{\"id\":7,\"total\":19.90,"
+		   "\"placed\":\"2018-06-20 06:37:03\",\"status\":\"paid\"}}");
+	/* CloudEvents: type rowcast.<db>.<table>.<op>, the native data */
+	expect_row(&ce_opts, &trx, &row,
+		   "{\"specversion\":\"1.0\",\"id\":\"snap-7-3@4\","
+		   "\"source\":\"rowcast://db-host:3306\",\"type\":\"rowcast.shop.orders.read\","
+		   "\"subject\":\"shop.orders\",\"time\":\"2018-06-20T13:37:03.123Z\","
+		   "\"datacontenttype\":\"application/json\",\"data\":" READ_NATIVE "}");
+	/* an on-demand snapshot: Debezium's incremental snapshot */
+	snap.on_demand = true;
+	expect_row(&dbz_opts, &trx, &row, DBZ_READ("incremental"));
+	expect_row(&native, &trx, &row,
+		   "{\"id\":\"snap-7-3@4\",\"op\":\"read\",\"db\":\"shop\",\"table\":\"orders\","
+		   "\"gtid\":null,\"ts\":1529501823123,\"before\":null,\"after\":" ORD_AFTER_NATIVE
+		   ",\"snapshot\":{\"id\":7,\"on_demand\":true,\"chunk\":3}}");
+	/* a read without a snapshot (rowcast test): no snapshot object, and
+	 * Debezium's initial snapshot */
+	trx.snap = NULL;
+	expect_row(&native, &trx, &row,
+		   "{\"id\":\"snap-7-3@4\",\"op\":\"read\",\"db\":\"shop\",\"table\":\"orders\","
+		   "\"gtid\":null,\"ts\":1529501823123,\"before\":null,\"after\":" ORD_AFTER_NATIVE
+		   "}");
+	{
+		struct rc_buf out = { 0 };
+
+		envelope_format(&out, &dbz_opts, &trx, "f", 1, &row);
+		assert_non_null(strstr(out.data, ",\"snapshot\":\"true\","));
+		buf_free(&out);
+	}
+	img_free(&a);
+	tbl_free(&t);
+}
+
+/* A marker into a used buffer; want NULL: the envelope has none. */
+static void expect_marker(const struct envelope_opts *o, const struct ch_trx *trx, bool end,
+			  uint64_t rows, const char *want_id, const char *want)
+{
+	struct rc_buf id = { 0 }, out = { 0 };
+
+	native_snapshot_marker_id(&id, trx->snap, end);
+	assert_string_equal(id.data, want_id);
+	buf_puts(&out, "left over");
+	if (!want) {
+		assert_false(envelope_snapshot_marker(&out, o, trx, end, rows, id.data));
+		assert_string_equal(out.data, "left over");
+	} else {
+		assert_true(envelope_snapshot_marker(&out, o, trx, end, rows, id.data));
+		if (strcmp(out.data, want)) {
+			print_error(" got: %s\nwant: %s\n", out.data, want);
+			fail();
+		}
+	}
+	buf_free(&id);
+	buf_free(&out);
+}
+
+#define START_NATIVE \
+	"{\"id\":\"snapshot-7-shop.orders-start\",\"op\":\"snapshot-start\",\"db\":\"shop\"," \
+	"\"table\":\"orders\",\"gtid\":null,\"ts\":1529501823123,\"before\":null,\"after\":null," \
+	"\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}"
+
+#define ODD_NATIVE \
+	"{\"id\":\"snapshot-7-shop.a\\\"b-complete\",\"op\":\"snapshot-complete\"," \
+	"\"db\":\"shop\",\"table\":\"a\\\"b\",\"gtid\":null," \
+	"\"ts\":1529501823123,\"before\":null,\"after\":null," \
+	"\"snapshot\":{\"id\":7,\"on_demand\":true},\"rows\":0}"
+
+static void test_snapshot_markers(void **state)
+{
+	struct ch_snap snap;
+	struct ch_trx trx = trx_snap(&snap, false);
+	struct envelope_opts native = { .kind = ENV_NATIVE };
+	struct envelope_opts ce = ce_opts;
+
+	(void)state;
+	/* [N-snap] */
+	expect_marker(&native, &trx, false, 0, "snapshot-7-shop.orders-start", START_NATIVE);
+	expect_marker(&native, &trx, true, 1187, "snapshot-7-shop.orders-complete",
+		      "{\"id\":\"snapshot-7-shop.orders-complete\",\"op\":\"snapshot-complete\","
+		      "\"db\":\"shop\",\"table\":\"orders\",\"gtid\":null,"
+		      "\"ts\":1529501823123,\"before\":null,\"after\":null,"
+		      "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows\":1187}");
+	/* [M-boot] */
+	expect_marker(&mx_opts, &trx, false, 0, "snapshot-7-shop.orders-start",
+		      "{\"database\":\"shop\",\"table\":\"orders\",\"type\":\"bootstrap-start\","
+		      "\"ts\":1529501823,\"data\":{}}");
+	expect_marker(&mx_opts, &trx, true, 1187, "snapshot-7-shop.orders-complete",
+		      "{\"database\":\"shop\",\"table\":\"orders\",\"type\":\"bootstrap-complete\","
+		      "\"ts\":1529501823,\"data\":{}}");
+	/* [D-snap]: none */
+	expect_marker(&dbz_opts, &trx, false, 0, "snapshot-7-shop.orders-start", NULL);
+	expect_marker(&dbz_opts, &trx, true, 1187, "snapshot-7-shop.orders-complete", NULL);
+	/* CloudEvents: the native marker as data; a route's event type is for
+	 * its rows, not for the markers */
+	ce.event_type = "OrderChanged";
+	expect_marker(&ce, &trx, false, 0, "snapshot-7-shop.orders-start",
+		      "{\"specversion\":\"1.0\",\"id\":\"snapshot-7-shop.orders-start\","
+		      "\"source\":\"rowcast://db-host:3306\","
+		      "\"type\":\"rowcast.shop.orders.snapshot-start\",\"subject\":\"shop.orders\","
+		      "\"time\":\"2018-06-20T13:37:03.123Z\",\"datacontenttype\":\"application/json\","
+		      "\"data\":" START_NATIVE "}");
+	/* names are escaped where JSON needs it, not in the id itself */
+	snap.on_demand = true;
+	snap.table = "a\"b";
+	expect_marker(&native, &trx, true, 0, "snapshot-7-shop.a\"b-complete", ODD_NATIVE);
+	expect_marker(&ce, &trx, true, 0, "snapshot-7-shop.a\"b-complete",
+		      "{\"specversion\":\"1.0\",\"id\":\"snapshot-7-shop.a\\\"b-complete\","
+		      "\"source\":\"rowcast://db-host:3306\","
+		      "\"type\":\"rowcast.shop.a\\\"b.snapshot-complete\",\"subject\":\"shop.a\\\"b\","
+		      "\"time\":\"2018-06-20T13:37:03.123Z\",\"datacontenttype\":\"application/json\","
+		      "\"data\":" ODD_NATIVE "}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +930,8 @@ int main(void)
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_cloudevents),
 		cmocka_unit_test(test_unexpected_texts),
+		cmocka_unit_test(test_snapshot_rows),
+		cmocka_unit_test(test_snapshot_markers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,6 +124,8 @@ static const struct row r_del = { EXPR_DELETE, "shop", "orders", ord_names, ORD_
 static const struct row r_mail = { EXPR_UPDATE, "crm", "customers", ord_names, ORD_N, paid_b, mail_a };
 static const struct row r_min = { EXPR_UPDATE, "shop", "orders", ord_names, ORD_N, min_b, min_a };
 static const struct row r_json = { EXPR_INSERT, "shop", "tmp_orders", ord_names, ORD_N, NULL, json_a };
+/* a row a snapshot read: the after image only, as an insert */
+static const struct row r_read = { EXPR_READ, "shop", "orders", ord_names, ORD_N, NULL, paid_a };
 
 #define T EXPR_TRUE
 #define F EXPR_FALSE
@@ -154,6 +156,25 @@ static const struct {
 	{ "op in ('insert', 'delete')", &r_del, T },
 	{ "op in ('insert', 'delete')", &r_paid, F },
 	{ "db = 'shop' and table = 'orders'", &r_paid, T },
+	/* rows a snapshot read (rowcast.conf(5): op "read") */
+	{ "op = 'read'", &r_read, T },
+	{ "op = 'read'", &r_ins, F },
+	{ "op = 'insert'", &r_read, F },
+	{ "op != 'read'", &r_read, F },
+	{ "op != 'insert'", &r_read, T },
+	{ "op != 'read'", &r_del, T },
+	{ "op in ('insert', 'read')", &r_read, T },
+	{ "op in ('insert', 'read')", &r_ins, T },
+	{ "op in ('insert', 'read')", &r_paid, F },
+	{ "op not in ('insert', 'update', 'delete')", &r_read, T },
+	{ "op not in ('insert', 'update', 'delete')", &r_del, F },
+	{ "op = 'READ'", &r_read, F },
+	{ "op = 'rea'", &r_read, F },
+	{ "starts_with(op, 're')", &r_read, T },
+	{ "op < 'update'", &r_read, T },
+	{ "changed(status)", &r_read, T },
+	{ "before.status is null", &r_read, U },
+	{ "after.status = 'paid'", &r_read, T },
 	{ "table = 'ORDERS'", &r_paid, F },
 	{ "starts_with(table, 'tmp_')", &r_json, T },
 	{ "ends_with(table, 'orders')", &r_json, T },
@@ -438,6 +459,20 @@ static void test_api(void **state)
 	expr_dump(e, out, 10);
 	assert_string_equal(out, "((changed");
 	expr_free(e);
+	/* tests of the operation name: the four operations */
+	assert_true(expr_compile("op != 'insert'", &e, err, sizeof(err)));
+	expr_dump(e, out, sizeof(out));
+	assert_string_equal(out, "op in (\"update\", \"delete\", \"read\")");
+	expr_free(e);
+	assert_true(expr_compile("op not in ('read', 'delete', 'update', 'insert')", &e, err,
+				 sizeof(err)));
+	expr_dump(e, out, sizeof(out));
+	assert_string_equal(out, "false");
+	expr_free(e);
+	assert_true(expr_compile("op not in ('delete')", &e, err, sizeof(err)));
+	expr_dump(e, out, sizeof(out));
+	assert_string_equal(out, "op in (\"insert\", \"update\", \"read\")");
+	expr_free(e);
 	expr_free(NULL);
 }
 
@@ -475,6 +510,7 @@ struct mval {
 static const char *const str_pool[] = {
 	"paid", "new", "pa", "id", "", "Paid", "café", "😀x", "a\"b", "a\\b", "l\nx",
 	"19.90", "19.9", "-0.5", "7", "007", "1e3", "10", "\x01", "é",
+	"insert", "update", "delete", "read",
 };
 #define NSTR (sizeof(str_pool) / sizeof(str_pool[0]))
 
@@ -718,13 +754,14 @@ static void gen_row(struct mrow *r)
 	static const char *const tables[] = { "orders", "tmp_orders", "Orders" };
 
 	memset(r, 0, sizeof(*r));
-	r->op = (enum expr_op)rn(3);
+	r->op = (enum expr_op)rn(EXPR_NOPS);
 	r->table = tables[rn(3)];
 	for (int s = 0; s < 2; s++) {
 		for (int c = 0; c < MCOLS; c++) {
 			struct mval *v = &r->im[s][c];
 
-			if ((s == 0 && r->op == EXPR_INSERT) || (s == 1 && r->op == EXPR_DELETE))
+			if ((s == 0 && (r->op == EXPR_INSERT || r->op == EXPR_READ)) ||
+			    (s == 1 && r->op == EXPR_DELETE))
 				v->kind = M_ABSENT;
 			else if (s == 1 && rn(3) == 0)
 				*v = r->im[0][c];	/* unchanged */
@@ -737,7 +774,7 @@ static void gen_row(struct mrow *r)
 	}
 	memcpy(r->names, names, sizeof(names));
 	r->row = (struct row){ r->op, "shop", r->table, r->names, MCOLS,
-			       r->op == EXPR_INSERT ? NULL : r->cells[0],
+			       r->op == EXPR_INSERT || r->op == EXPR_READ ? NULL : r->cells[0],
 			       r->op == EXPR_DELETE ? NULL : r->cells[1] };
 }
 
@@ -977,7 +1014,7 @@ static void render(char *out, size_t size, const struct gnode *g)
 
 static void m_operand(const struct gop *o, const struct mrow *r, struct mval *v)
 {
-	static const char *const opn[] = { "insert", "update", "delete" };
+	static const char *const opn[] = { "insert", "update", "delete", "read" };
 
 	memset(v, 0, sizeof(*v));
 	switch (o->kind) {

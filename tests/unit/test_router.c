@@ -370,7 +370,7 @@ static void test_bad_ops(void **state)
 	fclose(f);
 	assert_int_equal(rc_config_load(path, &cfg, &e), RC_OK);
 	assert_null(router_new(cfg, err, sizeof(err)));
-	assert_string_equal(err, "unknown operation 'upsert' (insert, update, delete)");
+	assert_string_equal(err, "unknown operation 'upsert' (insert, update, delete, read)");
 	rc_config_free(cfg);
 }
 
@@ -610,6 +610,338 @@ static void test_script_route(void **state)
 	router_free(r);
 }
 
+/* ---- rows a snapshot read (issue 15) ---- */
+
+/* The default [filter] and [route] ops take reads; a read row gets the
+ * topic and key an insert of the same row gets (per-key order). */
+static void test_read_ops(void **state)
+{
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+				     "topic = t/{db}/{table}/{pk}\nkey = {pk}\n");
+	struct router *noread = mk_router(MIN "[filter]\nops = insert,update,delete\n");
+	struct router *rt_noread = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+					     "ops = insert,update,delete\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table t2 = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table t3 = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image im;
+	struct routed ins, rd;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_INSERT, NULL, &im, &ins);
+	route(r, &t, CH_READ, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_PUBLISH);
+	assert_string_equal(rd.e.topic.data, "t/shop/orders/1");
+	assert_string_equal(rd.e.topic.data, ins.e.topic.data);
+	assert_string_equal(queue_header(&rd.e, "key"), "1");
+	assert_string_equal(queue_header(&rd.e, "key"), queue_header(&ins.e, "key"));
+	assert_int_equal(rd.e.op, CH_READ);
+	assert_non_null(strstr(rd.e.payload.data, "\"op\":\"read\""));
+	routed_free(&ins);
+	routed_free(&rd);
+	/* [filter] ops without read: no read row, and no table to snapshot */
+	route(noread, &t2, CH_READ, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_SKIP);
+	routed_free(&rd);
+	assert_false(router_table_wanted(noread, "shop", "orders"));
+	/* a route without a condition whose ops lack read drops read rows */
+	route(rt_noread, &t3, CH_READ, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_SKIP);
+	routed_free(&rd);
+	route(rt_noread, &t3, CH_INSERT, NULL, &im, &rd);
+	assert_int_equal(rd.res, ROUTE_PUBLISH);
+	routed_free(&rd);
+	assert_false(router_table_wanted(rt_noread, "shop", "orders"));
+	assert_true(router_table_wanted(rt_noread, "shop", "items"));
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	ch_table_free_caches(&t2);
+	ch_table_free_caches(&t3);
+	router_free(r);
+	router_free(noread);
+	router_free(rt_noread);
+}
+
+/* Conditions and templates see op "read"; an outbox table's rows are
+ * never read (they were published as events once). */
+static void test_read_when_and_outbox(void **state)
+{
+	struct router *r = mk_router(MIN "[route snap]\nmatch = shop.orders\n"
+				     "when = op = 'read'\ntopic = snap/{op}\nevent_type = Order{Op}\n"
+				     "[route rest]\nmatch = shop.orders\ntopic = live/{op}\n"
+				     "[outbox o]\ntable = shop.outbox\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_table ob = mk_table("shop", "outbox", outbox_cols, 6, NULL, 0);
+	static const char *const ev[] = { "\"e1\"", "\"Order\"", "\"7\"", "\"Created\"",
+					   "\"{}\"", NULL };
+	struct ch_image im, evim;
+	struct routed x;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	mk_image(&evim, ev, 6);
+	route(r, &t, CH_READ, NULL, &im, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "snap/read");
+	assert_string_equal(queue_header(&x.e, "event_type"), "OrderRead");
+	routed_free(&x);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.topic.data, "live/insert");
+	routed_free(&x);
+	route(r, &ob, CH_READ, NULL, &evim, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);
+	routed_free(&x);
+	route(r, &ob, CH_INSERT, NULL, &evim, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_image_free(&evim);
+	ch_table_free_caches(&t);
+	ch_table_free_caches(&ob);
+	router_free(r);
+}
+
+/* Which tables a snapshot of "all" reads: those whose read rows some
+ * route (or the default topic) would publish. */
+static void test_table_wanted(void **state)
+{
+	struct router *r = mk_router(MIN "[filter]\ninclude = shop.*, crm.*\nexclude = shop.audit\n"
+				     "[routing]\nunmatched = drop\n"
+				     "[route gone]\nmatch = shop.tmp_*\ndrop = true\n"
+				     "[route some]\nmatch = shop.orders\nwhen = after.id > 1\n"
+				     "drop = true\n"
+				     "[route snapshots]\nmatch = shop.orders, shop.lines\n"
+				     "when = op = 'read'\n"
+				     "[route live]\nmatch = shop.lines, shop.items\nops = insert,update\n"
+				     "[outbox o]\ntable = shop.events\n");
+	struct router *all = mk_router(MIN);
+
+	(void)state;
+	assert_true(router_table_wanted(r, "shop", "orders"));	/* by a condition */
+	assert_true(router_table_wanted(r, "shop", "lines"));	/* the same */
+	assert_false(router_table_wanted(r, "shop", "items"));	/* ops without read */
+	assert_false(router_table_wanted(r, "shop", "tmp_x"));	/* dropped */
+	assert_false(router_table_wanted(r, "shop", "events"));	/* an outbox */
+	assert_false(router_table_wanted(r, "shop", "audit"));	/* excluded */
+	assert_false(router_table_wanted(r, "web", "pages"));	/* not included */
+	assert_false(router_table_wanted(r, "crm", "people"));	/* unmatched = drop */
+	assert_true(router_table_wanted(all, "crm", "people"));
+	assert_false(router_table_wanted(all, "mysql", "user"));
+	assert_false(router_table_wanted(all, "sys", "x"));
+	assert_false(router_table_wanted(all, "information_schema", "TABLES"));
+	assert_false(router_table_wanted(all, "performance_schema", "threads"));
+	router_free(r);
+	router_free(all);
+}
+
+/* A script sees a read row as op "read" with its after image only. */
+static void test_read_script(void **state)
+{
+	char conf[1024];
+	struct router *r;
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_image im;
+	struct routed x;
+
+	(void)state;
+	write_lua("function transform(c)\n"
+		  "  if c.op ~= 'read' then return {} end\n"
+		  "  return { { payload = c.op .. ' ' .. tostring(c.before) .. ' ' .. c.after.status } }\n"
+		  "end\n");
+	snprintf(conf, sizeof(conf), MIN "[route s]\nmatch = shop.orders\nscript = %s\n",
+		 lua_path);
+	r = mk_router(conf);
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_READ, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_PUBLISH);
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.e.payload.data, "read nil new");
+	assert_string_equal(x.e.id.data, "0-1-42@0/0");
+	assert_int_equal(x.e.op, CH_READ);
+	routed_free(&x);
+	route(r, &t, CH_INSERT, NULL, &im, &x);
+	assert_int_equal(x.res, ROUTE_SKIP);
+	routed_free(&x);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+/* ---- snapshot markers (rowcast-format(7), SNAPSHOTS) ---- */
+
+/* Snapshot 7's chunk of shop.orders (or of table t). */
+static struct ch_trx snap_trx(struct ch_snap *snap, const char *table)
+{
+	struct ch_trx trx = mk_trx();
+
+	memset(snap, 0, sizeof(*snap));
+	snap->id = 7;
+	snap->db = "shop";
+	snap->table = table;
+	snap->chunk = 1;
+	snap->first = true;
+	snap->est_rows = 1200;
+	trx.gtid[0] = '\0';
+	strcpy(trx.id, "snap-7-1");
+	trx.snap = snap;
+	return trx;
+}
+
+/* A marker into an entry left dirty by an earlier message. */
+static bool marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
+		   struct q_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	headers_add(e, "key", "stale", 5);
+	e->routed_topic = 1;
+	buf_puts(&e->topic, "stale");
+	return router_snapshot_marker(r, trx, end, rows, e);
+}
+
+static void entry_free(struct q_entry *e)
+{
+	buf_free(&e->topic);
+	buf_free(&e->payload);
+	buf_free(&e->id);
+	buf_free(&e->headers);
+}
+
+static void test_snapshot_marker_native(void **state)
+{
+	struct router *r = mk_router(MIN);
+	struct ch_snap snap;
+	struct ch_trx trx = snap_trx(&snap, "orders");
+	struct q_entry e;
+
+	(void)state;
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(e.topic.data, "rowcast/shop/orders");
+	assert_int_equal(e.routed_topic, 0);
+	assert_string_equal(e.id.data, "snapshot-7-shop.orders-start");
+	assert_int_equal(e.nheaders, 0);
+	assert_int_equal(e.op, CH_MARKER);
+	assert_string_equal(e.db, "shop");
+	assert_string_equal(e.table, "orders");
+	assert_string_equal(e.payload.data,
+			    "{\"id\":\"snapshot-7-shop.orders-start\",\"op\":\"snapshot-start\","
+			    "\"db\":\"shop\",\"table\":\"orders\",\"gtid\":null,"
+			    "\"ts\":1529501823123,\"before\":null,\"after\":null,"
+			    "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}");
+	entry_free(&e);
+	snap.on_demand = true;
+	snap.last = true;
+	assert_true(marker(r, &trx, true, 1187, &e));
+	assert_string_equal(e.id.data, "snapshot-7-shop.orders-complete");
+	assert_string_equal(e.payload.data,
+			    "{\"id\":\"snapshot-7-shop.orders-complete\",\"op\":\"snapshot-complete\","
+			    "\"db\":\"shop\",\"table\":\"orders\",\"gtid\":null,"
+			    "\"ts\":1529501823123,\"before\":null,\"after\":null,"
+			    "\"snapshot\":{\"id\":7,\"on_demand\":true},\"rows\":1187}");
+	entry_free(&e);
+	router_free(r);
+}
+
+/* The markers go where the table's read rows go: the route's topic with
+ * {op} "read", or the default topic when the template needs row values. */
+static void test_snapshot_marker_topic(void **state)
+{
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\n"
+				     "topic = t/{db}/{table}/{op}\nevent_type = Order{Op}\n"
+				     "[route items]\nmatch = shop.items\ntopic = i/{table}/{pk}\n"
+				     "[route dbz]\nmatch = shop.dbz\nenvelope = debezium\n"
+				     "[route mx]\nmatch = shop.mx\nenvelope = maxwell\n"
+				     "[route ce]\nmatch = shop.ce\nenvelope = cloudevents-binary\n");
+	struct ch_table t = mk_table("shop", "orders", order_cols, 4, order_pk, 1);
+	struct ch_snap snap;
+	struct ch_trx trx = snap_trx(&snap, "orders");
+	struct ch_image im;
+	struct routed x;
+	struct q_entry e;
+
+	(void)state;
+	mk_image(&im, order_row, 4);
+	route(r, &t, CH_READ, NULL, &im, &x);
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(e.topic.data, "t/shop/orders/read");
+	assert_string_equal(e.topic.data, x.e.topic.data);
+	assert_int_equal(e.routed_topic, 1);
+	assert_int_equal(e.nheaders, 0);	/* no key, no event type */
+	routed_free(&x);
+	entry_free(&e);
+
+	snap.table = "items";
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(e.topic.data, "rowcast/shop/items");
+	assert_int_equal(e.routed_topic, 0);
+	entry_free(&e);
+
+	/* Debezium has no markers */
+	snap.table = "dbz";
+	memset(&e, 0, sizeof(e));
+	assert_false(router_snapshot_marker(r, &trx, false, 0, &e));
+	entry_free(&e);
+
+	snap.table = "mx";
+	assert_true(marker(r, &trx, true, 3, &e));
+	assert_string_equal(e.payload.data,
+			    "{\"database\":\"shop\",\"table\":\"mx\",\"type\":\"bootstrap-complete\","
+			    "\"ts\":1529501823,\"data\":{}}");
+	assert_string_equal(e.id.data, "snapshot-7-shop.mx-complete");
+	entry_free(&e);
+
+	/* CloudEvents binary mode: the attributes as headers, the native
+	 * marker as payload */
+	snap.table = "ce";
+	assert_true(marker(r, &trx, false, 0, &e));
+	assert_string_equal(queue_header(&e, "specversion"), "1.0");
+	assert_string_equal(queue_header(&e, "id"), "snapshot-7-shop.ce-start");
+	assert_string_equal(queue_header(&e, "source"), "rowcast://localhost");
+	assert_string_equal(queue_header(&e, "type"), "rowcast.shop.ce.snapshot-start");
+	assert_string_equal(queue_header(&e, "subject"), "shop.ce");
+	assert_string_equal(queue_header(&e, "time"), "2018-06-20T13:37:03.123Z");
+	assert_null(queue_header(&e, "key"));
+	assert_string_equal(e.payload.data,
+			    "{\"id\":\"snapshot-7-shop.ce-start\",\"op\":\"snapshot-start\","
+			    "\"db\":\"shop\",\"table\":\"ce\",\"gtid\":null,"
+			    "\"ts\":1529501823123,\"before\":null,\"after\":null,"
+			    "\"snapshot\":{\"id\":7,\"on_demand\":false},\"rows_estimated\":1200}");
+	entry_free(&e);
+	ch_image_free(&im);
+	ch_table_free_caches(&t);
+	router_free(r);
+}
+
+static bool ddl_emit(void *ctx, struct q_entry **e)
+{
+	*e = ctx;
+	return true;
+}
+
+/* TRUNCATE takes the table's route topic the same way: not one that
+ * needs row values, and a topic set by the route is marked so. */
+static void test_truncate_topic(void **state)
+{
+	struct router *r = mk_router(MIN "[route orders]\nmatch = shop.orders\ntopic = t/{table}\n"
+				     "[route items]\nmatch = shop.items\ntopic = i/{table}/{pk}\n");
+	struct ch_trx trx = mk_trx();
+	struct q_entry e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_true(router_ddl(r, &trx, "shop", "TRUNCATE orders", 15, ddl_emit, &e));
+	assert_string_equal(e.topic.data, "t/orders");
+	assert_int_equal(e.routed_topic, 1);
+	assert_string_equal(e.id.data, "0-1-42@truncate0");
+	e.routed_topic = 1;
+	assert_true(router_ddl(r, &trx, "shop", "TRUNCATE TABLE items", 20, ddl_emit, &e));
+	assert_string_equal(e.topic.data, "rowcast/shop/items");
+	assert_int_equal(e.routed_topic, 0);
+	entry_free(&e);
+	router_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +956,13 @@ int main(void)
 		cmocka_unit_test(test_when_errors),
 		cmocka_unit_test(test_outbox_when),
 		cmocka_unit_test(test_script_route),
+		cmocka_unit_test(test_read_ops),
+		cmocka_unit_test(test_read_when_and_outbox),
+		cmocka_unit_test(test_table_wanted),
+		cmocka_unit_test(test_read_script),
+		cmocka_unit_test(test_snapshot_marker_native),
+		cmocka_unit_test(test_snapshot_marker_topic),
+		cmocka_unit_test(test_truncate_topic),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -90,7 +90,7 @@ static void chg_build(struct chg *x, const char *op, const char *table,
 	x->c.ncols = n;
 	x->c.names = x->names;
 	x->c.name_lens = x->lens;
-	if (strcmp(op, "insert")) {
+	if (strcmp(op, "insert") && strcmp(op, "read")) {
 		img_build(&x->before, cols, n, false);
 		x->c.before = &x->before.im;
 	}
@@ -611,6 +611,18 @@ static void test_decoder_row(void **state)
 	assert_string_equal(m[0].payload,
 			    "{\"before\":{\"id\":7,\"name\":\"ada\"},\"db\":\"shop\","
 			    "\"id\":\"mysql-bin.000003:805@2\",\"op\":\"delete\","
+			    "\"position\":\"mysql-bin.000003:805\",\"table\":\"users\",\"ts\":1000}");
+	/* a row a snapshot read: op "read", the after image only
+	 * (rowcast.conf(5), SCRIPTS) */
+	row.op = CH_READ;
+	row.before = NULL;
+	row.after = &im;
+	row.index = 0;
+	script_row_fill(&r, &trx, &row);
+	assert_int_equal(script_run(s, &r.change, &m, &n, err, sizeof(err)), SCRIPT_OK);
+	assert_string_equal(m[0].payload,
+			    "{\"after\":{\"id\":7,\"name\":\"ada\"},\"db\":\"shop\","
+			    "\"id\":\"mysql-bin.000003:805@0\",\"op\":\"read\","
 			    "\"position\":\"mysql-bin.000003:805\",\"table\":\"users\",\"ts\":1000}");
 	script_row_free(&r);
 	buf_free(&im.text);
