@@ -35,7 +35,7 @@ struct route_cfg {
 	char *name;			/* NAME of [route NAME] */
 	int line;			/* line of its section header's first key */
 	char *match;			/* db.table globs, comma separated */
-	char *ops;			/* operations it takes: insert,update,delete */
+	char *ops;			/* operations it takes: insert,update,delete,read */
 	char *topic;			/* topic / routing key template; "" = default */
 	char *key;			/* message key template; "" = none */
 	char *columns;			/* columns to keep; "" = all */

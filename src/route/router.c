@@ -512,18 +512,6 @@ bool router_table_wanted(const struct router *r, const char *db, const char *tab
 	return r->cfg->rt_unmatched != UNMATCHED_DROP;
 }
 
-bool router_snapshot_marker(struct router *r, const struct ch_trx *trx, bool end, uint64_t rows,
-			    struct q_entry *e)
-{
-	/* the envelopes' markers come with their formats */
-	(void)r;
-	(void)trx;
-	(void)end;
-	(void)rows;
-	(void)e;
-	return false;
-}
-
 /* The plan for the first route from index start that matches t. */
 static struct table_plan *plan_for(struct router *r, struct ch_table *t, int start)
 {
