@@ -98,10 +98,14 @@ def test_initial_snapshot_meets_the_stream(pg, tmp_path, rowcasts):
                                       for x in m))
     assert rc.stop() == 0
     # the snapshot first, then the stream; no change twice
-    ops = [m["op"] for m in msgs if m.get("table") in ("t", "w")]
+    ops = [m["op"] for m in msgs if m.get("table") in ("t", "w") and
+           m["op"] in ("read", "insert", "update", "delete")]
+    marks = [(m["op"], m["table"]) for m in msgs if m["op"].startswith("snapshot-")]
+    assert marks == [("snapshot-start", "t"), ("snapshot-complete", "t"),
+                     ("snapshot-start", "w"), ("snapshot-complete", "w")], marks
     first_change = next(i for i, o in enumerate(ops) if o != "read")
     assert all(o != "read" for o in ops[first_change:]), "a read row after a change"
-    ids = [m["id"] for m in msgs if m["op"] != "read"]
+    ids = [m["id"] for m in msgs if m["op"] in ("insert", "update", "delete")]
     assert len(ids) == len(set(ids)), "a change published twice"
     assert counts["ops"] > 30
     # every type exact: the read rows of t against the server's own SELECT
