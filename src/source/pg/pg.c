@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,40 @@ struct pgrel {
 	char *names;			/* column names, NUL-separated (t.cols point in) */
 };
 
+/* A snapshot of chosen tables while running (rowcast snapshot): chunks by
+ * primary key on a plain connection, each held until the stream reaches
+ * the high-water message written after it; rows whose key a change
+ * streamed meanwhile touched are left out (that change is newer). */
+struct pgsnap_rq {
+	char **tables;			/* "schema.table" each */
+	unsigned n;
+	char *where;			/* or NULL */
+	void (*done)(void *arg, bool ok, const char *msg);
+	void *arg;
+};
+
+struct pgsnap {
+	pthread_mutex_t mu;		/* guards rq */
+	struct pgsnap_rq *rq;		/* requests not yet taken */
+	int nrq, caprq;
+	uint64_t id;			/* the snapshot running (0: none) */
+	char **todo;			/* tables left, the first under way */
+	int ntodo;
+	char *where;			/* its condition, or NULL */
+	PGconn *c;			/* the snapshot connection */
+	uint32_t relid;			/* the first table's OID (0: not open) */
+	int keycols[32];		/* its primary key: column indexes */
+	int nkey;
+	char **last;			/* key texts of the last row handed over */
+	PGresult *held;			/* a chunk waiting for its high-water mark */
+	char hw[64];			/* that mark's content */
+	bool *drop;			/* per held row: a change touched its key */
+	bool stale;			/* the table changed: read the chunk again */
+	uint64_t chunk, rows;		/* of the first table */
+	uint64_t tables_done;
+	int rows_next;			/* rows of the next chunk */
+};
+
 struct pgsource {
 	struct source base;		/* must be first */
 	PGconn *conn;			/* the replication connection, NULL when closed */
@@ -82,6 +117,7 @@ struct pgsource {
 	bool want_snapshot;		/* [snapshot] mode: snapshot at the slot's creation */
 	bool redo_snapshot;		/* the checkpoint's snapshot did not end */
 	bool snapshot_done;		/* this process took the initial snapshot */
+	struct pgsnap *od;		/* snapshots asked for while running */
 	struct ch_snap snapinfo;	/* a chunk's snapshot (trx.snap) */
 	struct rc_buf scratch;		/* conninfo, queries, statement texts */
 };
@@ -429,6 +465,7 @@ static bool quote_lit_on(struct pgsource *m, PGconn *c, const char *s)
 /* ---- the initial snapshot: the new slot's exported snapshot ---- */
 
 static struct pgrel *rel_define(struct pgsource *m, const struct pgo_msg *msg, bool *changed);
+static struct pgrel *rel_find(struct pgsource *m, uint32_t relid);
 
 #define PG_SNAP_FETCH 5000	/* rows per chunk (one FETCH) */
 
@@ -670,6 +707,465 @@ out:
 	PQclear(tabs);
 	PQfinish(c);
 	return res;
+}
+
+
+/* ---- snapshots of chosen tables while running ---- */
+
+#define PG_OD_PREFIX "rowcast-snapshot"	/* the high-water messages' prefix */
+#define PG_OD_ROWS 5000			/* rows per chunk */
+
+static void od_close_table(struct pgsource *m)
+{
+	struct pgsnap *o = m->od;
+
+	PQclear(o->held);
+	o->held = NULL;
+	o->relid = 0;
+	o->stale = false;
+	for (int k = 0; k < o->nkey && o->last; k++)
+		free(o->last[k]);
+	free(o->last);
+	o->last = NULL;
+	o->nkey = 0;
+}
+
+static void od_reset(struct pgsource *m)
+{
+	if (!m->od)
+		return;
+	od_close_table(m);
+	PQfinish(m->od->c);
+	m->od->c = NULL;
+}
+
+/* The snapshot connection, connected. */
+static bool od_conn(struct pgsource *m, char *err, size_t errlen)
+{
+	struct pgsnap *o = m->od;
+
+	if (o->c && PQstatus(o->c) == CONNECTION_OK)
+		return true;
+	PQfinish(o->c);
+	o->c = pg_open(m, false);
+	if (!o->c)
+		log_oom();
+	if (PQstatus(o->c) == CONNECTION_BAD || connect_wait(m, o->c) != CW_DONE ||
+	    PQstatus(o->c) != CONNECTION_OK) {
+		snprintf(err, errlen, "%s: snapshot connection: %s", m->base.peer,
+			 PQerrorMessage(o->c));
+		err[strcspn(err, "\n")] = '\0';
+		PQfinish(o->c);
+		o->c = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* Run a query with text parameters on the snapshot connection. */
+static PGresult *od_run(struct pgsource *m, const char *q, int n, const char *const *params,
+			ExecStatusType want, char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(m->od->c, q, n, NULL, params, NULL, NULL, 0);
+
+	if (r && PQresultStatus(r) == want)
+		return r;
+	snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(m->od->c));
+	err[strcspn(err, "\n")] = '\0';
+	PQclear(r);
+	return NULL;
+}
+
+/* Is "schema.table" a published table with a primary key (and where a
+ * condition on it)?  msg says why not. */
+static bool od_check(struct pgsource *m, const char *name, const char *where, char *msg,
+		     size_t msglen)
+{
+	const char *dot = strchr(name, '.');
+	char nsp[256], err[512];
+	const char *params[3];
+	PGresult *r;
+	bool ok;
+
+	snprintf(nsp, sizeof(nsp), "%.*s", (int)(dot - name), name);
+	params[0] = nsp;
+	params[1] = dot + 1;
+	params[2] = m->base.cfg->src_publication;
+	r = od_run(m, "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+		   " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indisprimary"
+		   " AND n.nspname = $1 AND c.relname = $2),"
+		   " EXISTS (SELECT 1 FROM pg_publication_tables WHERE schemaname = $1"
+		   " AND tablename = $2 AND pubname = $3)",
+		   3, params, PGRES_TUPLES_OK, err, sizeof(err));
+	if (!r) {
+		snprintf(msg, msglen, "snapshot: %s: %s", name, err);
+		return false;
+	}
+	ok = PQgetvalue(r, 0, 1)[0] == 't' && PQgetvalue(r, 0, 0)[0] == 't';
+	if (PQgetvalue(r, 0, 1)[0] != 't')
+		snprintf(msg, msglen, "snapshot: %s is not a table of publication %s", name,
+			 m->base.cfg->src_publication);
+	else if (!ok)
+		snprintf(msg, msglen, "snapshot: %s has no primary key: it cannot be read in chunks",
+			 name);
+	PQclear(r);
+	if (ok && where) {
+		buf_reset(&m->scratch);
+		buf_puts(&m->scratch, "SELECT 1 FROM ");
+		if (!quote_on(m, m->od->c, nsp))
+			return false;
+		buf_putc(&m->scratch, '.');
+		if (!quote_on(m, m->od->c, dot + 1))
+			return false;
+		buf_printf(&m->scratch, " WHERE (%s) LIMIT 0", where);
+		r = od_run(m, m->scratch.data, 0, NULL, PGRES_TUPLES_OK, err, sizeof(err));
+		if (!r) {
+			snprintf(msg, msglen, "snapshot: %s: WHERE %s: %s", name, where, err);
+			return false;
+		}
+		PQclear(r);
+	}
+	return ok;
+}
+
+/* Take the requests queued: each becomes the snapshot's tables, after the
+ * ones under way; done() says taken or why not. */
+static void od_take(struct pgsource *m)
+{
+	struct pgsnap *o = m->od;
+	char msg[1024], err[512];
+
+	for (;;) {
+		struct pgsnap_rq r;
+		bool ok = true;
+
+		pthread_mutex_lock(&o->mu);
+		if (o->nrq == 0) {
+			pthread_mutex_unlock(&o->mu);
+			return;
+		}
+		r = o->rq[0];
+		memmove(o->rq, o->rq + 1, (size_t)(o->nrq - 1) * sizeof(*o->rq));
+		o->nrq--;
+		pthread_mutex_unlock(&o->mu);
+		if (o->ntodo) {
+			ok = false;
+			snprintf(msg, sizeof(msg), "snapshot %llu is running: ask again when it ends",
+				 (unsigned long long)o->id);
+		} else if (!od_conn(m, err, sizeof(err))) {
+			ok = false;
+			snprintf(msg, sizeof(msg), "snapshot: %s", err);
+		}
+		for (unsigned i = 0; ok && i < r.n; i++)
+			ok = od_check(m, r.tables[i], r.where, msg, sizeof(msg));
+		if (ok) {
+			o->id++;
+			o->todo = r.tables;
+			o->ntodo = (int)r.n;
+			o->where = r.where;
+			o->rows = o->chunk = 0;
+			r.tables = NULL;
+			r.where = NULL;
+			snprintf(msg, sizeof(msg), "snapshot %llu: %u table%s queued",
+				 (unsigned long long)o->id, r.n, r.n == 1 ? "" : "s");
+			log_info("%s", msg);
+		} else {
+			log_warn("%s", msg);
+		}
+		if (r.done)
+			r.done(r.arg, ok, msg);
+		for (unsigned i = 0; r.tables && i < r.n; i++)
+			free(r.tables[i]);
+		free(r.tables);
+		free(r.where);
+	}
+}
+
+/* The first table done (or given up): the next one. */
+static void od_next_table(struct pgsource *m)
+{
+	struct pgsnap *o = m->od;
+
+	od_close_table(m);
+	free(o->todo[0]);
+	memmove(o->todo, o->todo + 1, (size_t)(o->ntodo - 1) * sizeof(*o->todo));
+	o->ntodo--;
+	o->tables_done++;
+	o->rows = o->chunk = 0;
+	if (o->ntodo == 0) {
+		free(o->todo);
+		o->todo = NULL;
+		free(o->where);
+		o->where = NULL;
+	}
+}
+
+/* Describe the first table (its relation as pgoutput would send it, and
+ * its primary key). */
+static bool od_open(struct pgsource *m, char *err, size_t errlen)
+{
+	struct pgsnap *o = m->od;
+	const char *name = o->todo[0], *dot = strchr(name, '.');
+	char nsp[256];
+	const char *params[2];
+	PGresult *r;
+	struct pgrel *rel;
+	char oid[32], replident;
+
+	snprintf(nsp, sizeof(nsp), "%.*s", (int)(dot - name), name);
+	params[0] = nsp;
+	params[1] = dot + 1;
+	r = od_run(m, "SELECT c.oid, c.relreplident FROM pg_class c JOIN pg_namespace n"
+		   " ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+		   2, params, PGRES_TUPLES_OK, err, errlen);
+	if (!r)
+		return false;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		snprintf(err, errlen, "%s: no such table", name);
+		return false;
+	}
+	snprintf(oid, sizeof(oid), "%s", PQgetvalue(r, 0, 0));
+	replident = PQgetvalue(r, 0, 1)[0];
+	PQclear(r);
+	rel = snap_relation(m, o->c, oid, nsp, dot + 1, replident, err, errlen);
+	if (!rel)
+		return false;
+	o->relid = rel->relid;
+	buf_reset(&m->scratch);
+	buf_printf(&m->scratch, "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+		   " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+		   " WHERE i.indrelid = %s AND i.indisprimary"
+		   " ORDER BY array_position(i.indkey::int2[], a.attnum)", oid);
+	if (!(r = od_run(m, m->scratch.data, 0, NULL, PGRES_TUPLES_OK, err, errlen)))
+		return false;
+	o->nkey = 0;
+	for (int k = 0; k < PQntuples(r) && k < 32; k++)
+		for (uint32_t i = 0; i < rel->t.ncols; i++)
+			if (!strcmp(rel->t.cols[i].name, PQgetvalue(r, k, 0)))
+				o->keycols[o->nkey++] = (int)i;
+	if (o->nkey == 0 || o->nkey != PQntuples(r)) {
+		PQclear(r);
+		snprintf(err, errlen, "%s: no primary key among its published columns", name);
+		return false;
+	}
+	PQclear(r);
+	o->last = calloc((size_t)o->nkey, sizeof(char *));
+	if (!o->last)
+		log_oom();
+	if (o->chunk == 0)
+		log_info("snapshot %llu: %s: reading by its primary key", (unsigned long long)o->id,
+			 name);
+	return true;
+}
+
+/* Read the next chunk of the first table and write its high-water mark. */
+static bool od_read(struct pgsource *m, char *err, size_t errlen)
+{
+	struct pgsnap *o = m->od;
+	struct pgrel *rel = rel_find(m, o->relid);
+	const char *params[32];
+	PGresult *r;
+	bool have_last = o->last && o->last[0];
+
+	if (!rel) {
+		snprintf(err, errlen, "the table's description is gone");
+		return false;
+	}
+	buf_reset(&m->scratch);
+	buf_puts(&m->scratch, "SELECT ");
+	for (uint32_t i = 0; i < rel->t.ncols; i++) {
+		if (i)
+			buf_putc(&m->scratch, ',');
+		if (!quote_on(m, o->c, rel->t.cols[i].name))
+			return false;
+	}
+	buf_puts(&m->scratch, " FROM ONLY ");
+	if (!quote_on(m, o->c, rel->t.db))
+		return false;
+	buf_putc(&m->scratch, '.');
+	if (!quote_on(m, o->c, rel->t.name))
+		return false;
+	buf_puts(&m->scratch, " WHERE true");
+	if (have_last) {
+		/* the row constructor compares as the index orders: by the server */
+		buf_puts(&m->scratch, " AND (");
+		for (int k = 0; k < o->nkey; k++) {
+			if (k)
+				buf_putc(&m->scratch, ',');
+			if (!quote_on(m, o->c, rel->t.cols[o->keycols[k]].name))
+				return false;
+			params[k] = o->last[k];
+		}
+		buf_puts(&m->scratch, ") > (");
+		for (int k = 0; k < o->nkey; k++)
+			buf_printf(&m->scratch, "%s$%d", k ? "," : "", k + 1);
+		buf_putc(&m->scratch, ')');
+	}
+	if (o->where)
+		buf_printf(&m->scratch, " AND (%s)", o->where);
+	buf_puts(&m->scratch, " ORDER BY ");
+	for (int k = 0; k < o->nkey; k++) {
+		if (k)
+			buf_putc(&m->scratch, ',');
+		if (!quote_on(m, o->c, rel->t.cols[o->keycols[k]].name))
+			return false;
+	}
+	buf_printf(&m->scratch, " LIMIT %d", o->rows_next);
+	r = od_run(m, m->scratch.data, have_last ? o->nkey : 0, params, PGRES_TUPLES_OK, err,
+		   errlen);
+	if (!r)
+		return false;
+	o->held = r;
+	free(o->drop);
+	o->drop = calloc((size_t)PQntuples(r) + 1, 1);
+	if (!o->drop)
+		log_oom();
+	/* the high-water mark: every change committed before the SELECT's
+	 * snapshot is in the WAL before it */
+	snprintf(o->hw, sizeof(o->hw), "%llu:%llu", (unsigned long long)o->id,
+		 (unsigned long long)o->chunk + 1);
+	params[0] = o->hw;
+	r = od_run(m, "SELECT pg_logical_emit_message(false, '" PG_OD_PREFIX "', $1)", 1, params,
+		   PGRES_TUPLES_OK, err, errlen);
+	if (!r) {
+		PQclear(o->held);
+		o->held = NULL;
+		return false;
+	}
+	PQclear(r);
+	return true;
+}
+
+/* A change streamed while a chunk waits: its key drops the chunk's row. */
+static void od_seen(struct pgsource *m, const struct pgrel *rel, const struct ch_image *im)
+{
+	struct pgsnap *o = m->od;
+	struct rc_buf *tmp = &m->scratch;
+
+	if (!o || !o->held || rel->relid != o->relid || !im)
+		return;
+	for (int row = 0; row < PQntuples(o->held); row++) {
+		int k;
+
+		if (o->drop[row])
+			continue;
+		for (k = 0; k < o->nkey; k++) {
+			int c = o->keycols[k];
+			uint32_t len;
+			const char *v;
+
+			if (im->state[c] != CH_VALUE)
+				break;
+			v = ch_value(im, (uint32_t)c, &len);
+			buf_reset(tmp);
+			pgv_render(tmp, rel->oids[c], rel->typmods[c], PQgetvalue(o->held, row, c),
+				   (size_t)PQgetlength(o->held, row, c));
+			if (tmp->len != len || memcmp(tmp->data, v, len))
+				break;
+		}
+		if (k == o->nkey)
+			o->drop[row] = true;
+	}
+}
+
+/* The stream reached the chunk's high-water mark: hand it over. */
+static enum source_result od_emit(struct pgsource *m)
+{
+	struct pgsnap *o = m->od;
+	struct pgrel *rel = rel_find(m, o->relid);
+	struct ch_trx trx = { .ts_ms = 0 };
+	struct ch_row row = { 0 };
+	struct psnap_step st = { m->read_lsn, 0 };
+	int n = PQntuples(o->held);
+	bool last = n < o->rows_next;
+	uint64_t sent = 0;
+
+	if (!rel)
+		return SRC_OK;
+	o->chunk++;
+	m->snapinfo = (struct ch_snap){ .id = o->id, .db = rel->t.db, .table = rel->t.name,
+					.on_demand = true, .chunk = o->chunk, .first = o->chunk == 1,
+					.last = last, .rows_before = o->rows };
+	snprintf(trx.id, sizeof(trx.id), "snapshot-%llu-%s.%s-%llu", (unsigned long long)o->id,
+		 rel->t.db, rel->t.name, (unsigned long long)o->chunk);
+	trx.ts_ms = (uint64_t)(pg_now_us() / 1000 + PGO_EPOCH_OFFSET_US / 1000);
+	trx.snap = &m->snapinfo;
+	if (!m->base.cb.begin(m->base.cb.ctx, &trx))
+		return SRC_STOPPED;
+	row.table = &rel->t;
+	row.op = CH_READ;
+	row.after = &m->after;
+	for (int k = 0; k < n; k++) {
+		if (o->drop[k])
+			continue;
+		ch_image_fit(&m->after, rel->t.ncols);
+		buf_reset(&m->after.text);
+		for (uint32_t i = 0; i < rel->t.ncols; i++) {
+			m->after.off[i] = (uint32_t)m->after.text.len;
+			m->after.len[i] = 0;
+			if (PQgetisnull(o->held, k, (int)i)) {
+				m->after.state[i] = CH_NULL;
+				continue;
+			}
+			pgv_render(&m->after.text, rel->oids[i], rel->typmods[i],
+				   PQgetvalue(o->held, k, (int)i),
+				   (size_t)PQgetlength(o->held, k, (int)i));
+			m->after.len[i] = (uint32_t)(m->after.text.len - m->after.off[i]);
+			m->after.state[i] = CH_VALUE;
+		}
+		row.index = sent++;
+		trx.nrows = sent;
+		if (!m->base.cb.row(m->base.cb.ctx, &trx, &row, "", m->read_lsn))
+			return SRC_STOPPED;
+	}
+	o->rows += sent;
+	if (n > 0)
+		for (int k = 0; k < o->nkey; k++) {
+			free(o->last[k]);
+			o->last[k] = strdup(PQgetvalue(o->held, n - 1, o->keycols[k]));
+			if (!o->last[k])
+				log_oom();
+		}
+	PQclear(o->held);
+	o->held = NULL;
+	{
+		struct source_snap_progress pr = { o->id, rel->t.db, rel->t.name, o->rows, 0,
+						   o->chunk, (unsigned)o->ntodo, o->tables_done,
+						   o->rows, last };
+
+		if (m->base.cb.snapshot_progress)
+			m->base.cb.snapshot_progress(m->base.cb.ctx, &pr);
+	}
+	if (!m->base.cb.commit(m->base.cb.ctx, &trx, &st, sizeof(st)))
+		return SRC_STOPPED;
+	if (last)
+		od_next_table(m);
+	return SRC_OK;
+}
+
+/* Between transactions of the stream: take requests, and read the next
+ * chunk when none waits. */
+static enum source_result od_step(struct pgsource *m)
+{
+	struct pgsnap *o = m->od;
+	char err[1024];
+
+	od_take(m);
+	if (o->held && o->stale) {
+		od_close_table(m);	/* described anew, read again */
+	}
+	if (o->held || o->ntodo == 0)
+		return SRC_OK;
+	if (m->base.cb.drain && !m->base.cb.drain(m->base.cb.ctx))
+		return SRC_STOPPED;
+	if (!od_conn(m, err, sizeof(err)) || (!o->relid && !od_open(m, err, sizeof(err))) ||
+	    !od_read(m, err, sizeof(err))) {
+		log_error("snapshot %llu: %s: %s: the table is skipped", (unsigned long long)o->id,
+			  o->todo[0], err);
+		od_next_table(m);
+	}
+	return SRC_OK;
 }
 
 /* The start-up checks: wal_level, the publication, replica identities,
@@ -1217,6 +1713,8 @@ static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata 
 		bool changed;
 
 		r = rel_define(m, &msg, &changed);
+		if (changed && m->od->relid == r->relid)
+			m->od->stale = true;	/* a chunk waiting is read again */
 		if (!changed || !m->in_trx)
 			return SRC_OK;
 		/* DDL is not in the stream: the new description is what shows
@@ -1269,6 +1767,10 @@ static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata 
 			row.before = &m->before;
 		}
 		m->trx.nrows++;
+		if (m->od->held) {
+			od_seen(m, r, row.before);
+			od_seen(m, r, row.after);
+		}
 		if (!m->base.cb.row(m->base.cb.ctx, &m->trx, &row, "", x->start_lsn))
 			return SRC_STOPPED;
 		return SRC_OK;
@@ -1277,6 +1779,8 @@ static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata 
 			r = rel_find(m, pgo_truncate_relid(&msg, i));
 			if (!r)
 				continue;
+			if (m->od->relid == r->relid)
+				m->od->stale = true;
 			buf_reset(&m->scratch);
 			buf_printf(&m->scratch, "TRUNCATE TABLE `%s`.`%s`", r->t.db, r->t.name);
 			if (!m->base.cb.ddl(m->base.cb.ctx, &m->trx, r->t.db, m->scratch.data,
@@ -1285,6 +1789,12 @@ static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata 
 		}
 		return SRC_OK;
 	case PGO_MESSAGE:
+		if (m->od->held && !(msg.u.message.flags & 1) &&
+		    msg.u.message.prefix.len == strlen(PG_OD_PREFIX) &&
+		    !memcmp(msg.u.message.prefix.p, PG_OD_PREFIX, msg.u.message.prefix.len) &&
+		    msg.u.message.content.len == strlen(m->od->hw) &&
+		    !memcmp(msg.u.message.content.p, m->od->hw, msg.u.message.content.len))
+			return od_emit(m);	/* the chunk's high-water mark */
 		if (!m->base.cfg->src_message_prefix[0] || !(msg.u.message.flags & 1) ||
 		    !m->in_trx || strlen(m->base.cfg->src_message_prefix) != msg.u.message.prefix.len ||
 		    memcmp(m->base.cfg->src_message_prefix, msg.u.message.prefix.p,
@@ -1326,6 +1836,11 @@ static void p_disconnect(struct source *s)
 	m->conn = NULL;
 	m->streaming = false;
 	m->in_trx = false;
+	if (m->od && m->od->held) {
+		/* its mark may not come again: read the chunk again */
+		PQclear(m->od->held);
+		m->od->held = NULL;
+	}
 	/* relations are kept: the next connection describes them again, and
 	 * one that changed meanwhile is seen as a change */
 }
@@ -1403,11 +1918,48 @@ static enum source_result p_start(struct source *s, const struct source_pos *fro
 static bool p_snapshot(struct source *s, const struct source_snap_request *rq, char *err,
 		       size_t errlen)
 {
-	(void)s;
+	struct pgsource *m = (struct pgsource *)s;
+	struct pgsnap *o = m->od;
+	struct pgsnap_rq r = { 0 };
+
 	if (rq->all && !rq->on_demand && !rq->where)
-		return true;
-	snprintf(err, errlen, "PostgreSQL: only the initial snapshot ([snapshot] mode, from the new slot's exported snapshot); a snapshot of chosen tables while running is not supported yet");
-	return false;
+		return true;	/* the initial one: at the slot's creation */
+	if (rq->all || rq->ntables == 0) {
+		snprintf(err, errlen, "PostgreSQL: name the tables (schema.table) to snapshot");
+		return false;
+	}
+	for (unsigned i = 0; i < rq->ntables; i++) {
+		const char *dot = strchr(rq->tables[i], '.');
+
+		if (!dot || dot == rq->tables[i] || !dot[1] || dot - rq->tables[i] > 200) {
+			snprintf(err, errlen, "'%s' is not schema.table", rq->tables[i]);
+			return false;
+		}
+	}
+	r.tables = calloc(rq->ntables, sizeof(char *));
+	if (!r.tables)
+		log_oom();
+	for (unsigned i = 0; i < rq->ntables; i++)
+		if (!(r.tables[i] = strdup(rq->tables[i])))
+			log_oom();
+	r.n = rq->ntables;
+	r.where = rq->where && rq->where[0] ? strdup(rq->where) : NULL;
+	r.done = rq->done;
+	r.arg = rq->arg;
+	pthread_mutex_lock(&o->mu);
+	if (o->nrq == o->caprq) {
+		o->caprq = o->caprq ? 2 * o->caprq : 4;
+		o->rq = realloc(o->rq, (size_t)o->caprq * sizeof(*o->rq));
+		if (!o->rq)
+			log_oom();
+	}
+	o->rq[o->nrq++] = r;
+	pthread_mutex_unlock(&o->mu);
+	/* taken by the reader at the next transaction boundary: wake it */
+	if (write(m->wake[1], "s", 1) < 0) {
+		/* full: it wakes anyway */
+	}
+	return true;
 }
 
 static enum source_result p_poll(struct source *s, char *err, size_t errlen)
@@ -1428,6 +1980,13 @@ static enum source_result p_poll(struct source *s, char *err, size_t errlen)
 		int64_t now = pg_now_us(), wait_ms;
 		uint64_t durable = atomic_load(&m->durable);
 		struct pollfd pf[2];
+
+		if (!m->in_trx) {
+			enum source_result sr = od_step(m);
+
+			if (sr != SRC_OK)
+				return sr;
+		}
 
 		if (durable > m->flushed || now - m->last_status_us >= period_us) {
 			if (!send_status(m, false, err, errlen))
@@ -1491,11 +2050,14 @@ static enum source_result p_poll(struct source *s, char *err, size_t errlen)
 		}
 		if (pf[1].revents) {
 			char c;
+			bool stop = false;
 
 			while (read(m->wake[0], &c, 1) == 1)
-				;
-			snprintf(err, errlen, "%s: interrupted", m->base.peer);
-			return SRC_LOST;
+				stop |= c != 's';	/* 's': a snapshot request only */
+			if (stop) {
+				snprintf(err, errlen, "%s: interrupted", m->base.peer);
+				return SRC_LOST;
+			}
 		}
 		if (pf[0].revents && !PQconsumeInput(m->conn)) {
 			snprintf(err, errlen, "%s: %s", m->base.peer, PQerrorMessage(m->conn));
@@ -1578,6 +2140,21 @@ static void p_free(struct source *s)
 	if (!s)
 		return;
 	p_disconnect(s);
+	od_reset(m);
+	for (int i = 0; i < m->od->nrq; i++) {
+		for (unsigned k = 0; k < m->od->rq[i].n; k++)
+			free(m->od->rq[i].tables[k]);
+		free(m->od->rq[i].tables);
+		free(m->od->rq[i].where);
+	}
+	free(m->od->rq);
+	for (int i = 0; i < m->od->ntodo; i++)
+		free(m->od->todo[i]);
+	free(m->od->todo);
+	free(m->od->where);
+	free(m->od->drop);
+	pthread_mutex_destroy(&m->od->mu);
+	free(m->od);
 	for (size_t i = 0; i < m->nrels; i++)
 		rel_clear(m, &m->rels[i]);
 	PQfinish(m->side);
@@ -1635,5 +2212,10 @@ struct source *source_pg_new(const struct rc_config *cfg, const struct source_ca
 		 cfg->src_conninfo[0] ? "conninfo" : cfg->src_socket[0] ? cfg->src_socket :
 		 cfg->src_host, cfg->src_port, cfg->src_dbname);
 	m->want_snapshot = cfg->snap_mode != SNAP_NEVER;
+	m->od = calloc(1, sizeof(*m->od));
+	if (!m->od)
+		log_oom();
+	pthread_mutex_init(&m->od->mu, NULL);
+	m->od->rows_next = PG_OD_ROWS;
 	return &m->base;
 }
