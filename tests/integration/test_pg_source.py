@@ -415,6 +415,34 @@ def test_emit_message_is_an_outbox(pg, tmp_path, rowcasts):
     assert rc.stop() == 0
 
 
+def test_truncate_ids(pg, tmp_path, rowcasts):
+    # each truncated table its own id, numbered over the transaction: one
+    # TRUNCATE of two tables, then two TRUNCATE statements in one transaction
+    pg.psql("CREATE TABLE tra (id int PRIMARY KEY); CREATE TABLE trb (id int PRIMARY KEY);"
+            "CREATE TABLE trc (id int PRIMARY KEY);"
+            "CREATE PUBLICATION tr_pub FOR TABLE tra, trb, trc;")
+    rc = make(rowcasts, tmp_path, "tr_slot", "tr_pub", extra="create_slot = yes")
+    rc.start()
+    pg.psql("BEGIN; INSERT INTO trc VALUES (1); TRUNCATE tra, trb; COMMIT;"
+            "BEGIN; INSERT INTO tra VALUES (2); TRUNCATE trc; TRUNCATE trb, tra; COMMIT;")
+    # the server's word: every table empty
+    assert pg.psql("SELECT (SELECT count(*) FROM tra) + (SELECT count(*) FROM trb) + "
+                   "(SELECT count(*) FROM trc);").strip() == "0"
+    msgs = rc.wait_rows(lambda m: len(m) >= 7)
+    time.sleep(0.5)	# an eighth (a duplicate) would show up too
+    msgs = rc.messages()
+    assert rc.stop() == 0
+    assert [(m["op"], m["table"]) for m in msgs] == [
+        ("insert", "trc"), ("truncate", "tra"), ("truncate", "trb"),
+        ("insert", "tra"), ("truncate", "trc"), ("truncate", "trb"), ("truncate", "tra")]
+    # the insert opening each transaction names its commit LSN (<LSN>@0)
+    a, b = msgs[0]["id"].split("@")[0], msgs[3]["id"].split("@")[0]
+    assert a != b and msgs[0]["id"] == a + "@0" and msgs[3]["id"] == b + "@0"
+    assert [m["id"] for m in msgs if m["op"] == "truncate"] == [
+        a + "@truncate0", a + "@truncate1", b + "@truncate0", b + "@truncate1", b + "@truncate2"]
+    assert all(m["gtid"] == m["id"].split("@")[0] for m in msgs if m["op"] == "truncate")
+
+
 def test_ddl_noticed_from_relation_messages(pg, tmp_path, rowcasts):
     load_table(pg, "ddl")
     rc = make(rowcasts, tmp_path, "ddl_slot", "ddl_pub",
