@@ -135,6 +135,11 @@ struct ch_trx {
 	uint64_t ts_ms;			/* commit time, ms since the epoch, UTC */
 	uint64_t nrows;			/* row changes seen so far (next index) */
 	const struct ch_snap *snap;	/* a snapshot chunk (rows CH_READ), else NULL */
+	uint32_t table_events;		/* truncate and drop events of the
+					   transaction before the next DDL
+					   statement's: the number its first
+					   one's id takes (0 where each DDL
+					   is a transaction of its own) */
 };
 
 /* A row change; valid during the callback that hands it over. */

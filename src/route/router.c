@@ -1443,7 +1443,7 @@ bool router_ddl(struct router *r, const struct ch_trx *trx, const char *db, cons
 {
 	const char *q = query, *end = query + qlen;
 	char w1[64], w2[64], tdb[256], tab[256];
-	int n = 0;
+	int n = (int)trx->table_events;
 
 	if (!next_word(&q, end, w1, sizeof(w1)))
 		return true;

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Live tests of the PostgreSQL source (issue 16): rowcast with
-[source] type = postgresql against a private PostgreSQL 15 cluster (the
-cluster helper of test_pg_values.py), writing JSON lines with the file sink.
+[source] type = postgresql against the private PostgreSQL 15 cluster of
+scripts/services, in a database of this module's own (the `pg` fixture of
+test_pg_values.py), writing JSON lines with the file sink.
 
 - the rows replayed from rowcast's messages equal the server's SELECT, for a
   table with a column of every built-in type (test_pg_values' oracle), and an
@@ -9,9 +10,10 @@ cluster helper of test_pg_values.py), writing JSON lines with the file sink.
 - SIGTERM restarts: 0 duplicates, 0 lost; kill -9 restarts: 0 lost, every
   duplicate equal to its first copy;
 - the walsender terminated mid-stream, and the server restarted
-  mid-stream: rowcast reconnects, 0 lost;
-- the start-up checks, each with its message (wal_level last: it restarts
-  the cluster without slots);
+  mid-stream (scripts/services restart postgresql): rowcast reconnects,
+  0 lost;
+- the start-up checks, each with its message (wal_level last: it drops
+  every slot and restarts the cluster with wal_level=replica for one start);
 - an idle database: keepalives move the slot's confirmed_flush_lsn;
 - pg_logical_emit_message with the configured prefix is an outbox;
 - a broker outage (a private Mosquitto stopped mid-stream): 0 lost;
@@ -36,9 +38,10 @@ import test_pg_values as pv  # noqa: E402  (the cluster and the value oracle)
 from test_pg_values import pg  # noqa: E402,F401  (the module's cluster fixture)
 
 BIN = os.environ.get("ROWCAST_BIN", os.path.join(pv.TOP, "build", "rowcast"))
+DB = pv.dbname(__name__)	# the database the pg fixture makes for this module
 
-pytestmark = pytest.mark.skipif(pv._skip_reason() is not None or not os.path.exists(BIN),
-                                reason=str(pv._skip_reason() or "rowcast not built"))
+pytestmark = pytest.mark.skipif(pv.SKIP is not None or not os.path.exists(BIN),
+                                reason=str(pv.SKIP or "rowcast not built"))
 
 
 class Rowcast:
@@ -51,9 +54,10 @@ class Rowcast:
         self.ckpt = str(tmp_path / ("%s.ckpt" % slot))
         self.log = str(tmp_path / ("%s.log" % slot))
         self.conf = str(tmp_path / ("%s.conf" % slot))
-        where = ("host = 127.0.0.1\nport = %d\nuser = %s\n" % (pv.PORT, user) if not conninfo
-                 else "conninfo = host=127.0.0.1 port=%d user=%s dbname=postgres\n"
-                 % (pv.PORT, user))
+        where = ("host = 127.0.0.1\nport = %d\nuser = %s\ndbname = %s\n" % (pv.PORT, user, DB)
+                 if not conninfo
+                 else "conninfo = host=127.0.0.1 port=%d user=%s dbname=%s\n"
+                 % (pv.PORT, user, DB))
         with open(self.conf, "w") as f:
             f.write("[source]\ntype = postgresql\n%s"
                     "slot = %s\npublication = %s\nheartbeat_period = 1\n"
@@ -411,6 +415,34 @@ def test_emit_message_is_an_outbox(pg, tmp_path, rowcasts):
     assert rc.stop() == 0
 
 
+def test_truncate_ids(pg, tmp_path, rowcasts):
+    # each truncated table its own id, numbered over the transaction: one
+    # TRUNCATE of two tables, then two TRUNCATE statements in one transaction
+    pg.psql("CREATE TABLE tra (id int PRIMARY KEY); CREATE TABLE trb (id int PRIMARY KEY);"
+            "CREATE TABLE trc (id int PRIMARY KEY);"
+            "CREATE PUBLICATION tr_pub FOR TABLE tra, trb, trc;")
+    rc = make(rowcasts, tmp_path, "tr_slot", "tr_pub", extra="create_slot = yes")
+    rc.start()
+    pg.psql("BEGIN; INSERT INTO trc VALUES (1); TRUNCATE tra, trb; COMMIT;"
+            "BEGIN; INSERT INTO tra VALUES (2); TRUNCATE trc; TRUNCATE trb, tra; COMMIT;")
+    # the server's word: every table empty
+    assert pg.psql("SELECT (SELECT count(*) FROM tra) + (SELECT count(*) FROM trb) + "
+                   "(SELECT count(*) FROM trc);").strip() == "0"
+    msgs = rc.wait_rows(lambda m: len(m) >= 7)
+    time.sleep(0.5)	# an eighth (a duplicate) would show up too
+    msgs = rc.messages()
+    assert rc.stop() == 0
+    assert [(m["op"], m["table"]) for m in msgs] == [
+        ("insert", "trc"), ("truncate", "tra"), ("truncate", "trb"),
+        ("insert", "tra"), ("truncate", "trc"), ("truncate", "trb"), ("truncate", "tra")]
+    # the insert opening each transaction names its commit LSN (<LSN>@0)
+    a, b = msgs[0]["id"].split("@")[0], msgs[3]["id"].split("@")[0]
+    assert a != b and msgs[0]["id"] == a + "@0" and msgs[3]["id"] == b + "@0"
+    assert [m["id"] for m in msgs if m["op"] == "truncate"] == [
+        a + "@truncate0", a + "@truncate1", b + "@truncate0", b + "@truncate1", b + "@truncate2"]
+    assert all(m["gtid"] == m["id"].split("@")[0] for m in msgs if m["op"] == "truncate")
+
+
 def test_ddl_noticed_from_relation_messages(pg, tmp_path, rowcasts):
     load_table(pg, "ddl")
     rc = make(rowcasts, tmp_path, "ddl_slot", "ddl_pub",
@@ -498,7 +530,7 @@ def test_startup_checks(pg, tmp_path, rowcasts):
     pg.psql("CREATE TABLE chk (id int PRIMARY KEY); CREATE TABLE nokey (v int);"
             "CREATE PUBLICATION chk_pub FOR TABLE chk;"
             "CREATE PUBLICATION nokey_pub FOR TABLE chk, nokey;"
-            "CREATE ROLE norep LOGIN;")
+            "DROP ROLE IF EXISTS norep; CREATE ROLE norep LOGIN;")
     code, log = startup_error(rowcasts, tmp_path, "chk_slot", "chk_pub")
     assert code == 76
     assert ("replication slot chk_slot does not exist: SELECT "
@@ -558,17 +590,13 @@ def test_startup_checks(pg, tmp_path, rowcasts):
             "changes since are lost") in log
 
 
-def pg_restart(pg):
-    pg_restart_with(pg, "logical")
-
-
 def test_server_restart_mid_stream(pg, tmp_path, rowcasts):
     load_table(pg, "sr")
     rc = make(rowcasts, tmp_path, "sr_slot", "sr_pub")
     rc.start()
     pg.psql("INSERT INTO sr SELECT g, md5(g::text) FROM generate_series(1, 20000) g;")
     rc.wait_rows(lambda m: len(m) >= 1)
-    pg_restart(pg)
+    pg.restart()
     pg.psql("INSERT INTO sr SELECT g, md5(g::text) FROM generate_series(20001, 23000) g;")
     rc.wait_log("streaming slot", 2)
     msgs = rc.wait_rows(lambda m: len({x["after"]["id"] for x in m}) >= 23000)
@@ -577,9 +605,9 @@ def test_server_restart_mid_stream(pg, tmp_path, rowcasts):
 
 
 def test_z_lost_slot(pg, tmp_path, rowcasts):
-    # the server has 10 slots; the tests before are done with theirs
+    # the tests before are done with their slots: each would be lost too
     pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE NOT active;")
+            "WHERE NOT active AND database = current_database();")
     pg.psql("CREATE TABLE lost (id int PRIMARY KEY); CREATE PUBLICATION lost_pub FOR TABLE lost;"
             "SELECT 'x' FROM pg_create_logical_replication_slot('lost_slot', 'pgoutput');"
             "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'; SELECT pg_reload_conf();")
@@ -604,8 +632,9 @@ def test_z_lost_slot(pg, tmp_path, rowcasts):
 
 def test_zz_wal_level_check(pg, tmp_path, rowcasts):
     # a server below wal_level = logical refuses to start with logical slots
+    # (of any database)
     pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots;")
-    pg_restart_with(pg, "replica")
+    pg.restart("-c wal_level=replica")
     try:
         pg.psql("CREATE TABLE wl (id int PRIMARY KEY); CREATE PUBLICATION wl_pub FOR TABLE wl;")
         code, log = startup_error(rowcasts, tmp_path, "wl_slot", "wl_pub")
@@ -613,14 +642,4 @@ def test_zz_wal_level_check(pg, tmp_path, rowcasts):
         assert ("wal_level is replica; logical replication needs wal_level = logical (ALTER "
                 "SYSTEM SET wal_level = logical, then restart the server)") in log
     finally:
-        pg_restart(pg)
-
-
-def pg_restart_with(pg, wal_level):
-    subprocess.run(pv._as_pg([os.path.join(pv.PGBIN, "pg_ctl"), "-D", pg.data, "-m", "fast",
-                              "-w", "stop"]), check=True, capture_output=True)
-    opts = ("-c wal_level=%s -c listen_addresses=127.0.0.1 -c port=%d -c fsync=off "
-            "-c unix_socket_directories=%s -c lc_monetary=C" % (wal_level, pv.PORT, pg.base))
-    subprocess.run(pv._as_pg([os.path.join(pv.PGBIN, "pg_ctl"), "-D", pg.data, "-l",
-                              os.path.join(pg.base, "log"), "-w", "-o", opts, "start"]),
-                   check=True, capture_output=True)
+        pg.restart()

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 """Live oracle test of the PostgreSQL value renderer (issue 16).
 
-Starts a private PostgreSQL 15 cluster (wal_level=logical, 127.0.0.1, port
-ROWCAST_PG_PORT or a free port) under build/, fills a table with a column of every
-built-in type with random values (seed printed; ROWCAST_PG_SEED repeats a
-run), reads the changes as binary pgoutput messages through
+Uses the private PostgreSQL 15 cluster of scripts/services (scripts/test and
+scripts/itest start it: wal_level=logical, 127.0.0.1, port ROWCAST_PG_PORT
+or the data folder's own), in a database of this module's own made afresh
+(the `pg` fixture, which test_pg_source.py uses too), fills a table with a
+column of every built-in type with random values (seed printed;
+ROWCAST_PG_SEED repeats a run), reads the changes as binary pgoutput messages through
 pg_logical_slot_get_binary_changes, parses and renders them with
 tests/pg/pg_render_check (pgoutput.c + pgvalue.c), and compares every value
 to the server's own SELECT of the same rows.  The change stream is read in a
@@ -20,23 +22,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
+import time
 
 import pytest
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PGBIN = "/usr/lib/postgresql/15/bin"
-def _free_port():
-    """A port nobody listens on now: two checkouts never share a cluster."""
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import TOP, services_env  # noqa: E402
 
-
-PORT = int(os.environ.get("ROWCAST_PG_PORT", "0")) or _free_port()
+SERVICES = os.path.join(TOP, "scripts", "services")
+ENV = services_env()
+PGBIN = ENV["ROWCAST_PGBIN"]
+PORT = int(ENV["ROWCAST_PG_PORT"])
 DRIVER = os.environ.get("ROWCAST_PG_DRIVER",
                         os.path.join(os.environ.get("ROWCAST_BUILDDIR", os.path.join(TOP, "build")),
                                      "tests", "pg", "pg_render_check"))
@@ -44,69 +40,83 @@ ROWS = 60
 
 
 def _skip_reason():
-    if not os.path.exists(os.path.join(PGBIN, "initdb")):
-        return "PostgreSQL 15 server binaries absent (%s/initdb); apt-get install postgresql-15" % PGBIN
+    if not os.path.exists(os.path.join(PGBIN, "postgres")):
+        return ("PostgreSQL 15 server binaries absent (%s/postgres); apt-get install postgresql-15"
+                % PGBIN)
     if not shutil.which("psql"):
         return "psql absent; apt-get install postgresql-client-15"
     if not os.path.exists(DRIVER):
         return "driver %s not built (make -C build check)" % DRIVER
+    st = subprocess.run([SERVICES, "status", "postgresql"], capture_output=True, text=True)
+    if st.returncode != 0:
+        return ("the private PostgreSQL is not running (scripts/test and scripts/itest start "
+                "it; by hand: scripts/services start postgresql): " + st.stdout.strip())
     return None
 
 
-pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
+SKIP = _skip_reason()
+pytestmark = pytest.mark.skipif(SKIP is not None, reason=str(SKIP))
 
 
-def _as_pg(cmd):
-    """Run as the postgres user when we are root (initdb refuses root)."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--"] + cmd
-    return cmd
+def dbname(module):
+    """The database of a test module in the shared cluster."""
+    return "rc_" + module.rsplit(".", 1)[-1].replace("test_", "")
 
 
 class Cluster:
-    def __init__(self, base):
-        self.base = base
-        self.data = os.path.join(base, "data")
+    """scripts/services' cluster, seen from one database of it."""
 
-    def start(self):
-        subprocess.run(_as_pg([os.path.join(PGBIN, "initdb"), "-D", self.data, "-A", "trust",
-                               "--no-sync", "-U", "postgres", "-E", "UTF8", "--locale=C"]),
-                       check=True, capture_output=True)
-        opts = ("-c wal_level=logical -c listen_addresses=127.0.0.1 -c port=%d -c fsync=off "
-                "-c unix_socket_directories=%s -c lc_monetary=C" % (PORT, self.base))
-        subprocess.run(_as_pg([os.path.join(PGBIN, "pg_ctl"), "-D", self.data, "-l",
-                               os.path.join(self.base, "log"), "-w", "-o", opts, "start"]),
-                       check=True, capture_output=True)
+    def __init__(self, db):
+        self.db = db
+        self.port = PORT
 
-    def stop(self):
-        subprocess.run(_as_pg([os.path.join(PGBIN, "pg_ctl"), "-D", self.data, "-m", "fast",
-                               "-w", "stop"]), capture_output=True)
-
-    def psql(self, sql, settings=""):
+    def psql(self, sql, settings="", db=None):
         p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                            "-p", str(PORT), "-U", "postgres", "-d", "postgres"],
+                            "-p", str(PORT), "-U", "postgres", "-d", db or self.db],
                            input=settings + sql, capture_output=True, text=True)
         if p.returncode != 0:
             raise AssertionError("psql failed: %s\n%s" % (p.stderr, sql[:2000]))
         return p.stdout
 
+    def restart(self, extra_args=""):
+        """Stop and start the server, with postgres flags for this start only."""
+        env = dict(os.environ, ROWCAST_PG_EXTRA_ARGS=extra_args)
+        p = subprocess.run([SERVICES, "restart", "postgresql"], env=env, capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise AssertionError("scripts/services restart postgresql failed:\n%s%s"
+                                 % (p.stdout, p.stderr))
+
+    def drop(self):
+        """Drop the database, and with it its slots; a walsender that is still
+        ending may hold one for a moment."""
+        deadline = time.time() + 20
+        while True:
+            try:
+                self.psql("DROP DATABASE IF EXISTS %s WITH (FORCE);" % self.db, db="postgres")
+                return
+            except AssertionError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def reset(self):
+        """A fresh database; what an earlier run, stopped halfway, may have
+        left in the cluster (settings, a server started with other flags,
+        this database and its slots) is undone first."""
+        if self.psql("SHOW wal_level;", db="postgres").strip() != "logical":
+            self.restart()
+        self.psql("ALTER SYSTEM RESET ALL;\nSELECT pg_reload_conf();", db="postgres")
+        self.drop()
+        self.psql("CREATE DATABASE %s;" % self.db, db="postgres")
+
 
 @pytest.fixture(scope="module")
-def pg():
-    base = tempfile.mkdtemp(prefix="pgvalues-", dir=os.path.join(TOP, "build")
-                            if os.path.isdir(os.path.join(TOP, "build")) else None)
-    os.chmod(base, 0o755)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-    c = Cluster(base)
-    try:
-        c.start()
-    except subprocess.CalledProcessError as e:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail("PostgreSQL did not start: %s" % (e.stderr or b"").decode(errors="replace"))
+def pg(request):
+    c = Cluster(dbname(request.module.__name__))
+    c.reset()
     yield c
-    c.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    c.drop()
 
 
 # ---- random values, as SQL literals ----

@@ -1775,7 +1775,11 @@ static enum source_result on_xlog(struct pgsource *m, const struct pgo_xlogdata 
 			return SRC_STOPPED;
 		return SRC_OK;
 	case PGO_TRUNCATE:
-		for (uint32_t i = 0; i < msg.u.truncate.nrels; i++) {
+		/* an event per relation, numbered on over the transaction's
+		 * Truncate messages in the server's order (ids @truncate0,
+		 * @truncate1, ...): one transaction may truncate many tables, in
+		 * one statement or several */
+		for (uint32_t i = 0; i < msg.u.truncate.nrels; i++, m->trx.table_events++) {
 			r = rel_find(m, pgo_truncate_relid(&msg, i));
 			if (!r)
 				continue;
