@@ -15,6 +15,7 @@ the slot, so the snapshot and the stream meet with nothing lost or repeated.
 import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -24,10 +25,18 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_pg_values as pv  # noqa: E402
 from test_pg_values import pg  # noqa: E402,F401
+import test_pg_source as ps  # noqa: E402
 from test_pg_source import BIN, InSchema, make, rowcasts  # noqa: E402,F401
 
 pytestmark = pytest.mark.skipif(pv._skip_reason() is not None or not os.path.exists(BIN),
                                 reason=str(pv._skip_reason() or "rowcast not built"))
+
+
+@pytest.fixture(autouse=True)
+def this_modules_database(monkeypatch):
+    """test_pg_source's Rowcast connects to its module's database; the pg
+    fixture made this module's."""
+    monkeypatch.setattr(ps, "DB", pv.dbname(__name__))
 
 
 def apply(msgs, table):
@@ -161,9 +170,10 @@ def test_on_demand_snapshot_while_streaming(pg, tmp_path, rowcasts):
     written after it, rows changed meanwhile left out; under writes, a
     consumer ends with the table and every update's before image is the row
     it holds (a read row newer than a change after it would show there)."""
-    import subprocess
+    # REPLICA IDENTITY FULL: before images hold every column to check
     pg.psql("CREATE SCHEMA od; SET search_path = od;"
             "CREATE TABLE w (id int PRIMARY KEY, v int, s text);"
+            "ALTER TABLE w REPLICA IDENTITY FULL;"
             "INSERT INTO w SELECT g, g, 'w' || g FROM generate_series(1, 30000) g;"
             "CREATE TABLE nokey (a int); ALTER TABLE nokey REPLICA IDENTITY FULL;"
             "CREATE PUBLICATION od_pub FOR TABLE w, nokey;")
@@ -173,6 +183,15 @@ def test_on_demand_snapshot_while_streaming(pg, tmp_path, rowcasts):
     counts = {}
     th = threading.Thread(target=writer, args=(pg, "od", stop, 30001, counts))
     th.start()
+    # and a fast one inside the server: a commit every millisecond or so,
+    # many of them between a chunk's read and the stream reaching it
+    fast = subprocess.Popen(
+        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pv.PORT), "-U", "postgres", "-d",
+         pv.dbname(__name__), "-c",
+         "DO $$ BEGIN FOR i IN 1..20000 LOOP"
+         " UPDATE od.w SET v = v + 1, s = 'f' || i WHERE id = 1 + (random() * 29999)::int;"
+         " COMMIT; PERFORM pg_sleep(0.0005); END LOOP; END $$;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)
         p = subprocess.run([BIN, "snapshot", "-c", rc.conf, "od.w"], capture_output=True,
@@ -188,6 +207,10 @@ def test_on_demand_snapshot_while_streaming(pg, tmp_path, rowcasts):
     finally:
         stop.set()
         th.join()
+        # the loop runs in the server: end its backend, not only psql
+        pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE query LIKE 'DO $$ BEGIN FOR i IN 1..20000%' AND pid <> pg_backend_pid()")
+        fast.wait()
     pg.psql("INSERT INTO od.w VALUES (0, 0, 'the end');")
     msgs = rc.wait_rows(lambda m: any(x.get("after") and x["after"].get("s") == "the end"
                                       for x in m))
@@ -203,7 +226,11 @@ def test_on_demand_snapshot_while_streaming(pg, tmp_path, rowcasts):
             have = state.get(b["id"])
             if have is not None and any(k in b and b[k] != have[k] for k in have):
                 bad_before.append((m["id"], have, b))
+            state.pop(b["id"], None)
+        if m["op"] in ("insert", "update", "read"):
+            state[m["after"]["id"]] = dict(m["after"])
     got = apply(msgs, "w")
+    print("updates", sum(1 for m in msgs if m["op"] == "update"), "reads", len(reads), "bad", len(bad_before))
     assert not bad_before, bad_before[:3]
     got = {k: (v["v"], v["s"]) for k, v in got.items()}
     have = {int(a): (int(b), c) for a, b, c in

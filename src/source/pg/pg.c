@@ -848,17 +848,30 @@ static void od_take(struct pgsource *m)
 		memmove(o->rq, o->rq + 1, (size_t)(o->nrq - 1) * sizeof(*o->rq));
 		o->nrq--;
 		pthread_mutex_unlock(&o->mu);
-		if (o->ntodo) {
-			ok = false;
-			snprintf(msg, sizeof(msg), "snapshot %llu is running: ask again when it ends",
-				 (unsigned long long)o->id);
-		} else if (!od_conn(m, err, sizeof(err))) {
+		if (!od_conn(m, err, sizeof(err))) {
 			ok = false;
 			snprintf(msg, sizeof(msg), "snapshot: %s", err);
 		}
 		for (unsigned i = 0; ok && i < r.n; i++)
 			ok = od_check(m, r.tables[i], r.where, msg, sizeof(msg));
-		if (ok) {
+		if (ok && o->ntodo && (r.where || o->where) &&
+		    (!r.where || !o->where || strcmp(r.where, o->where))) {
+			ok = false;
+			snprintf(msg, sizeof(msg), "snapshot %llu is running with another WHERE: ask again when it ends",
+				 (unsigned long long)o->id);
+		} else if (ok && o->ntodo) {
+			/* the same condition: its tables join the running one */
+			o->todo = realloc(o->todo, (size_t)(o->ntodo + (int)r.n) * sizeof(char *));
+			if (!o->todo)
+				log_oom();
+			memcpy(o->todo + o->ntodo, r.tables, r.n * sizeof(char *));
+			o->ntodo += (int)r.n;
+			free(r.tables);
+			r.tables = NULL;
+			snprintf(msg, sizeof(msg), "snapshot %llu: %u table%s queued",
+				 (unsigned long long)o->id, r.n, r.n == 1 ? "" : "s");
+			log_info("%s", msg);
+		} else if (ok) {
 			o->id++;
 			o->todo = r.tables;
 			o->ntodo = (int)r.n;
