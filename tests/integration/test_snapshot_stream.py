@@ -79,6 +79,16 @@ class Table:
         lits, _ = key_values(self.kind, n, self.rng)
         return n, lits
 
+    def end(self, run):
+        """A last row, and wait until it is out: every change before it is
+        out too; then stop rowcast cleanly."""
+        n, lits = self.new_key()
+        self.sql.run("INSERT INTO %s (%s, v, s) VALUES (%s, 0, 'the end')"
+                     % (self.name, ", ".join(self.key), ", ".join(lits)))
+        run.wait_for_marker(self.name, "the end")
+        time.sleep(0.3)
+        assert run.stop() == 0
+
     def where(self, lits):
         return " AND ".join("%s = %s" % (c, l) for c, l in zip(self.key, lits))
 
@@ -322,13 +332,7 @@ def test_snapshot_meets_the_stream(svc, sql, tmp_path, kind):
         time.sleep(0.5)     # changes after the snapshot too
         stop.set()
         th.join()
-        # the last change out means every earlier one is out
-        n, lits = t.new_key()
-        sql.run("INSERT INTO %s (%s, v, s) VALUES (%s, 0, 'the end')"
-                % (name, ", ".join(t.key), ", ".join(lits)))
-        run.wait_for_marker(name, "the end")
-        time.sleep(0.3)
-        assert run.stop() == 0
+        t.end(run)
     finally:
         stop.set()
         run.close()
@@ -384,11 +388,7 @@ def test_snapshot_resumes_after_kills(svc, sql, tmp_path):
         run.wait_log("%s done" % name, timeout=600)
         stop.set()
         th.join()
-        n, lits = t.new_key()
-        sql.run("INSERT INTO %s (id, v, s) VALUES (%s, 0, 'the end')" % (name, lits[0]))
-        run.wait_for_marker(name, "the end")
-        time.sleep(0.3)
-        assert run.stop() == 0
+        t.end(run)
     finally:
         stop.set()
         run.close()
@@ -453,11 +453,7 @@ def test_when_needed_snapshots_after_purged_binlogs(svc, sql, tmp_path):
         run.wait_log("%s done" % name, count=2)
         for _ in range(20):
             t.random_op(rng)
-        n, lits = t.new_key()
-        sql.run("INSERT INTO %s (id, v, s) VALUES (%s, 0, 'the end')" % (name, lits[0]))
-        run.wait_for_marker(name, "the end")
-        time.sleep(0.3)
-        assert run.stop() == 0
+        t.end(run)
     finally:
         run.close()
     log = run.logtext()
