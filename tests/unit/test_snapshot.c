@@ -57,16 +57,16 @@ static void test_pace(void **state)
 }
 
 /* Apply a step text. */
-static void step(struct msnap_pos *p, const char *text)
+static void step(struct snap_pos *p, const char *text)
 {
-	msnap_pos_apply(p, text, strlen(text));
+	snap_pos_apply(p, text, strlen(text));
 }
 
 /* The snapshot part of a position: requests, chunks, table ends, and the
  * checkpoint round trip (what a restart resumes from). */
 static void test_position(void **state)
 {
-	struct msnap_pos p = { 0 }, q = { 0 };
+	struct snap_pos p = { 0 }, q = { 0 };
 	char path[] = "/tmp/rowcast-test-msnapXXXXXX", err[512];
 	struct ckpt *c;
 	int fd;
@@ -103,11 +103,11 @@ static void test_position(void **state)
 	close(fd);
 	unlink(path);
 	assert_true(ckpt_open(path, &c, err, sizeof(err)));
-	msnap_pos_store(&p, c);
+	snap_pos_store(&p, c);
 	assert_true(ckpt_write(c, err, sizeof(err)));
 	ckpt_close(c);
 	assert_true(ckpt_open(path, &c, err, sizeof(err)));
-	assert_true(msnap_pos_load(&q, c, err, sizeof(err)));
+	assert_true(snap_pos_load(&q, c, err, sizeof(err)));
 	ckpt_close(c);
 	assert_int_equal(q.n, 2);
 	assert_int_equal(q.last_id, 2);
@@ -126,7 +126,7 @@ static void test_position(void **state)
 	assert_int_equal(q.rows, 7);
 	assert_int_equal(q.chunks, 1);
 	/* a copy is the same, and independent */
-	msnap_pos_copy(&p, &q);
+	snap_pos_copy(&p, &q);
 	step(&q, "d\nd\n");
 	assert_int_equal(q.n, 0);
 	assert_int_equal(p.n, 2);
@@ -137,8 +137,8 @@ static void test_position(void **state)
 		snprintf(lock, sizeof(lock), "%s.lock", path);
 		unlink(lock);
 	}
-	msnap_pos_free(&p);
-	msnap_pos_free(&q);
+	snap_pos_free(&p);
+	snap_pos_free(&q);
 }
 
 int main(void)

@@ -24,234 +24,11 @@
 #include "base/log.h"
 #include "source/mysql/snapshot.h"
 
-/* ---- the position part ---- */
-
-static char *dup_or_null(const char *s, size_t n)
-{
-	char *d;
-
-	if (!s || n == 0)
-		return NULL;
-	d = malloc(n + 1);
-	if (!d)
-		log_oom();
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
+/* ---- helpers ---- */
 
 static char *xstrdup(const char *s)
 {
-	return s ? dup_or_null(s, strlen(s)) : NULL;
-}
-
-static void item_free(struct msnap_item *it)
-{
-	free(it->db);
-	free(it->table);
-	free(it->where);
-}
-
-/* v[0]'s progress back to nothing. */
-static void first_reset(struct msnap_pos *p)
-{
-	p->started = false;
-	free(p->max_key);
-	free(p->last_key);
-	p->max_key = p->last_key = NULL;
-	p->rows = p->chunks = 0;
-}
-
-static void pos_add(struct msnap_pos *p, const struct msnap_item *it)
-{
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 8;
-		p->v = realloc(p->v, (size_t)p->cap * sizeof(*p->v));
-		if (!p->v)
-			log_oom();
-	}
-	p->v[p->n].id = it->id;
-	p->v[p->n].on_demand = it->on_demand;
-	p->v[p->n].db = xstrdup(it->db);
-	p->v[p->n].table = xstrdup(it->table);
-	p->v[p->n].where = xstrdup(it->where);
-	p->n++;
-	if (it->id > p->last_id)
-		p->last_id = it->id;
-}
-
-static void pos_drop_first(struct msnap_pos *p)
-{
-	if (p->n == 0)
-		return;
-	item_free(&p->v[0]);
-	memmove(p->v, p->v + 1, (size_t)(p->n - 1) * sizeof(*p->v));
-	p->n--;
-	first_reset(p);
-	p->tables_done++;
-}
-
-void msnap_pos_copy(struct msnap_pos *dst, const struct msnap_pos *src)
-{
-	if (dst == src)
-		return;
-	while (dst->n)
-		item_free(&dst->v[--dst->n]);
-	first_reset(dst);
-	for (int i = 0; i < src->n; i++)
-		pos_add(dst, &src->v[i]);
-	dst->last_id = src->last_id;
-	dst->started = src->started;
-	dst->max_key = xstrdup(src->max_key);
-	dst->last_key = xstrdup(src->last_key);
-	dst->rows = src->rows;
-	dst->chunks = src->chunks;
-	dst->tables_done = src->tables_done;
-}
-
-void msnap_pos_free(struct msnap_pos *p)
-{
-	while (p->n)
-		item_free(&p->v[--p->n]);
-	free(p->v);
-	p->v = NULL;
-	p->cap = 0;
-	first_reset(p);
-}
-
-/* Split a tab-separated line into at most max fields (pointers into it,
- * which it changes); the number found. */
-static int split_tabs(char *line, char **f, int max)
-{
-	int n = 0;
-
-	while (n < max) {
-		f[n++] = line;
-		line = strchr(line, '\t');
-		if (!line)
-			break;
-		*line++ = '\0';
-	}
-	return n;
-}
-
-/*
- * Step text, one operation per line:
- *   q<TAB>id<TAB>i|d<TAB>db<TAB>table<TAB>where   a table to read
- *   c<TAB>rows<TAB>last key<TAB>max key            v[0]: a chunk done
- *   k<TAB>rows                                     v[0] (keyless): a chunk done
- *   d                                              v[0]: finished (or skipped)
- * An empty key is none.
- */
-void msnap_pos_apply(struct msnap_pos *p, const char *text, size_t len)
-{
-	char *copy = dup_or_null(text, len), *line, *save = NULL;
-
-	if (!copy)
-		return;
-	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[6];
-		int n = split_tabs(line, f, 6);
-
-		if (f[0][0] == 'q' && n == 6) {
-			struct msnap_item it = { strtoull(f[1], NULL, 10), f[2][0] == 'd',
-						 f[3], f[4], f[5][0] ? f[5] : NULL };
-
-			pos_add(p, &it);
-		} else if (f[0][0] == 'c' && n == 4 && p->n) {
-			p->rows += strtoull(f[1], NULL, 10);
-			p->chunks++;
-			if (!p->started) {
-				free(p->max_key);
-				p->max_key = xstrdup(f[3][0] ? f[3] : NULL);
-				p->started = true;
-			}
-			if (f[2][0]) {
-				free(p->last_key);
-				p->last_key = xstrdup(f[2]);
-			}
-		} else if (f[0][0] == 'k' && n == 2 && p->n) {
-			p->rows += strtoull(f[1], NULL, 10);	/* keyless: counted only */
-			p->chunks++;
-		} else if (f[0][0] == 'd') {
-			pos_drop_first(p);
-		}
-	}
-	free(copy);
-}
-
-void msnap_pos_store(const struct msnap_pos *p, struct ckpt *c)
-{
-	struct rc_buf b = { 0 };
-	char k[32];
-
-	ckpt_clear_section(c, "snapshot");
-	if (p->last_id == 0 && p->n == 0)
-		return;
-	buf_printf(&b, "%llu", (unsigned long long)p->last_id);
-	ckpt_set(c, "snapshot", "last_id", b.data);
-	buf_reset(&b);
-	buf_printf(&b, "%llu", (unsigned long long)p->tables_done);
-	ckpt_set(c, "snapshot", "tables_done", b.data);
-	for (int i = 0; i < p->n; i++) {
-		buf_reset(&b);
-		buf_printf(&b, "%llu\t%s\t%s\t%s\t%s", (unsigned long long)p->v[i].id,
-			   p->v[i].on_demand ? "demand" : "initial", p->v[i].db, p->v[i].table,
-			   p->v[i].where ? p->v[i].where : "");
-		snprintf(k, sizeof(k), "table.%d", i + 1);
-		ckpt_set(c, "snapshot", k, b.data);
-	}
-	if (p->n) {
-		ckpt_set(c, "snapshot", "started", p->started ? "1" : "0");
-		ckpt_set(c, "snapshot", "max_key", p->max_key ? p->max_key : "");
-		ckpt_set(c, "snapshot", "last_key", p->last_key ? p->last_key : "");
-		buf_reset(&b);
-		buf_printf(&b, "%llu", (unsigned long long)p->rows);
-		ckpt_set(c, "snapshot", "rows", b.data);
-		buf_reset(&b);
-		buf_printf(&b, "%llu", (unsigned long long)p->chunks);
-		ckpt_set(c, "snapshot", "chunks", b.data);
-	}
-	buf_free(&b);
-}
-
-bool msnap_pos_load(struct msnap_pos *p, struct ckpt *c, char *err, size_t errlen)
-{
-	const char *v;
-
-	msnap_pos_free(p);
-	memset(p, 0, sizeof(*p));
-	if ((v = ckpt_get(c, "snapshot", "last_id")))
-		p->last_id = strtoull(v, NULL, 10);
-	if ((v = ckpt_get(c, "snapshot", "tables_done")))
-		p->tables_done = strtoull(v, NULL, 10);
-	for (int i = 1;; i++) {
-		char k[32], *copy, *f[5];
-
-		snprintf(k, sizeof(k), "table.%d", i);
-		if (!(v = ckpt_get(c, "snapshot", k)))
-			break;
-		copy = xstrdup(v);
-		if (split_tabs(copy, f, 5) != 5 || !f[2][0] || !f[3][0]) {
-			snprintf(err, errlen, "[snapshot] %s: '%s' is not ID<TAB>KIND<TAB>DB<TAB>TABLE<TAB>WHERE",
-				 k, v);
-			free(copy);
-			return false;
-		}
-		struct msnap_item it = { strtoull(f[0], NULL, 10), !strcmp(f[1], "demand"), f[2],
-					 f[3], f[4][0] ? f[4] : NULL };
-
-		pos_add(p, &it);
-		free(copy);
-	}
-	if (p->n) {
-		p->started = (v = ckpt_get(c, "snapshot", "started")) && !strcmp(v, "1");
-		p->max_key = xstrdup((v = ckpt_get(c, "snapshot", "max_key")) && v[0] ? v : NULL);
-		p->last_key = xstrdup((v = ckpt_get(c, "snapshot", "last_key")) && v[0] ? v : NULL);
-		p->rows = (v = ckpt_get(c, "snapshot", "rows")) ? strtoull(v, NULL, 10) : 0;
-		p->chunks = (v = ckpt_get(c, "snapshot", "chunks")) ? strtoull(v, NULL, 10) : 0;
-	}
-	return true;
+	return s ? snap_strndup(s, strlen(s)) : NULL;
 }
 
 /* ---- the driver ---- */
@@ -501,7 +278,7 @@ static const char *listed(struct msnap *s, const char *db, const char *table)
 
 /* Turn a request into the step text of its tables; false (msg) when it
  * cannot be taken. */
-static bool take_request(struct msnap *s, const struct msnap_pos *pos, const struct request *r,
+static bool take_request(struct msnap *s, const struct snap_pos *pos, const struct request *r,
 			 char *msg, size_t msglen)
 {
 	char err[900], db[256];
@@ -538,10 +315,10 @@ static bool take_request(struct msnap *s, const struct msnap_pos *pos, const str
 		const char *p = s->tables.data;
 
 		while (p && *p) {
-			char *line = dup_or_null(p, strcspn(p, "\n")), *f[3];
+			char *line = snap_strndup(p, strcspn(p, "\n")), *f[3];
 			const char *nl = strchr(p, '\n');
 
-			if (split_tabs(line, f, 3) == 3 && s->cb->wants_table &&
+			if (snap_split_tabs(line, f, 3) == 3 && s->cb->wants_table &&
 			    s->cb->wants_table(s->cb->ctx, f[0], f[1])) {
 				buf_printf(&s->step, "q\t%llu\t%c\t%s\t%s\t%s\n", (unsigned long long)id,
 					   r->on_demand ? 'd' : 'i', f[0], f[1],
@@ -583,7 +360,7 @@ static bool emit_step(struct msnap *s, const char *idtext)
 }
 
 /* Take the requests queued; false when a callback said stop. */
-static bool take_requests(struct msnap *s, const struct msnap_pos *pos)
+static bool take_requests(struct msnap *s, const struct snap_pos *pos)
 {
 	for (;;) {
 		struct request r;
@@ -850,7 +627,7 @@ static bool passed(const struct msnap *s, const char *file, uint64_t offset)
 
 /* Tell the pipeline where the snapshot stands: pos's first table with
  * rows and chunks done, finished or not. */
-static void report(struct msnap *s, const struct msnap_pos *pos, uint64_t rows, uint64_t chunks,
+static void report(struct msnap *s, const struct snap_pos *pos, uint64_t rows, uint64_t chunks,
 		   bool table_done)
 {
 	struct source_snap_progress p = { 0 };
@@ -872,9 +649,9 @@ static void report(struct msnap *s, const struct msnap_pos *pos, uint64_t rows, 
 
 /* Hand the chunk over: its rows not dropped, and the step that records
  * it (and the table's end when it is the last). */
-static bool emit_chunk(struct msnap *s, const struct msnap_pos *pos)
+static bool emit_chunk(struct msnap *s, const struct snap_pos *pos)
 {
-	const struct msnap_item *it = &pos->v[0];
+	const struct snap_item *it = &pos->v[0];
 	struct ch_row row = { 0 };
 	uint64_t sent = 0;
 	bool keyless = s->t->nkey == 0;
@@ -936,10 +713,10 @@ static bool emit_chunk(struct msnap *s, const struct msnap_pos *pos)
 
 /* The table of pos->v[0] open, described, narrowed to its range; false
  * with a reason to log (skip says the table cannot be read at all). */
-static bool open_first(struct msnap *s, const struct msnap_pos *pos, bool *skip, char *err,
+static bool open_first(struct msnap *s, const struct snap_pos *pos, bool *skip, char *err,
 		       size_t errlen)
 {
-	const struct msnap_item *it = &pos->v[0];
+	const struct snap_item *it = &pos->v[0];
 	unsigned code;
 
 	*skip = false;
@@ -1008,7 +785,7 @@ static void pace(struct msnap *s)
 
 /* Read the next chunk of pos->v[0]; MSNAP_OK also when it failed in a way
  * worth another try later (logged). */
-static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos, char *err,
+static enum msnap_result read_chunk(struct msnap *s, const struct snap_pos *pos, char *err,
 				    size_t errlen)
 {
 	size_t max_rows = s->rows_next;
@@ -1077,7 +854,7 @@ static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos
 	return MSNAP_OK;
 }
 
-enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const char *file,
+enum msnap_result msnap_step(struct msnap *s, const struct snap_pos *pos, const char *file,
 			     uint64_t offset, char *err, size_t errlen)
 {
 	for (;;) {

@@ -10,7 +10,7 @@
  * read rows as upserts ends with the table's rows.
  *
  * What is left to read is part of the source's position (struct
- * msnap_pos): tables waiting, the first one's last key and largest key,
+ * snap_pos): tables waiting, the first one's last key and largest key,
  * moved by the steps of the chunks' commits like a GTID, so the checkpoint
  * holds the acknowledged progress and a restart reads on from there.
  */
@@ -25,36 +25,8 @@
 #include "change/change.h"
 #include "checkpoint/checkpoint.h"
 #include "config/config.h"
+#include "source/snappos.h"
 #include "source/source.h"
-
-/* One table a snapshot is to read. */
-struct msnap_item {
-	uint64_t id;			/* the snapshot (request) it belongs to */
-	bool on_demand;			/* asked for while running */
-	char *db, *table;		/* owned */
-	char *where;			/* SQL condition, owned; NULL: none */
-};
-
-/* The snapshot part of a position. */
-struct msnap_pos {
-	uint64_t last_id;		/* the last snapshot number given */
-	struct msnap_item *v;		/* tables to read; v[0] is under way */
-	int n, cap;
-	bool started;			/* v[0]: its first chunk is done */
-	char *max_key;			/* v[0]: largest key at its start, owned
-					   (NULL: started empty, or not started) */
-	char *last_key;			/* v[0]: key of the last row done, owned */
-	uint64_t rows, chunks;		/* v[0]: rows and chunks done */
-	uint64_t tables_done;		/* tables finished, all snapshots */
-};
-
-void msnap_pos_copy(struct msnap_pos *dst, const struct msnap_pos *src);
-void msnap_pos_free(struct msnap_pos *p);
-/* Apply a step's snapshot text (msnap.c writes them). */
-void msnap_pos_apply(struct msnap_pos *p, const char *text, size_t len);
-/* The [snapshot] section of the checkpoint. */
-void msnap_pos_store(const struct msnap_pos *p, struct ckpt *c);
-bool msnap_pos_load(struct msnap_pos *p, struct ckpt *c, char *err, size_t errlen);
 
 struct msnap;
 
@@ -64,7 +36,7 @@ struct msnap_out {
 	bool (*begin)(void *ctx, const struct ch_trx *trx);
 	bool (*row)(void *ctx, const struct ch_trx *trx, const struct ch_row *row,
 		    const char *log, uint64_t offset);
-	/* step: snapshot text for msnap_pos_apply() */
+	/* step: snapshot text for snap_pos_apply() */
 	bool (*commit)(void *ctx, const struct ch_trx *trx, const char *step, size_t len);
 	void *ctx;
 };
@@ -91,7 +63,7 @@ enum msnap_result {
  * next one.  pos is the read position's snapshot part (what was handed
  * over), which the out->commit steps move.
  */
-enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const char *file,
+enum msnap_result msnap_step(struct msnap *s, const struct snap_pos *pos, const char *file,
 			     uint64_t offset, char *err, size_t errlen);
 
 /* A row change of the binlog (between a chunk's read and its hand-over,

@@ -27,12 +27,12 @@ struct source_pos {
 	char file[256];			/* binlog file after it, "" when not known */
 	uint64_t offset;		/* and the offset there */
 	struct xa_list xa;		/* prepared XA transactions pending */
-	struct msnap_pos snap;		/* what snapshots have left to read */
+	struct snap_pos snap;		/* what snapshots have left to read */
 };
 
 /* How a position moves past one transaction (the commit callback's step);
  * xa is copied only when xa_op is set.  A snapshot's step is the whole
- * struct followed by its text for msnap_pos_apply(). */
+ * struct followed by its text for snap_pos_apply(). */
 struct mstep {
 	char gtid[128];			/* the trx's GTID, "" if none */
 	char file[256];			/* binlog file of its end */
@@ -144,7 +144,7 @@ static void m_pos_advance(struct source *s, struct source_pos *p, const void *st
 	p->offset = st.next_offset;
 	if (len > sizeof(st) + 2 && !memcmp((const char *)step + sizeof(st), "R\t", 2)) {
 		/* when_needed: the position was purged; on from this one */
-		struct msnap_pos empty = { 0 };
+		struct snap_pos empty = { 0 };
 		char *text = strndup((const char *)step + sizeof(st) + 2, len - sizeof(st) - 2);
 		char why[256];
 
@@ -156,11 +156,11 @@ static void m_pos_advance(struct source *s, struct source_pos *p, const void *st
 		xa_list_free(&p->xa);
 		empty.last_id = p->snap.last_id;
 		empty.tables_done = p->snap.tables_done;
-		msnap_pos_copy(&p->snap, &empty);
+		snap_pos_copy(&p->snap, &empty);
 		return;
 	}
 	if (len > sizeof(st))
-		msnap_pos_apply(&p->snap, (const char *)step + sizeof(st), len - sizeof(st));
+		snap_pos_apply(&p->snap, (const char *)step + sizeof(st), len - sizeof(st));
 }
 
 static void m_pos_copy(struct source *s, struct source_pos *dst, const struct source_pos *src)
@@ -170,7 +170,7 @@ static void m_pos_copy(struct source *s, struct source_pos *dst, const struct so
 	memcpy(dst->file, src->file, sizeof(dst->file));
 	dst->offset = src->offset;
 	xa_list_copy(&dst->xa, &src->xa);
-	msnap_pos_copy(&dst->snap, &src->snap);
+	snap_pos_copy(&dst->snap, &src->snap);
 }
 
 static void m_pos_free(struct source *s, struct source_pos *p)
@@ -180,7 +180,7 @@ static void m_pos_free(struct source *s, struct source_pos *p)
 		return;
 	position_free(&p->gtid);
 	xa_list_free(&p->xa);
-	msnap_pos_free(&p->snap);
+	snap_pos_free(&p->snap);
 	free(p);
 }
 
@@ -238,7 +238,7 @@ static bool m_ckpt_load(struct source *s, struct ckpt *c, struct source_pos *p, 
 		}
 		xa_list_add(&p->xa, &x);
 	}
-	if (!msnap_pos_load(&p->snap, c, err, errlen))
+	if (!snap_pos_load(&p->snap, c, err, errlen))
 		return false;
 	*text = strdup(state);
 	if (!*text)
@@ -276,7 +276,7 @@ static void m_ckpt_store(struct source *s, const struct source_pos *p, struct ck
 		snprintf(k, sizeof(k), "pending.%d", i + 1);
 		ckpt_set(c, "xa", k, b.data);
 	}
-	msnap_pos_store(&p->snap, c);
+	snap_pos_store(&p->snap, c);
 	buf_free(&b);
 }
 
@@ -777,7 +777,7 @@ static void m_free(struct source *s)
 	decoder_free(m->dec);
 	position_free(&m->read.gtid);
 	xa_list_free(&m->read.xa);
-	msnap_pos_free(&m->read.snap);
+	snap_pos_free(&m->read.snap);
 	buf_free(&m->snapstep);
 	buf_free(&m->scratch);
 	buf_free(&m->warned);

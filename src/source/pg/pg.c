@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "source/pg/pgoutput.h"
 #include "source/pg/pgvalue.h"
+#include "source/snappos.h"
 #include "source/source.h"
 
 /* A position of this source. */
@@ -35,6 +36,7 @@ struct source_pos {
 	uint64_t lsn;			/* end LSN of the last commit, 0: none */
 	char sysid[32];			/* the cluster's system identifier, "" unknown */
 	bool snap_pending;		/* the initial snapshot began, not yet ended */
+	struct snap_pos od;		/* snapshots asked for while running */
 };
 
 /* How a position moves past a snapshot's step (a commit's is its LSN). */
@@ -70,22 +72,20 @@ struct pgsnap {
 	pthread_mutex_t mu;		/* guards rq */
 	struct pgsnap_rq *rq;		/* requests not yet taken */
 	int nrq, caprq;
-	uint64_t id;			/* the snapshot running (0: none) */
-	char **todo;			/* tables left, the first under way */
-	int ntodo;
-	char *where;			/* its condition, or NULL */
+	struct snap_pos pos;		/* what is left, as handed over (the read
+					   side of the position's od part) */
 	PGconn *c;			/* the snapshot connection */
 	uint32_t relid;			/* the first table's OID (0: not open) */
+	uint64_t rel_for;		/* the snapshot it was opened for */
 	int keycols[32];		/* its primary key: column indexes */
 	int nkey;
-	char **last;			/* key texts of the last row handed over */
 	PGresult *held;			/* a chunk waiting for its high-water mark */
 	char hw[64];			/* that mark's content */
 	bool *drop;			/* per held row: a change touched its key */
 	bool stale;			/* the table changed: read the chunk again */
-	uint64_t chunk, rows;		/* of the first table */
-	uint64_t tables_done;
 	int rows_next;			/* rows of the next chunk */
+	struct rc_buf step;		/* a step: struct psnap_step + text */
+	struct rc_buf text;		/* the step's text */
 };
 
 struct pgsource {
@@ -188,7 +188,7 @@ static void p_pos_advance(struct source *s, struct source_pos *p, const void *st
 	uint64_t lsn;
 
 	(void)s;
-	if (len == sizeof(struct psnap_step)) {
+	if (len >= sizeof(struct psnap_step)) {
 		struct psnap_step st;
 
 		memcpy(&st, step, sizeof(st));
@@ -198,6 +198,8 @@ static void p_pos_advance(struct source *s, struct source_pos *p, const void *st
 		} else if (st.op == 'D') {
 			p->snap_pending = false;
 		}
+		if (len > sizeof(st))	/* a snapshot asked for while running */
+			snap_pos_apply(&p->od, (const char *)step + sizeof(st), len - sizeof(st));
 		return;
 	}
 	if (len != sizeof(lsn))
@@ -210,12 +212,18 @@ static void p_pos_advance(struct source *s, struct source_pos *p, const void *st
 static void p_pos_copy(struct source *s, struct source_pos *dst, const struct source_pos *src)
 {
 	(void)s;
-	*dst = *src;
+	dst->lsn = src->lsn;
+	memcpy(dst->sysid, src->sysid, sizeof(dst->sysid));
+	dst->snap_pending = src->snap_pending;
+	snap_pos_copy(&dst->od, &src->od);
 }
 
 static void p_pos_free(struct source *s, struct source_pos *p)
 {
 	(void)s;
+	if (!p)
+		return;
+	snap_pos_free(&p->od);
 	free(p);
 }
 
@@ -241,6 +249,8 @@ static bool p_ckpt_load(struct source *s, struct ckpt *c, struct source_pos *p, 
 	}
 	snprintf(p->sysid, sizeof(p->sysid), "%s", sysid ? sysid : "");
 	p->snap_pending = (lsn = ckpt_get(c, "source", "snapshot")) && !strcmp(lsn, "pending");
+	if (!snap_pos_load(&p->od, c, err, errlen))
+		return false;
 	m->redo_snapshot = p->snap_pending;
 	lsn = ckpt_get(c, "source", "lsn");
 	m->have_ckpt = true;
@@ -263,6 +273,7 @@ static void p_ckpt_store(struct source *s, const struct source_pos *p, struct ck
 		ckpt_set(c, "source", "system_identifier", m->sysid[0] ? m->sysid : p->sysid);
 	if (p->snap_pending || ckpt_get(c, "source", "snapshot"))
 		ckpt_set(c, "source", "snapshot", p->snap_pending ? "pending" : "done");
+	snap_pos_store(&p->od, c);
 }
 
 /* p is on disk: the reader thread sends it as the flush LSN. */
@@ -723,10 +734,6 @@ static void od_close_table(struct pgsource *m)
 	o->held = NULL;
 	o->relid = 0;
 	o->stale = false;
-	for (int k = 0; k < o->nkey && o->last; k++)
-		free(o->last[k]);
-	free(o->last);
-	o->last = NULL;
 	o->nkey = 0;
 }
 
@@ -774,6 +781,31 @@ static PGresult *od_run(struct pgsource *m, const char *q, int n, const char *co
 	err[strcspn(err, "\n")] = '\0';
 	PQclear(r);
 	return NULL;
+}
+
+/* Hand over a transaction whose step moves the position's od part by
+ * o->text (trx: a chunk's, or NULL for bookkeeping without rows). */
+static bool od_commit(struct pgsource *m, struct ch_trx *trx, const char *id)
+{
+	struct pgsnap *o = m->od;
+	struct psnap_step st = { m->read_lsn, 0 };
+	struct ch_trx own = { .ts_ms = 0 };
+
+	if (!trx) {
+		memset(&m->snapinfo, 0, sizeof(m->snapinfo));
+		snprintf(own.id, sizeof(own.id), "%s", id);
+		own.snap = &m->snapinfo;
+		trx = &own;
+		if (!m->base.cb.begin(m->base.cb.ctx, trx))
+			return false;
+	}
+	buf_reset(&o->step);
+	buf_append(&o->step, &st, sizeof(st));
+	buf_append(&o->step, o->text.data, o->text.len);
+	if (!m->base.cb.commit(m->base.cb.ctx, trx, o->step.data, o->step.len))
+		return false;
+	snap_pos_apply(&o->pos, o->text.data, o->text.len);
+	return true;
 }
 
 /* Is "schema.table" a published table with a primary key (and where a
@@ -828,21 +860,31 @@ static bool od_check(struct pgsource *m, const char *name, const char *where, ch
 	return ok;
 }
 
-/* Take the requests queued: each becomes the snapshot's tables, after the
- * ones under way; done() says taken or why not. */
-static void od_take(struct pgsource *m)
+static void od_request_free(struct pgsnap_rq *r)
+{
+	for (unsigned i = 0; r->tables && i < r->n; i++)
+		free(r->tables[i]);
+	free(r->tables);
+	free(r->where);
+}
+
+/* Take the requests queued: each a snapshot of its own, its tables after
+ * the ones left (a step, so the checkpoint keeps them); done() says taken
+ * or why not.  false when a callback said stop. */
+static bool od_take(struct pgsource *m)
 {
 	struct pgsnap *o = m->od;
-	char msg[1024], err[512];
+	char msg[1024], err[512], id[64];
 
 	for (;;) {
 		struct pgsnap_rq r;
+		uint64_t sid = o->pos.last_id + 1;
 		bool ok = true;
 
 		pthread_mutex_lock(&o->mu);
 		if (o->nrq == 0) {
 			pthread_mutex_unlock(&o->mu);
-			return;
+			return true;
 		}
 		r = o->rq[0];
 		memmove(o->rq, o->rq + 1, (size_t)(o->nrq - 1) * sizeof(*o->rq));
@@ -854,63 +896,45 @@ static void od_take(struct pgsource *m)
 		}
 		for (unsigned i = 0; ok && i < r.n; i++)
 			ok = od_check(m, r.tables[i], r.where, msg, sizeof(msg));
-		if (ok && o->ntodo && (r.where || o->where) &&
-		    (!r.where || !o->where || strcmp(r.where, o->where))) {
-			ok = false;
-			snprintf(msg, sizeof(msg), "snapshot %llu is running with another WHERE: ask again when it ends",
-				 (unsigned long long)o->id);
-		} else if (ok && o->ntodo) {
-			/* the same condition: its tables join the running one */
-			o->todo = realloc(o->todo, (size_t)(o->ntodo + (int)r.n) * sizeof(char *));
-			if (!o->todo)
-				log_oom();
-			memcpy(o->todo + o->ntodo, r.tables, r.n * sizeof(char *));
-			o->ntodo += (int)r.n;
-			free(r.tables);
-			r.tables = NULL;
+		if (ok) {
+			buf_reset(&o->text);
+			for (unsigned i = 0; i < r.n; i++) {
+				const char *dot = strchr(r.tables[i], '.');
+
+				buf_printf(&o->text, "q\t%llu\td\t%.*s\t%s\t%s\n", (unsigned long long)sid,
+					   (int)(dot - r.tables[i]), r.tables[i], dot + 1,
+					   r.where ? r.where : "");
+			}
+			snprintf(id, sizeof(id), "snapshot-%llu-request", (unsigned long long)sid);
+			if (!od_commit(m, NULL, id)) {
+				if (r.done)
+					r.done(r.arg, false, "rowcast is stopping");
+				od_request_free(&r);
+				return false;
+			}
 			snprintf(msg, sizeof(msg), "snapshot %llu: %u table%s queued",
-				 (unsigned long long)o->id, r.n, r.n == 1 ? "" : "s");
-			log_info("%s", msg);
-		} else if (ok) {
-			o->id++;
-			o->todo = r.tables;
-			o->ntodo = (int)r.n;
-			o->where = r.where;
-			o->rows = o->chunk = 0;
-			r.tables = NULL;
-			r.where = NULL;
-			snprintf(msg, sizeof(msg), "snapshot %llu: %u table%s queued",
-				 (unsigned long long)o->id, r.n, r.n == 1 ? "" : "s");
+				 (unsigned long long)sid, r.n, r.n == 1 ? "" : "s");
 			log_info("%s", msg);
 		} else {
 			log_warn("%s", msg);
 		}
 		if (r.done)
 			r.done(r.arg, ok, msg);
-		for (unsigned i = 0; r.tables && i < r.n; i++)
-			free(r.tables[i]);
-		free(r.tables);
-		free(r.where);
+		od_request_free(&r);
 	}
 }
 
-/* The first table done (or given up): the next one. */
-static void od_next_table(struct pgsource *m)
+/* The first table given up: a step that ends it. */
+static bool od_skip(struct pgsource *m, const char *why)
 {
 	struct pgsnap *o = m->od;
 
+	log_error("snapshot %llu: %s.%s: %s: the table is skipped",
+		  (unsigned long long)o->pos.v[0].id, o->pos.v[0].db, o->pos.v[0].table, why);
 	od_close_table(m);
-	free(o->todo[0]);
-	memmove(o->todo, o->todo + 1, (size_t)(o->ntodo - 1) * sizeof(*o->todo));
-	o->ntodo--;
-	o->tables_done++;
-	o->rows = o->chunk = 0;
-	if (o->ntodo == 0) {
-		free(o->todo);
-		o->todo = NULL;
-		free(o->where);
-		o->where = NULL;
-	}
+	buf_reset(&o->text);
+	buf_puts(&o->text, "d\n");
+	return od_commit(m, NULL, "snapshot-skip");
 }
 
 /* Describe the first table (its relation as pgoutput would send it, and
@@ -918,16 +942,12 @@ static void od_next_table(struct pgsource *m)
 static bool od_open(struct pgsource *m, char *err, size_t errlen)
 {
 	struct pgsnap *o = m->od;
-	const char *name = o->todo[0], *dot = strchr(name, '.');
-	char nsp[256];
-	const char *params[2];
+	const struct snap_item *it = &o->pos.v[0];
+	const char *params[2] = { it->db, it->table };
 	PGresult *r;
 	struct pgrel *rel;
 	char oid[32], replident;
 
-	snprintf(nsp, sizeof(nsp), "%.*s", (int)(dot - name), name);
-	params[0] = nsp;
-	params[1] = dot + 1;
 	r = od_run(m, "SELECT c.oid, c.relreplident FROM pg_class c JOIN pg_namespace n"
 		   " ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
 		   2, params, PGRES_TUPLES_OK, err, errlen);
@@ -935,16 +955,17 @@ static bool od_open(struct pgsource *m, char *err, size_t errlen)
 		return false;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		snprintf(err, errlen, "%s: no such table", name);
+		snprintf(err, errlen, "no such table");
 		return false;
 	}
 	snprintf(oid, sizeof(oid), "%s", PQgetvalue(r, 0, 0));
 	replident = PQgetvalue(r, 0, 1)[0];
 	PQclear(r);
-	rel = snap_relation(m, o->c, oid, nsp, dot + 1, replident, err, errlen);
+	rel = snap_relation(m, o->c, oid, it->db, it->table, replident, err, errlen);
 	if (!rel)
 		return false;
 	o->relid = rel->relid;
+	o->rel_for = it->id;
 	buf_reset(&m->scratch);
 	buf_printf(&m->scratch, "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
 		   " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
@@ -959,16 +980,57 @@ static bool od_open(struct pgsource *m, char *err, size_t errlen)
 				o->keycols[o->nkey++] = (int)i;
 	if (o->nkey == 0 || o->nkey != PQntuples(r)) {
 		PQclear(r);
-		snprintf(err, errlen, "%s: no primary key among its published columns", name);
+		o->relid = 0;
+		snprintf(err, errlen, "no primary key among its published columns");
 		return false;
 	}
 	PQclear(r);
-	o->last = calloc((size_t)o->nkey, sizeof(char *));
-	if (!o->last)
-		log_oom();
-	if (o->chunk == 0)
-		log_info("snapshot %llu: %s: reading by its primary key", (unsigned long long)o->id,
-			 name);
+	if (!o->pos.started)
+		log_info("snapshot %llu: %s.%s: reading by its primary key",
+			 (unsigned long long)it->id, it->db, it->table);
+	return true;
+}
+
+/* Key texts kept in the position as hex, comma separated (any byte). */
+static void key_hex(struct rc_buf *out, const char *v, int len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < len; i++) {
+		buf_putc(out, hex[(unsigned char)v[i] >> 4]);
+		buf_putc(out, hex[(unsigned char)v[i] & 15]);
+	}
+}
+
+/* Split the position's last key into n parameter texts in buf. */
+static bool key_unhex(const char *text, int n, struct rc_buf *buf, const char **out)
+{
+	size_t start[33];
+	int k = 0;
+
+	buf_reset(buf);
+	for (const char *p = text;; p++) {
+		if (*p == ',' || *p == '\0') {
+			buf_putc(buf, '\0');
+			if (++k > n || !*p)
+				break;
+			start[k] = buf->len;
+			continue;
+		}
+		if (!p[1] || p[1] == ',')
+			return false;
+		{
+			char h[3] = { p[0], p[1], 0 };
+
+			buf_putc(buf, (char)strtol(h, NULL, 16));
+			p++;
+		}
+	}
+	if (k != n)
+		return false;
+	start[0] = 0;
+	for (int i = 0; i < n; i++)
+		out[i] = buf->data + start[i];
 	return true;
 }
 
@@ -978,11 +1040,18 @@ static bool od_read(struct pgsource *m, char *err, size_t errlen)
 	struct pgsnap *o = m->od;
 	struct pgrel *rel = rel_find(m, o->relid);
 	const char *params[32];
+	struct rc_buf keys = { 0 };
 	PGresult *r;
-	bool have_last = o->last && o->last[0];
+	bool have_last = o->pos.last_key != NULL;
 
 	if (!rel) {
 		snprintf(err, errlen, "the table's description is gone");
+		return false;
+	}
+	if (have_last && !key_unhex(o->pos.last_key, o->nkey, &keys, params)) {
+		snprintf(err, errlen, "the last key kept (%s) does not have %d parts",
+			 o->pos.last_key, o->nkey);
+		buf_free(&keys);
 		return false;
 	}
 	buf_reset(&m->scratch);
@@ -991,14 +1060,14 @@ static bool od_read(struct pgsource *m, char *err, size_t errlen)
 		if (i)
 			buf_putc(&m->scratch, ',');
 		if (!quote_on(m, o->c, rel->t.cols[i].name))
-			return false;
+			goto fail;
 	}
 	buf_puts(&m->scratch, " FROM ONLY ");
 	if (!quote_on(m, o->c, rel->t.db))
-		return false;
+		goto fail;
 	buf_putc(&m->scratch, '.');
 	if (!quote_on(m, o->c, rel->t.name))
-		return false;
+		goto fail;
 	buf_puts(&m->scratch, " WHERE true");
 	if (have_last) {
 		/* the row constructor compares as the index orders: by the server */
@@ -1007,26 +1076,26 @@ static bool od_read(struct pgsource *m, char *err, size_t errlen)
 			if (k)
 				buf_putc(&m->scratch, ',');
 			if (!quote_on(m, o->c, rel->t.cols[o->keycols[k]].name))
-				return false;
-			params[k] = o->last[k];
+				goto fail;
 		}
 		buf_puts(&m->scratch, ") > (");
 		for (int k = 0; k < o->nkey; k++)
 			buf_printf(&m->scratch, "%s$%d", k ? "," : "", k + 1);
 		buf_putc(&m->scratch, ')');
 	}
-	if (o->where)
-		buf_printf(&m->scratch, " AND (%s)", o->where);
+	if (o->pos.v[0].where)
+		buf_printf(&m->scratch, " AND (%s)", o->pos.v[0].where);
 	buf_puts(&m->scratch, " ORDER BY ");
 	for (int k = 0; k < o->nkey; k++) {
 		if (k)
 			buf_putc(&m->scratch, ',');
 		if (!quote_on(m, o->c, rel->t.cols[o->keycols[k]].name))
-			return false;
+			goto fail;
 	}
 	buf_printf(&m->scratch, " LIMIT %d", o->rows_next);
 	r = od_run(m, m->scratch.data, have_last ? o->nkey : 0, params, PGRES_TUPLES_OK, err,
 		   errlen);
+	buf_free(&keys);
 	if (!r)
 		return false;
 	o->held = r;
@@ -1036,8 +1105,8 @@ static bool od_read(struct pgsource *m, char *err, size_t errlen)
 		log_oom();
 	/* the high-water mark: every change committed before the SELECT's
 	 * snapshot is in the WAL before it */
-	snprintf(o->hw, sizeof(o->hw), "%llu:%llu", (unsigned long long)o->id,
-		 (unsigned long long)o->chunk + 1);
+	snprintf(o->hw, sizeof(o->hw), "%llu:%llu", (unsigned long long)o->pos.v[0].id,
+		 (unsigned long long)o->pos.chunks + 1);
 	params[0] = o->hw;
 	r = od_run(m, "SELECT pg_logical_emit_message(false, '" PG_OD_PREFIX "', $1)", 1, params,
 		   PGRES_TUPLES_OK, err, errlen);
@@ -1048,6 +1117,10 @@ static bool od_read(struct pgsource *m, char *err, size_t errlen)
 	}
 	PQclear(r);
 	return true;
+fail:
+	buf_free(&keys);
+	snprintf(err, errlen, "out of memory");
+	return false;
 }
 
 /* A change streamed while a chunk waits: its key drops the chunk's row. */
@@ -1086,22 +1159,22 @@ static void od_seen(struct pgsource *m, const struct pgrel *rel, const struct ch
 static enum source_result od_emit(struct pgsource *m)
 {
 	struct pgsnap *o = m->od;
+	const struct snap_item *it = &o->pos.v[0];
 	struct pgrel *rel = rel_find(m, o->relid);
 	struct ch_trx trx = { .ts_ms = 0 };
 	struct ch_row row = { 0 };
-	struct psnap_step st = { m->read_lsn, 0 };
 	int n = PQntuples(o->held);
 	bool last = n < o->rows_next;
 	uint64_t sent = 0;
 
 	if (!rel)
 		return SRC_OK;
-	o->chunk++;
-	m->snapinfo = (struct ch_snap){ .id = o->id, .db = rel->t.db, .table = rel->t.name,
-					.on_demand = true, .chunk = o->chunk, .first = o->chunk == 1,
-					.last = last, .rows_before = o->rows };
-	snprintf(trx.id, sizeof(trx.id), "snapshot-%llu-%s.%s-%llu", (unsigned long long)o->id,
-		 rel->t.db, rel->t.name, (unsigned long long)o->chunk);
+	m->snapinfo = (struct ch_snap){ .id = it->id, .db = rel->t.db, .table = rel->t.name,
+					.on_demand = it->on_demand, .chunk = o->pos.chunks + 1,
+					.first = !o->pos.started, .last = last,
+					.rows_before = o->pos.rows };
+	snprintf(trx.id, sizeof(trx.id), "snapshot-%llu-%s.%s-%llu", (unsigned long long)it->id,
+		 rel->t.db, rel->t.name, (unsigned long long)m->snapinfo.chunk);
 	trx.ts_ms = (uint64_t)(pg_now_us() / 1000 + PGO_EPOCH_OFFSET_US / 1000);
 	trx.snap = &m->snapinfo;
 	if (!m->base.cb.begin(m->base.cb.ctx, &trx))
@@ -1132,28 +1205,35 @@ static enum source_result od_emit(struct pgsource *m)
 		if (!m->base.cb.row(m->base.cb.ctx, &trx, &row, "", m->read_lsn))
 			return SRC_STOPPED;
 	}
-	o->rows += sent;
-	if (n > 0)
-		for (int k = 0; k < o->nkey; k++) {
-			free(o->last[k]);
-			o->last[k] = strdup(PQgetvalue(o->held, n - 1, o->keycols[k]));
-			if (!o->last[k])
-				log_oom();
-		}
+	buf_reset(&o->text);
+	buf_printf(&o->text, "c\t%llu\t", (unsigned long long)sent);
+	for (int k = 0; n > 0 && k < o->nkey; k++) {
+		if (k)
+			buf_putc(&o->text, ',');
+		key_hex(&o->text, PQgetvalue(o->held, n - 1, o->keycols[k]),
+			PQgetlength(o->held, n - 1, o->keycols[k]));
+	}
+	if (n == 0 && o->pos.last_key)
+		buf_puts(&o->text, o->pos.last_key);
+	buf_puts(&o->text, "\t\n");
+	if (last)
+		buf_puts(&o->text, "d\n");
 	PQclear(o->held);
 	o->held = NULL;
 	{
-		struct source_snap_progress pr = { o->id, rel->t.db, rel->t.name, o->rows, 0,
-						   o->chunk, (unsigned)o->ntodo, o->tables_done,
-						   o->rows, last };
+		struct source_snap_progress pr = { it->id, rel->t.db, rel->t.name,
+						   o->pos.rows + sent, 0, o->pos.chunks + 1,
+						   (unsigned)o->pos.n - (last ? 1 : 0),
+						   o->pos.tables_done + (last ? 1 : 0),
+						   o->pos.rows + sent, last };
 
 		if (m->base.cb.snapshot_progress)
 			m->base.cb.snapshot_progress(m->base.cb.ctx, &pr);
 	}
-	if (!m->base.cb.commit(m->base.cb.ctx, &trx, &st, sizeof(st)))
+	if (!od_commit(m, &trx, NULL))
 		return SRC_STOPPED;
 	if (last)
-		od_next_table(m);
+		od_close_table(m);
 	return SRC_OK;
 }
 
@@ -1164,19 +1244,23 @@ static enum source_result od_step(struct pgsource *m)
 	struct pgsnap *o = m->od;
 	char err[1024];
 
-	od_take(m);
-	if (o->held && o->stale) {
+	if (!od_take(m))
+		return SRC_STOPPED;
+	if (o->held && o->stale)
 		od_close_table(m);	/* described anew, read again */
-	}
-	if (o->held || o->ntodo == 0)
+	if (o->held || o->pos.n == 0)
 		return SRC_OK;
+	if (o->relid && o->rel_for != o->pos.v[0].id)
+		od_close_table(m);
 	if (m->base.cb.drain && !m->base.cb.drain(m->base.cb.ctx))
 		return SRC_STOPPED;
-	if (!od_conn(m, err, sizeof(err)) || (!o->relid && !od_open(m, err, sizeof(err))) ||
-	    !od_read(m, err, sizeof(err))) {
-		log_error("snapshot %llu: %s: %s: the table is skipped", (unsigned long long)o->id,
-			  o->todo[0], err);
-		od_next_table(m);
+	if (!od_conn(m, err, sizeof(err))) {
+		log_warn("snapshot: %s (trying again)", err);
+		return SRC_OK;
+	}
+	if ((!o->relid && !od_open(m, err, sizeof(err))) || !od_read(m, err, sizeof(err))) {
+		if (!od_skip(m, err))
+			return SRC_STOPPED;
 	}
 	return SRC_OK;
 }
@@ -1875,6 +1959,7 @@ static enum source_result p_start(struct source *s, const struct source_pos *fro
 	/* an interrupt() byte still in the pipe stays: it is a stop that
 	 * came between polls, and the first poll() returns for it */
 	if (from) {
+		snap_pos_copy(&m->od->pos, &from->od);
 		m->read_lsn = from->lsn;
 		snprintf(m->ckpt_sysid, sizeof(m->ckpt_sysid), "%s", from->sysid);
 		atomic_store(&m->durable, from->lsn);
@@ -2158,18 +2243,13 @@ static void p_free(struct source *s)
 		return;
 	p_disconnect(s);
 	od_reset(m);
-	for (int i = 0; i < m->od->nrq; i++) {
-		for (unsigned k = 0; k < m->od->rq[i].n; k++)
-			free(m->od->rq[i].tables[k]);
-		free(m->od->rq[i].tables);
-		free(m->od->rq[i].where);
-	}
+	for (int i = 0; i < m->od->nrq; i++)
+		od_request_free(&m->od->rq[i]);
 	free(m->od->rq);
-	for (int i = 0; i < m->od->ntodo; i++)
-		free(m->od->todo[i]);
-	free(m->od->todo);
-	free(m->od->where);
+	snap_pos_free(&m->od->pos);
 	free(m->od->drop);
+	buf_free(&m->od->step);
+	buf_free(&m->od->text);
 	pthread_mutex_destroy(&m->od->mu);
 	free(m->od);
 	for (size_t i = 0; i < m->nrels; i++)
