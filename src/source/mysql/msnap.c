@@ -896,17 +896,24 @@ static bool emit_chunk(struct msnap *s, const struct msnap_pos *pos)
 	row.op = CH_READ;
 	row.after = &s->img;
 	for (size_t r = 0; r < s->ch.nrows; r++) {
+		size_t row0 = s->ch.offs[r * s->ch.ncols];
+
 		if (s->drop[r])
 			continue;
 		for (unsigned c = 0; c < s->t->ncols; c++) {
 			size_t i = r * s->ch.ncols + c, len = s->ch.offs[i + 1] - s->ch.offs[i];
 
-			s->img.off[c] = (uint32_t)s->ch.offs[i];
+			s->img.off[c] = (uint32_t)(s->ch.offs[i] - row0);
 			s->img.len[c] = (uint32_t)len;
 			s->img.state[c] = len == 4 && !memcmp(s->ch.vals.data + s->ch.offs[i], "null", 4) ?
 					  CH_NULL : CH_VALUE;
 		}
-		s->img.text = s->ch.vals;	/* the values in place (not owned) */
+		/* this row's values in place (not owned, cap 0: no NUL after
+		 * them): the image is the row's, not the chunk's, since a
+		 * formatter sizes its output by text.len */
+		s->img.text.data = s->ch.vals.data + row0;
+		s->img.text.len = s->ch.offs[(r + 1) * s->ch.ncols] - row0;
+		s->img.text.cap = 0;
 		row.index = sent++;
 		s->trx.nrows = sent;
 		if (!s->out.row(s->out.ctx, &s->trx, &row, s->ch.binlog_file, s->ch.binlog_pos)) {
