@@ -11,6 +11,11 @@
  * key changed between the chunk's read and its hand-over are dropped from
  * it (the change went out first and is at least as new), which covers a
  * reader that stepped past P on a non-transaction event.
+ *
+ * While a chunk is handed over and acknowledged, the next one is read on a
+ * thread of its own (prefetch): the reader thread waits for it before it
+ * reads the binlog again, so the rule above holds as if it read it itself,
+ * and the next chunk goes out only once the one before is on disk.
  */
 #include "source/mysql/msnap.h"
 
@@ -280,6 +285,14 @@ struct msnap {
 	struct snap_table *t;		/* the table open (pos v[0]), or NULL */
 	uint64_t t_id;			/* the snapshot it was opened for */
 	struct snap_chunk ch;		/* the chunk read */
+	struct snap_chunk next;		/* the prefetch's chunk (swapped into ch) */
+	pthread_t pf_th;		/* the prefetch thread */
+	bool pf_running;		/* pf_th runs or is not yet joined: it owns
+					   t, conn, next, pf_* and the pace fields */
+	bool pf_ok;			/* its snap_chunk() succeeded */
+	size_t pf_rows;			/* the rows it asked for */
+	struct rc_buf pf_key;		/* the key it reads after */
+	char pf_why[1024];		/* why it failed */
 	bool held;			/* ch waits for the reader to pass its point */
 	bool stale;			/* a DDL came: read it again, describe anew */
 	bool *drop;			/* per row of ch: its key changed meanwhile */
@@ -345,9 +358,19 @@ static void request_free(struct request *r)
 	free(r->where);
 }
 
+/* Wait for a prefetch to end; its chunk is dropped (read again later). */
+static void prefetch_drop(struct msnap *s)
+{
+	if (!s->pf_running)
+		return;
+	pthread_join(s->pf_th, NULL);
+	s->pf_running = false;
+}
+
 /* Forget the open table: its view goes too (the pipeline's plan with it). */
 static void table_close(struct msnap *s)
 {
+	prefetch_drop(s);
 	if (s->view.user && s->cb->table_gone)
 		s->cb->table_gone(s->cb->ctx, &s->view);
 	s->view.user = NULL;
@@ -374,6 +397,8 @@ void msnap_free(struct msnap *s)
 		request_free(&s->rq[i]);
 	free(s->rq);
 	snap_chunk_release(&s->ch);
+	snap_chunk_release(&s->next);
+	buf_free(&s->pf_key);
 	free(s->drop);
 	free(s->slots);
 	free(s->cols);
@@ -1009,15 +1034,63 @@ static void pace(struct msnap *s)
 	}
 }
 
+/* The rows of the next chunk: as sized by time, within the rows/s limit. */
+static size_t chunk_rows(const struct msnap *s)
+{
+	size_t max_rows = s->rows_next;
+
+	if (s->cfg->snap_max_rows_per_s > 0 && max_rows > (size_t)s->cfg->snap_max_rows_per_s)
+		max_rows = (size_t)s->cfg->snap_max_rows_per_s;
+	return max_rows;
+}
+
+/*
+ * A chunk was read into s->ch (ok), or not (why, and the connection's
+ * error): hold it for its point, or note what to do next (a smaller chunk,
+ * the table described again, another try in 5 s).  max_rows: the rows
+ * asked for.
+ */
+static void chunk_read(struct msnap *s, bool ok, const char *why, size_t max_rows)
+{
+	if (!ok) {
+		unsigned code = snap_errno(s->conn);
+
+		if (code == 1969 && s->rows_next > 1) {
+			/* max_statement_time: smaller next time */
+			s->rows_next /= 2;
+			log_warn("snapshot: %s (next chunk %zu rows)", why, s->rows_next);
+			return;
+		}
+		if (code == 0) {
+			/* the table is not as described (altered): anew */
+			log_info("snapshot: %s: described again", why);
+			table_close(s);
+			return;
+		}
+		log_warn("snapshot: %s (trying again in 5 s)", why);
+		msnap_reset(s);
+		s->retry_at_us = now_us() + 5000000;
+		return;
+	}
+	s->pace_rows += s->ch.nrows;
+	s->rows_next = snap_next_rows(s->ch.nrows ? s->ch.nrows : max_rows, s->ch.elapsed_us,
+				      (uint64_t)s->cfg->snap_chunk_time_ms * 1000,
+				      1, (size_t)s->cfg->snap_max_chunk_rows);
+	index_chunk(s);
+	s->held = true;
+}
+
 /* Read the next chunk of pos->v[0]; MSNAP_OK also when it failed in a way
  * worth another try later (logged). */
 static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos, char *err,
 				    size_t errlen)
 {
-	size_t max_rows = s->rows_next;
+	size_t max_rows = chunk_rows(s);
 	char why[1024];
-	bool skip;
+	bool skip, ok;
 
+	(void)err;
+	(void)errlen;
 	if (!open_first(s, pos, &skip, why, sizeof(why))) {
 		if (skip) {
 			log_warn("snapshot %llu: %s.%s skipped: %s", (unsigned long long)pos->v[0].id,
@@ -1033,44 +1106,61 @@ static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos
 		s->retry_at_us = now_us() + 5000000;
 		return MSNAP_OK;
 	}
-	if (s->cfg->snap_max_rows_per_s > 0 &&
-	    max_rows > (size_t)s->cfg->snap_max_rows_per_s)
-		max_rows = (size_t)s->cfg->snap_max_rows_per_s;
 	pace(s);
-	if (!snap_chunk(s->t, s->t->nkey ? pos->last_key : NULL, max_rows,
-			(size_t)s->cfg->snap_chunk_bytes, &s->ch, why, sizeof(why))) {
-		unsigned code = snap_errno(s->conn);
-
-		if (code == 1969 && s->rows_next > 1) {
-			/* max_statement_time: smaller next time */
-			s->rows_next /= 2;
-			log_warn("snapshot: %s (next chunk %zu rows)", why, s->rows_next);
-			return MSNAP_OK;
-		}
-		if (code == 0) {
-			/* the table is not as described (altered): anew */
-			log_info("snapshot: %s: described again", why);
-			table_close(s);
-			return MSNAP_OK;
-		}
-		log_warn("snapshot: %s (trying again in 5 s)", why);
-		msnap_reset(s);
-		s->retry_at_us = now_us() + 5000000;
-		return MSNAP_OK;
-	}
-	(void)err;
-	(void)errlen;
-	s->pace_rows += s->ch.nrows;
-	s->rows_next = snap_next_rows(s->ch.nrows ? s->ch.nrows : max_rows, s->ch.elapsed_us,
-				      (uint64_t)s->cfg->snap_chunk_time_ms * 1000,
-				      1, (size_t)s->cfg->snap_max_chunk_rows);
-	index_chunk(s);
-	s->held = true;
+	ok = snap_chunk(s->t, s->t->nkey ? pos->last_key : NULL, max_rows,
+			(size_t)s->cfg->snap_chunk_bytes, &s->ch, why, sizeof(why));
+	chunk_read(s, ok, why, max_rows);
 	return MSNAP_OK;
 }
 
-enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const char *file,
-			     uint64_t offset, char *err, size_t errlen)
+/* The prefetch thread: the chunk after pf_key into s->next. */
+static void *prefetch_main(void *arg)
+{
+	struct msnap *s = arg;
+
+	(void)pthread_setname_np(pthread_self(), "rowcast-snap");
+	snap_thread_init();
+	pace(s);
+	s->pf_ok = snap_chunk(s->t, s->pf_key.data, s->pf_rows, (size_t)s->cfg->snap_chunk_bytes,
+			      &s->next, s->pf_why, sizeof(s->pf_why));
+	snap_thread_end();
+	return NULL;
+}
+
+/*
+ * Before the held chunk is handed over: start reading the one after it (a
+ * keyed table with rows left), on the prefetch thread.  Nothing else may
+ * use the table or the connection until prefetch_collect() or
+ * prefetch_drop().
+ */
+static void prefetch_start(struct msnap *s)
+{
+	if (s->pf_running || !s->t || !s->conn || s->t->nkey == 0 || s->ch.last || s->stale ||
+	    !s->ch.last_key.len)
+		return;
+	buf_reset(&s->pf_key);
+	buf_append(&s->pf_key, s->ch.last_key.data, s->ch.last_key.len);
+	s->pf_rows = chunk_rows(s);
+	s->pf_ok = false;
+	s->pf_why[0] = '\0';
+	s->pf_running = pthread_create(&s->pf_th, NULL, prefetch_main, s) == 0;
+}
+
+/* The prefetched chunk becomes the held one (or its failure is noted). */
+static void prefetch_collect(struct msnap *s)
+{
+	struct snap_chunk t;
+
+	pthread_join(s->pf_th, NULL);
+	s->pf_running = false;
+	t = s->ch;
+	s->ch = s->next;
+	s->next = t;
+	chunk_read(s, s->pf_ok, s->pf_why, s->pf_rows);
+}
+
+static enum msnap_result step(struct msnap *s, const struct msnap_pos *pos, const char *file,
+			       uint64_t offset, char *err, size_t errlen)
 {
 	if (!take_requests(s, pos))
 		return MSNAP_STOPPED;
@@ -1087,6 +1177,8 @@ enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const
 			if (!passed(s, file, offset))
 				return MSNAP_OK;	/* the binlog first */
 			keyless_rest = s->t->nkey == 0 && !s->ch.last;
+			/* the next chunk is read while this one goes out */
+			prefetch_start(s);
 			if (!emit_chunk(s, pos))
 				return MSNAP_STOPPED;
 			if (keyless_rest) {
@@ -1125,10 +1217,25 @@ enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const
 		/* one chunk in flight: the last one acknowledged first */
 		if (s->cb->drain && !s->cb->drain(s->cb->ctx))
 			return MSNAP_STOPPED;
-		r = read_chunk(s, pos, err, errlen);
-		if (r != MSNAP_OK)
-			return r;
+		if (s->pf_running) {
+			prefetch_collect(s);
+		} else {
+			r = read_chunk(s, pos, err, errlen);
+			if (r != MSNAP_OK)
+				return r;
+		}
 		if (!s->held)
 			return MSNAP_OK;	/* skipped, or to be tried later */
 	}
+}
+
+enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const char *file,
+			     uint64_t offset, char *err, size_t errlen)
+{
+	enum msnap_result r = step(s, pos, file, offset, err, errlen);
+
+	/* the binlog is read next: no chunk may be read meanwhile (only
+	 * when a callback stopped the step can one still be) */
+	prefetch_drop(s);
+	return r;
 }

@@ -157,6 +157,16 @@ void snap_close(struct snap_conn *c)
 	free(c);
 }
 
+void snap_thread_init(void)
+{
+	mysql_thread_init();
+}
+
+void snap_thread_end(void)
+{
+	mysql_thread_end();
+}
+
 void *snap_conn_handle(struct snap_conn *c)
 {
 	return c->my;

@@ -123,6 +123,11 @@ bool snap_connect(const struct snap_conn_opts *o, struct snap_conn **out, char *
 /* Close the connection; NULL is a no-op. */
 void snap_close(struct snap_conn *c);
 
+/* A thread other than the one that connected uses a connection (one
+ * thread at a time): it calls these first and last. */
+void snap_thread_init(void);
+void snap_thread_end(void);
+
 /* The libmariadb handle (MYSQL *), for diagnostics only. */
 void *snap_conn_handle(struct snap_conn *c);
 
