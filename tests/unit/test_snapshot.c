@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests: the snapshot reader's chunk sizing by time and its rows/s
- * limit (the reading itself is tested live: test_snapshot_reader.py).
+ * Unit tests: the snapshot reader's chunk sizing by time and by bytes, and
+ * its rows/s limit (the reading itself is tested live: test_snapshot_reader.py).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +39,16 @@ static void test_next_rows(void **state)
 				 cases[i].want);
 }
 
+static void test_rows_in_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(snap_rows_in_bytes(34691, 16777216 + 300, 16777216), 34690);
+	assert_int_equal(snap_rows_in_bytes(1000, 250000, 1000000), 4000);	/* room for more */
+	assert_int_equal(snap_rows_in_bytes(10, 50000000, 1000), 1);		/* never 0 rows */
+	assert_true(snap_rows_in_bytes(1000, 250000, 0) == SIZE_MAX);		/* no limit */
+	assert_true(snap_rows_in_bytes(0, 0, 1000) == SIZE_MAX);		/* nothing read */
+}
+
 static void test_pace(void **state)
 {
 	(void)state;
@@ -54,6 +64,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next_rows),
+		cmocka_unit_test(test_rows_in_bytes),
 		cmocka_unit_test(test_pace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

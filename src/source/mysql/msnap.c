@@ -1052,6 +1052,8 @@ static size_t chunk_rows(const struct msnap *s)
  */
 static void chunk_read(struct msnap *s, bool ok, const char *why, size_t max_rows)
 {
+	size_t fit;
+
 	if (!ok) {
 		unsigned code = snap_errno(s->conn);
 
@@ -1076,6 +1078,11 @@ static void chunk_read(struct msnap *s, bool ok, const char *why, size_t max_row
 	s->rows_next = snap_next_rows(s->ch.nrows ? s->ch.nrows : max_rows, s->ch.elapsed_us,
 				      (uint64_t)s->cfg->snap_chunk_time_ms * 1000,
 				      1, (size_t)s->cfg->snap_max_chunk_rows);
+	/* no more rows than chunk_bytes holds: the rest of a LIMIT cut by
+	 * the byte limit would be sent and dropped */
+	fit = snap_rows_in_bytes(s->ch.nrows, s->ch.bytes, (uint64_t)s->cfg->snap_chunk_bytes);
+	if (s->rows_next > fit)
+		s->rows_next = fit;
 	index_chunk(s);
 	s->held = true;
 }

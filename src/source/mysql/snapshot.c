@@ -1160,6 +1160,20 @@ size_t snap_next_rows(size_t rows, uint64_t elapsed_us, uint64_t target_us, size
 	return (size_t)want;
 }
 
+size_t snap_rows_in_bytes(size_t rows, uint64_t bytes, uint64_t max_bytes)
+{
+	double fit;
+
+	if (max_bytes == 0 || bytes == 0 || rows == 0)
+		return SIZE_MAX;
+	fit = (double)rows * (double)max_bytes / (double)bytes;
+	if (fit < 1)
+		return 1;
+	if (fit >= (double)SIZE_MAX)
+		return SIZE_MAX;
+	return (size_t)fit;
+}
+
 uint64_t snap_pace_us(uint64_t rows_done, uint64_t elapsed_us, double rate)
 {
 	double due;

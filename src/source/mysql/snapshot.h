@@ -197,6 +197,15 @@ size_t snap_next_rows(size_t rows, uint64_t elapsed_us, uint64_t target_us, size
 		      size_t max_rows);
 
 /*
+ * The rows that fit in max_bytes of row data at the last chunk's size per
+ * row (rows rows in bytes bytes), at least 1; SIZE_MAX when there is no
+ * byte limit or nothing was measured.  A chunk asked for more rows than
+ * that ends at the byte limit, and the server sends the rest of its LIMIT
+ * for nothing (they are read and dropped).
+ */
+size_t snap_rows_in_bytes(size_t rows, uint64_t bytes, uint64_t max_bytes);
+
+/*
  * The optional rows/s limit: microseconds to wait before the next chunk so
  * that rows_done rows read in elapsed_us stay at or under rate rows/s (0
  * when rate <= 0 or the reading is already that slow).
