@@ -13,9 +13,11 @@
  * reader that stepped past P on a non-transaction event.
  *
  * While a chunk is handed over and acknowledged, the next one is read on a
- * thread of its own (prefetch): the reader thread waits for it before it
- * reads the binlog again, so the rule above holds as if it read it itself,
- * and the next chunk goes out only once the one before is on disk.
+ * thread of its own (prefetch), and the next chunk goes out only once the
+ * one before is on disk.  Meanwhile the reader may read the binlog up to
+ * the prefetch's point P (those changes are older than the chunk and go
+ * out before it anyway), never past it: so the rule above holds as if it
+ * read the chunk itself.
  */
 #include "source/mysql/msnap.h"
 
@@ -289,6 +291,13 @@ struct msnap {
 	pthread_t pf_th;		/* the prefetch thread */
 	bool pf_running;		/* pf_th runs or is not yet joined: it owns
 					   t, conn, next, pf_* and the pace fields */
+	bool pf_keep;			/* msnap_step() returns to read the binlog
+					   up to pf_file:pf_pos, pf_th running */
+	pthread_mutex_t pf_mu;		/* guards pf_state, pf_file, pf_pos */
+	pthread_cond_t pf_cv;		/* pf_state moved */
+	enum { PF_READING, PF_POINT, PF_DONE } pf_state; /* the prefetch's progress */
+	char pf_file[512];		/* PF_POINT on: P of the chunk it reads */
+	uint64_t pf_pos;
 	bool pf_ok;			/* its snap_chunk() succeeded */
 	size_t pf_rows;			/* the rows it asked for */
 	struct rc_buf pf_key;		/* the key it reads after */
@@ -343,6 +352,8 @@ struct msnap *msnap_new(const struct rc_config *cfg, const struct source_callbac
 	s->cb = cb;
 	s->out = *out;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->pf_mu, NULL);
+	pthread_cond_init(&s->pf_cv, NULL);
 	s->rows_next = (size_t)cfg->snap_chunk_rows;
 	/* initial_only: the run ends once nothing is left to read (at once
 	 * when a checkpoint says the snapshot was done) */
@@ -407,6 +418,8 @@ void msnap_free(struct msnap *s)
 	buf_free(&s->step);
 	buf_free(&s->tables);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->pf_mu);
+	pthread_cond_destroy(&s->pf_cv);
 	free(s);
 }
 
@@ -855,18 +868,24 @@ static unsigned long long file_seq(const char *f)
 	return dot ? strtoull(dot + 1, NULL, 10) : 0;
 }
 
-/* Has the reader at file:offset passed the chunk's point? */
-static bool passed(const struct msnap *s, const char *file, uint64_t offset)
+/* Is the reader at file:offset at or past the point pfile:ppos? */
+static bool past(const char *file, uint64_t offset, const char *pfile, uint64_t ppos)
 {
 	unsigned long long a, b;
 
 	if (!file || !file[0])
 		return false;
 	a = file_seq(file);
-	b = file_seq(s->ch.binlog_file);
+	b = file_seq(pfile);
 	if (a != b)
 		return a > b;
-	return offset >= s->ch.binlog_pos;
+	return offset >= ppos;
+}
+
+/* Has the reader at file:offset passed the chunk's point? */
+static bool passed(const struct msnap *s, const char *file, uint64_t offset)
+{
+	return past(file, offset, s->ch.binlog_file, s->ch.binlog_pos);
 }
 
 /* Tell the pipeline where the snapshot stands: pos's first table with
@@ -1120,18 +1139,53 @@ static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos
 	return MSNAP_OK;
 }
 
-/* The prefetch thread: the chunk after pf_key into s->next. */
+static void prefetch_state(struct msnap *s, int state)
+{
+	pthread_mutex_lock(&s->pf_mu);
+	if (state == PF_POINT) {
+		snprintf(s->pf_file, sizeof(s->pf_file), "%s", s->next.binlog_file);
+		s->pf_pos = s->next.binlog_pos;
+	}
+	s->pf_state = state;
+	pthread_cond_broadcast(&s->pf_cv);
+	pthread_mutex_unlock(&s->pf_mu);
+}
+
+/* The prefetch thread: the chunk after pf_key into s->next; its point is
+ * published (PF_POINT) before the rows are read. */
 static void *prefetch_main(void *arg)
 {
 	struct msnap *s = arg;
+	bool ok;
 
 	(void)pthread_setname_np(pthread_self(), "rowcast-snap");
 	snap_thread_init();
 	pace(s);
-	s->pf_ok = snap_chunk(s->t, s->pf_key.data, s->pf_rows, (size_t)s->cfg->snap_chunk_bytes,
-			      &s->next, s->pf_why, sizeof(s->pf_why));
+	ok = snap_chunk_begin(s->t, s->pf_key.data, &s->next, s->pf_why, sizeof(s->pf_why));
+	if (ok) {
+		prefetch_state(s, PF_POINT);
+		ok = snap_chunk_rows(s->t, s->pf_key.data, s->pf_rows,
+				     (size_t)s->cfg->snap_chunk_bytes, &s->next, s->pf_why,
+				     sizeof(s->pf_why));
+	}
+	s->pf_ok = ok;
 	snap_thread_end();
+	prefetch_state(s, PF_DONE);
 	return NULL;
+}
+
+/* May the reader at file:offset read on while the prefetch runs?  Only up
+ * to its point P (known a moment after it starts: waited for). */
+static bool prefetch_behind(struct msnap *s, const char *file, uint64_t offset)
+{
+	bool behind;
+
+	pthread_mutex_lock(&s->pf_mu);
+	while (s->pf_state == PF_READING)
+		pthread_cond_wait(&s->pf_cv, &s->pf_mu);
+	behind = s->pf_state == PF_POINT && !past(file, offset, s->pf_file, s->pf_pos);
+	pthread_mutex_unlock(&s->pf_mu);
+	return behind;
 }
 
 /*
@@ -1150,6 +1204,7 @@ static void prefetch_start(struct msnap *s)
 	s->pf_rows = chunk_rows(s);
 	s->pf_ok = false;
 	s->pf_why[0] = '\0';
+	s->pf_state = PF_READING;
 	s->pf_running = pthread_create(&s->pf_th, NULL, prefetch_main, s) == 0;
 }
 
@@ -1169,7 +1224,8 @@ static void prefetch_collect(struct msnap *s)
 static enum msnap_result step(struct msnap *s, const struct msnap_pos *pos, const char *file,
 			       uint64_t offset, char *err, size_t errlen)
 {
-	if (!take_requests(s, pos))
+	/* requests use the connection: not while a prefetch does */
+	if (!s->pf_running && !take_requests(s, pos))
 		return MSNAP_STOPPED;
 	for (;;) {
 		enum msnap_result r;
@@ -1221,6 +1277,12 @@ static enum msnap_result step(struct msnap *s, const struct msnap_pos *pos, cons
 				return MSNAP_STOPPED;
 			continue;
 		}
+		/* the binlog up to the next chunk's point meanwhile: older than
+		 * the chunk, it goes out first anyway */
+		if (s->pf_running && prefetch_behind(s, file, offset)) {
+			s->pf_keep = true;
+			return MSNAP_OK;
+		}
 		/* one chunk in flight: the last one acknowledged first */
 		if (s->cb->drain && !s->cb->drain(s->cb->ctx))
 			return MSNAP_STOPPED;
@@ -1239,10 +1301,14 @@ static enum msnap_result step(struct msnap *s, const struct msnap_pos *pos, cons
 enum msnap_result msnap_step(struct msnap *s, const struct msnap_pos *pos, const char *file,
 			     uint64_t offset, char *err, size_t errlen)
 {
-	enum msnap_result r = step(s, pos, file, offset, err, errlen);
+	enum msnap_result r;
 
-	/* the binlog is read next: no chunk may be read meanwhile (only
-	 * when a callback stopped the step can one still be) */
-	prefetch_drop(s);
+	s->pf_keep = false;
+	r = step(s, pos, file, offset, err, errlen);
+	/* the binlog is read next: past a prefetch's point only once its
+	 * chunk is held (only when a callback stopped the step can one still
+	 * run here) */
+	if (r != MSNAP_OK || !s->pf_keep)
+		prefetch_drop(s);
 	return r;
 }

@@ -109,6 +109,9 @@ struct snap_chunk {
 	bool last;		/* no rows remain after this chunk */
 	uint64_t bytes;		/* bytes of row data received */
 	uint64_t elapsed_us;	/* wall time of the chunk's transaction */
+	uint64_t started_us;	/* when it began (monotonic) */
+	bool open;		/* its transaction is open: snap_chunk_begin()
+				   was called, snap_chunk_rows() not yet */
 };
 
 /*
@@ -177,6 +180,19 @@ void snap_table_free(struct snap_table *t);
  */
 bool snap_chunk(struct snap_table *t, const char *last_key, size_t max_rows, size_t max_bytes,
 		struct snap_chunk *ch, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * snap_chunk() of a keyed table in two steps, for a caller that needs P
+ * before the rows: snap_chunk_begin() opens the chunk's transaction and
+ * sets ch's binlog_file and binlog_pos; snap_chunk_rows() (always called
+ * after a successful begin, also to give up: it ends the transaction)
+ * reads the rows.  The same last_key goes to both.
+ */
+bool snap_chunk_begin(struct snap_table *t, const char *last_key, struct snap_chunk *ch,
+		      char *err, size_t errlen) __attribute__((warn_unused_result));
+bool snap_chunk_rows(struct snap_table *t, const char *last_key, size_t max_rows,
+		     size_t max_bytes, struct snap_chunk *ch, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* The native JSON text of value col of row (len bytes, not NUL-terminated). */
 static inline const char *snap_value(const struct snap_chunk *ch, size_t row, unsigned col,
