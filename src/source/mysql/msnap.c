@@ -313,6 +313,8 @@ struct msnap {
 	int64_t pace_start_us;		/* the rows/s limit counts from here */
 	uint64_t pace_rows;		/* rows read since */
 	uint64_t rows_total;		/* rows handed over since the start */
+	int64_t wait_us;		/* the reader's wait for ch to be read */
+	int64_t drain_us;		/* its wait for the chunk before on disk */
 
 	struct ch_table view;		/* the open table as the change model sees it */
 	struct ch_column *cols;		/* view.cols */
@@ -918,6 +920,7 @@ static bool emit_chunk(struct msnap *s, const struct msnap_pos *pos)
 	struct ch_row row = { 0 };
 	uint64_t sent = 0;
 	bool keyless = s->t->nkey == 0;
+	int64_t t0 = now_us();
 
 	memset(&s->trx, 0, sizeof(s->trx));
 	s->info.id = it->id;
@@ -978,7 +981,16 @@ static bool emit_chunk(struct msnap *s, const struct msnap_pos *pos)
 		buf_puts(&s->step, "d\n");
 	s->held = false;
 	report(s, pos, pos->rows + sent, pos->chunks + 1, s->ch.last);
-	return s->out.commit(s->out.ctx, &s->trx, s->step.data, s->step.len);
+	if (!s->out.commit(s->out.ctx, &s->trx, s->step.data, s->step.len))
+		return false;
+	/* where a chunk's time goes, for a live stream that lags behind one */
+	log_debug("snapshot %llu: %s.%s chunk %llu: %llu rows, %.1f MB read in %.0f ms (%.0f ms of it waited for), drain before it %.0f ms, handed over in %.0f ms",
+		  (unsigned long long)it->id, s->t->db, s->t->name,
+		  (unsigned long long)s->info.chunk, (unsigned long long)sent,
+		  (double)s->ch.bytes / 1e6, (double)s->ch.elapsed_us / 1e3,
+		  (double)s->wait_us / 1e3, (double)s->drain_us / 1e3,
+		  (double)(now_us() - t0) / 1e3);
+	return true;
 }
 
 /* The table of pos->v[0] open, described, narrowed to its range; false
@@ -1133,8 +1145,10 @@ static enum msnap_result read_chunk(struct msnap *s, const struct msnap_pos *pos
 		return MSNAP_OK;
 	}
 	pace(s);
+	s->wait_us = now_us();
 	ok = snap_chunk(s->t, s->t->nkey ? pos->last_key : NULL, max_rows,
 			(size_t)s->cfg->snap_chunk_bytes, &s->ch, why, sizeof(why));
+	s->wait_us = now_us() - s->wait_us;
 	chunk_read(s, ok, why, max_rows);
 	return MSNAP_OK;
 }
@@ -1213,7 +1227,9 @@ static void prefetch_collect(struct msnap *s)
 {
 	struct snap_chunk t;
 
+	s->wait_us = now_us();
 	pthread_join(s->pf_th, NULL);
+	s->wait_us = now_us() - s->wait_us;
 	s->pf_running = false;
 	t = s->ch;
 	s->ch = s->next;
@@ -1284,8 +1300,10 @@ static enum msnap_result step(struct msnap *s, const struct msnap_pos *pos, cons
 			return MSNAP_OK;
 		}
 		/* one chunk in flight: the last one acknowledged first */
+		s->drain_us = now_us();
 		if (s->cb->drain && !s->cb->drain(s->cb->ctx))
 			return MSNAP_STOPPED;
+		s->drain_us = now_us() - s->drain_us;
 		if (s->pf_running) {
 			prefetch_collect(s);
 		} else {
