@@ -9,12 +9,15 @@
  * from FIRST_ID.  After each INSERT returns (its COMMIT is done) it records
  * "id commit_return_ns" (CLOCK_REALTIME) for every row of it in OUTFILE.
  * Prints "rows N seconds S behind_max_ms B" at the end, where B is how far
- * the writer ever fell behind its schedule.
+ * the writer ever fell behind its schedule.  SIGTERM or SIGINT ends it
+ * early, after the INSERT under way, with OUTFILE written as far as it got
+ * (bench/snapshot_live stops it when a snapshot is done).
  *
  * Build: gcc -O2 -I/usr/include/mariadb -o lat_writer lat_writer.c -lmariadb
  */
 #define _POSIX_C_SOURCE 200809L
 #include <mysql.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +32,18 @@ static int64_t ns(clockid_t clk)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction sa;
+
 	if (argc != 7) {
 		fprintf(stderr, "usage: lat_writer SOCKET RATE BATCH SECONDS FIRST_ID OUTFILE\n");
 		return 2;
@@ -56,9 +69,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mysql_query(m, "SET autocommit = 1");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	t0 = ns(CLOCK_MONOTONIC);
 	next = t0;
-	while (done < total) {
+	while (done < total && !stop) {
 		int k = (int)(total - done < batch ? total - done : batch);
 		size_t len = (size_t)sprintf(sql, "INSERT INTO lat VALUES ");
 		int64_t now = ns(CLOCK_MONOTONIC);

@@ -130,6 +130,13 @@ void queue_release(struct queue *q, uint64_t new_tail)
 			buf_free(&e->payload);
 	}
 	atomic_store(&q->tail, new_tail);
+	queue_wake(q);
+}
+
+void queue_wake(struct queue *q)
+{
+	/* seq_cst: either the reader sees what changed before this, or this
+	 * sees waiting and signals under the mutex, after its wait began */
 	if (atomic_load(&q->waiting)) {
 		pthread_mutex_lock(&q->mu);
 		pthread_cond_signal(&q->space);

@@ -104,6 +104,9 @@ void queue_push(struct queue *q);
 uint64_t queue_head(struct queue *q);
 /* Loop: release entries up to new_tail and wake the reader. */
 void queue_release(struct queue *q, uint64_t new_tail);
+/* Loop: wake a reader waiting on space, after a change it may wait for
+ * besides space (a checkpoint on disk, for a snapshot's drain). */
+void queue_wake(struct queue *q);
 /* Either side: make the reader stop waiting. */
 void queue_close(struct queue *q);
 

@@ -37,8 +37,10 @@ static void checkpoint_written(struct rc *rc)
 	char err[512];
 
 	rc->last_write = ev_now(rc->loop);
-	/* the reader may read the next snapshot chunk (reader.c, on_drain) */
+	/* the reader may read the next snapshot chunk (reader.c, on_drain):
+	 * woken now, not at its next 50 ms tick */
 	atomic_store(&rc->durable_done, rc->durable_writing);
+	queue_wake(&rc->q);
 	atomic_fetch_add(&rc->m->checkpoint_writes, 1);
 	atomic_store(&rc->m->last_checkpoint_ms, pipeline_now_ms());
 	atomic_store(&rc->m->checkpoint_behind, rc->dirty);

@@ -317,9 +317,12 @@ def test_snapshot_meets_the_stream(svc, sql, tmp_path, kind):
     name = "ss_%s_%s" % (kind[:3], uuid.uuid4().hex[:6])
     t = Table(sql, kind, name, random.Random(s + 1))
     t.insert_many(1500)
+    # the rows/s limit keeps the snapshot going for about 6 s whatever
+    # rowcast's speed, so that the writer's ALTER and rotations come
+    # during it (unpaced, 1500 rows take well under a second)
     run = Runner(svc, tmp_path, "rctest.%s" % name,
                  "[snapshot]\nmode = initial\nchunk_rows = 5\nmax_chunk_rows = 10\n"
-                 "chunk_time_ms = 600000\n")
+                 "chunk_time_ms = 600000\nmax_rows_per_second = 250\n")
     stop = threading.Event()
     counts = {}
     th = threading.Thread(target=writer, args=(t, rng, stop, counts, 40))

@@ -308,6 +308,66 @@ static void test_unknown_events(void **state)
 	buf_free(&b);
 }
 
+/* MariaDB's fake Gtid_list, sent once the dump skipped the event groups
+ * before a GTID start, moves the position to its log_pos: it is not in
+ * the file (artificial, timestamp 0).  A real one takes its own bytes. */
+static void test_fake_gtid_list_moves_position(void **state)
+{
+	struct got g = { 0 };
+	struct dec_callbacks cb = { .on_row = g_row, .on_commit = g_commit, .ctx = &g };
+	struct rc_buf b = { 0 };
+	char err[512];
+	const uint32_t skipped_to = 373081443;
+	uint32_t base, trx_start;
+	size_t s;
+
+	(void)state;
+	fde(&b, 4);
+	s = eb_begin(&b, EV_GTID_LIST, 0, 1);
+	eb_le(&b, 1, 4);		/* one GTID: 0-1-14 */
+	eb_le(&b, 0, 4);
+	eb_le(&b, 1, 4);
+	eb_le(&b, 14, 8);
+	b.data[s + 17] = EV_FLAG_ARTIFICIAL;
+	/* log_pos = base + s + size: the position after the skipped groups */
+	eb_end(&b, s, 1, skipped_to - (uint32_t)(b.len + 4));
+	trx_start = (uint32_t)b.len;
+	base = skipped_to - trx_start;	/* the next events follow that point */
+	gtid(&b, base, 15, 0, 1700000000);
+	table_map(&b, base);
+	{
+		size_t r;
+
+		rows_begin(&b, EV_WRITE_ROWS_V1, &r, 0);
+		row_image(&b, 1, "a", 1, 0);
+		eb_end(&b, r, 1, base);
+	}
+	xid(&b, base);
+	g.d = decoder_new(&cb);
+	assert_true(feed_all(g.d, &b, err, sizeof(err)));
+	assert_int_equal(g.ncommits, 1);
+	assert_int_equal(g.commit_next[0], (uint64_t)skipped_to + (b.len - trx_start));
+	decoder_free(g.d);
+
+	/* fed alone, the fake event leaves the reader at its log_pos */
+	b.len = trx_start;
+	g.d = decoder_new(&cb);
+	assert_true(feed_all(g.d, &b, err, sizeof(err)));
+	assert_int_equal(decoder_next_offset(g.d), skipped_to);
+	decoder_free(g.d);
+
+	/* a Gtid_list of the file's own takes its bytes */
+	b.len = s;
+	s = eb_begin(&b, EV_GTID_LIST, 1700000000, 1);
+	eb_le(&b, 0, 4);
+	eb_end(&b, s, 1, 4);
+	g.d = decoder_new(&cb);
+	assert_true(feed_all(g.d, &b, err, sizeof(err)));
+	assert_int_equal(decoder_next_offset(g.d), 4 + b.len);
+	decoder_free(g.d);
+	buf_free(&b);
+}
+
 /* Every prefix of a valid stream, and every single-bit flip, fails cleanly. */
 static void test_no_crash_on_damage(void **state)
 {
@@ -348,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_crc_mismatch),
 		cmocka_unit_test(test_truncated_rows),
 		cmocka_unit_test(test_unknown_events),
+		cmocka_unit_test(test_fake_gtid_list_moves_position),
 		cmocka_unit_test(test_no_crash_on_damage),
 	};
 	log_setup(LOG_ERROR, 0, "test");

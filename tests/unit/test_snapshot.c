@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests: the snapshot reader's chunk sizing by time and its rows/s
- * limit (the reading itself is tested live: test_snapshot_reader.py).
+ * Unit tests: the snapshot reader's chunk sizing by time and by bytes, and
+ * its rows/s limit (the reading itself is tested live: test_snapshot_reader.py).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +43,16 @@ static void test_next_rows(void **state)
 		assert_int_equal(snap_next_rows(cases[i].rows, cases[i].elapsed_us,
 						cases[i].target_us, cases[i].min, cases[i].max),
 				 cases[i].want);
+}
+
+static void test_rows_in_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(snap_rows_in_bytes(34691, 16777216 + 300, 16777216), 34690);
+	assert_int_equal(snap_rows_in_bytes(1000, 250000, 1000000), 4000);	/* room for more */
+	assert_int_equal(snap_rows_in_bytes(10, 50000000, 1000), 1);		/* never 0 rows */
+	assert_true(snap_rows_in_bytes(1000, 250000, 0) == SIZE_MAX);		/* no limit */
+	assert_true(snap_rows_in_bytes(0, 0, 1000) == SIZE_MAX);		/* nothing read */
 }
 
 static void test_pace(void **state)
@@ -145,6 +155,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next_rows),
+		cmocka_unit_test(test_rows_in_bytes),
 		cmocka_unit_test(test_pace),
 		cmocka_unit_test(test_position),
 	};

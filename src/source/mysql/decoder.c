@@ -677,7 +677,7 @@ bool decoder_feed_one(struct decoder *d, const uint8_t *ev, size_t len, char *er
 	log_pos = (uint32_t)le_get(ev + 13, 4);
 	flags = (uint16_t)le_get(ev + 17, 2);
 	d->offset = d->next_offset;
-	if (!d->in_payload && log_pos != 0 && !(flags & 0x20) && log_pos >= size &&
+	if (!d->in_payload && log_pos != 0 && !(flags & EV_FLAG_ARTIFICIAL) && log_pos >= size &&
 	    type != EV_ROTATE)
 		d->offset = log_pos - size;
 	if (size != len) {
@@ -693,6 +693,13 @@ bool decoder_feed_one(struct decoder *d, const uint8_t *ev, size_t len, char *er
 				 decoder_event_name(type));
 			goto fail;
 		}
+	} else if (type == EV_GTID_LIST && (flags & EV_FLAG_ARTIFICIAL) && log_pos != 0) {
+		/* MariaDB's fake Gtid_list, sent after the event groups it
+		 * skipped to reach a GTID start: not in the file, its log_pos
+		 * is where the dump stands (otherwise only a heartbeat, up to
+		 * heartbeat_period later, would tell; a snapshot chunk waits
+		 * for the reader to pass its point) */
+		d->next_offset = log_pos > d->offset ? log_pos : d->offset;
 	} else {
 		d->next_offset = d->offset + size;
 	}

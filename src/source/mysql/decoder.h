@@ -42,6 +42,7 @@ enum {
 
 #define EV_HEADER_LEN 19
 #define EV_FLAG_IN_USE 0x1		/* FDE: binlog not closed cleanly */
+#define EV_FLAG_ARTIFICIAL 0x20		/* LOG_EVENT_ARTIFICIAL_F: made by the dump thread */
 #define EV_FLAG_IGNORABLE 0x80		/* LOG_EVENT_IGNORABLE_F */
 
 /* A table as its latest TABLE_MAP described it. */

@@ -11,6 +11,13 @@
  * key changed between the chunk's read and its hand-over are dropped from
  * it (the change went out first and is at least as new), which covers a
  * reader that stepped past P on a non-transaction event.
+ *
+ * While a chunk is handed over and acknowledged, the next one is read on a
+ * thread of its own (prefetch), and the next chunk goes out only once the
+ * one before is on disk.  Meanwhile the reader may read the binlog up to
+ * the prefetch's point P (those changes are older than the chunk and go
+ * out before it anyway), never past it: so the rule above holds as if it
+ * read the chunk itself.
  */
 #include "source/mysql/msnap.h"
 
@@ -57,7 +64,23 @@ struct msnap {
 	struct snap_table *t;		/* the table open (pos v[0]), or NULL */
 	uint64_t t_id;			/* the snapshot it was opened for */
 	struct snap_chunk ch;		/* the chunk read */
+	struct snap_chunk next;		/* the prefetch's chunk (swapped into ch) */
+	pthread_t pf_th;		/* the prefetch thread */
+	bool pf_running;		/* pf_th runs or is not yet joined: it owns
+					   t, conn, next, pf_* and the pace fields */
+	bool pf_keep;			/* msnap_step() returns to read the binlog
+					   up to pf_file:pf_pos, pf_th running */
+	pthread_mutex_t pf_mu;		/* guards pf_state, pf_file, pf_pos */
+	pthread_cond_t pf_cv;		/* pf_state moved */
+	enum { PF_READING, PF_POINT, PF_DONE } pf_state; /* the prefetch's progress */
+	char pf_file[512];		/* PF_POINT on: P of the chunk it reads */
+	uint64_t pf_pos;
+	bool pf_ok;			/* its snap_chunk() succeeded */
+	size_t pf_rows;			/* the rows it asked for */
+	struct rc_buf pf_key;		/* the key it reads after */
+	char pf_why[1024];		/* why it failed */
 	bool held;			/* ch waits for the reader to pass its point */
+	bool skip_table;		/* a chunk's read showed the table cannot be read */
 	bool stale;			/* a DDL came: read it again, describe anew */
 	bool *drop;			/* per row of ch: its key changed meanwhile */
 	size_t drop_cap;
@@ -68,6 +91,8 @@ struct msnap {
 	int64_t pace_start_us;		/* the rows/s limit counts from here */
 	uint64_t pace_rows;		/* rows read since */
 	uint64_t rows_total;		/* rows handed over since the start */
+	int64_t wait_us;		/* the reader's wait for ch to be read */
+	int64_t drain_us;		/* its wait for the chunk before on disk */
 
 	struct ch_table view;		/* the open table as the change model sees it */
 	struct ch_column *cols;		/* view.cols */
@@ -107,6 +132,8 @@ struct msnap *msnap_new(const struct rc_config *cfg, const struct source_callbac
 	s->cb = cb;
 	s->out = *out;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->pf_mu, NULL);
+	pthread_cond_init(&s->pf_cv, NULL);
 	s->rows_next = (size_t)cfg->snap_chunk_rows;
 	/* initial_only: the run ends once nothing is left to read (at once
 	 * when a checkpoint says the snapshot was done) */
@@ -122,9 +149,19 @@ static void request_free(struct request *r)
 	free(r->where);
 }
 
+/* Wait for a prefetch to end; its chunk is dropped (read again later). */
+static void prefetch_drop(struct msnap *s)
+{
+	if (!s->pf_running)
+		return;
+	pthread_join(s->pf_th, NULL);
+	s->pf_running = false;
+}
+
 /* Forget the open table: its view goes too (the pipeline's plan with it). */
 static void table_close(struct msnap *s)
 {
+	prefetch_drop(s);
 	if (s->view.user && s->cb->table_gone)
 		s->cb->table_gone(s->cb->ctx, &s->view);
 	s->view.user = NULL;
@@ -151,6 +188,8 @@ void msnap_free(struct msnap *s)
 		request_free(&s->rq[i]);
 	free(s->rq);
 	snap_chunk_release(&s->ch);
+	snap_chunk_release(&s->next);
+	buf_free(&s->pf_key);
 	free(s->drop);
 	free(s->slots);
 	free(s->cols);
@@ -159,6 +198,8 @@ void msnap_free(struct msnap *s)
 	buf_free(&s->step);
 	buf_free(&s->tables);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->pf_mu);
+	pthread_cond_destroy(&s->pf_cv);
 	free(s);
 }
 
@@ -611,18 +652,24 @@ static unsigned long long file_seq(const char *f)
 	return dot ? strtoull(dot + 1, NULL, 10) : 0;
 }
 
-/* Has the reader at file:offset passed the chunk's point? */
-static bool passed(const struct msnap *s, const char *file, uint64_t offset)
+/* Is the reader at file:offset at or past the point pfile:ppos? */
+static bool past(const char *file, uint64_t offset, const char *pfile, uint64_t ppos)
 {
 	unsigned long long a, b;
 
 	if (!file || !file[0])
 		return false;
 	a = file_seq(file);
-	b = file_seq(s->ch.binlog_file);
+	b = file_seq(pfile);
 	if (a != b)
 		return a > b;
-	return offset >= s->ch.binlog_pos;
+	return offset >= ppos;
+}
+
+/* Has the reader at file:offset passed the chunk's point? */
+static bool passed(const struct msnap *s, const char *file, uint64_t offset)
+{
+	return past(file, offset, s->ch.binlog_file, s->ch.binlog_pos);
 }
 
 /* Tell the pipeline where the snapshot stands: pos's first table with
@@ -655,6 +702,7 @@ static bool emit_chunk(struct msnap *s, const struct snap_pos *pos)
 	struct ch_row row = { 0 };
 	uint64_t sent = 0;
 	bool keyless = s->t->nkey == 0;
+	int64_t t0 = now_us();
 
 	memset(&s->trx, 0, sizeof(s->trx));
 	s->info.id = it->id;
@@ -677,17 +725,24 @@ static bool emit_chunk(struct msnap *s, const struct snap_pos *pos)
 	row.op = CH_READ;
 	row.after = &s->img;
 	for (size_t r = 0; r < s->ch.nrows; r++) {
+		size_t row0 = s->ch.offs[r * s->ch.ncols];
+
 		if (s->drop[r])
 			continue;
 		for (unsigned c = 0; c < s->t->ncols; c++) {
 			size_t i = r * s->ch.ncols + c, len = s->ch.offs[i + 1] - s->ch.offs[i];
 
-			s->img.off[c] = (uint32_t)s->ch.offs[i];
+			s->img.off[c] = (uint32_t)(s->ch.offs[i] - row0);
 			s->img.len[c] = (uint32_t)len;
 			s->img.state[c] = len == 4 && !memcmp(s->ch.vals.data + s->ch.offs[i], "null", 4) ?
 					  CH_NULL : CH_VALUE;
 		}
-		s->img.text = s->ch.vals;	/* the values in place (not owned) */
+		/* this row's values in place (not owned, cap 0: no NUL after
+		 * them): the image is the row's, not the chunk's, since a
+		 * formatter sizes its output by text.len */
+		s->img.text.data = s->ch.vals.data + row0;
+		s->img.text.len = s->ch.offs[(r + 1) * s->ch.ncols] - row0;
+		s->img.text.cap = 0;
 		row.index = sent++;
 		s->trx.nrows = sent;
 		if (!s->out.row(s->out.ctx, &s->trx, &row, s->ch.binlog_file, s->ch.binlog_pos)) {
@@ -708,7 +763,16 @@ static bool emit_chunk(struct msnap *s, const struct snap_pos *pos)
 		buf_puts(&s->step, "d\n");
 	s->held = false;
 	report(s, pos, pos->rows + sent, pos->chunks + 1, s->ch.last);
-	return s->out.commit(s->out.ctx, &s->trx, s->step.data, s->step.len);
+	if (!s->out.commit(s->out.ctx, &s->trx, s->step.data, s->step.len))
+		return false;
+	/* where a chunk's time goes, for a live stream that lags behind one */
+	log_debug("snapshot %llu: %s.%s chunk %llu: %llu rows, %.1f MB read in %.0f ms (%.0f ms of it waited for), drain before it %.0f ms, handed over in %.0f ms",
+		  (unsigned long long)it->id, s->t->db, s->t->name,
+		  (unsigned long long)s->info.chunk, (unsigned long long)sent,
+		  (double)s->ch.bytes / 1e6, (double)s->ch.elapsed_us / 1e3,
+		  (double)s->wait_us / 1e3, (double)s->drain_us / 1e3,
+		  (double)(now_us() - t0) / 1e3);
+	return true;
 }
 
 /* The table of pos->v[0] open, described, narrowed to its range; false
@@ -783,15 +847,79 @@ static void pace(struct msnap *s)
 	}
 }
 
+/* The rows of the next chunk: as sized by time, within the rows/s limit. */
+static size_t chunk_rows(const struct msnap *s)
+{
+	size_t max_rows = s->rows_next;
+
+	if (s->cfg->snap_max_rows_per_s > 0 && max_rows > (size_t)s->cfg->snap_max_rows_per_s)
+		max_rows = (size_t)s->cfg->snap_max_rows_per_s;
+	return max_rows;
+}
+
+/*
+ * A chunk was read into s->ch (ok), or not (why, and the connection's
+ * error): hold it for its point, or note what to do next (a smaller chunk,
+ * the table described again, another try in 5 s).  max_rows: the rows
+ * asked for.
+ */
+static void chunk_read(struct msnap *s, bool ok, const char *why, size_t max_rows)
+{
+	size_t fit;
+
+	if (!ok) {
+		unsigned code = snap_errno(s->conn);
+
+		if (code == 1969 && s->rows_next > 1) {
+			/* max_statement_time: smaller next time */
+			s->rows_next /= 2;
+			log_warn("snapshot: %s (next chunk %zu rows)", why, s->rows_next);
+			return;
+		}
+		if (code == 1054 || code == 1064 || code == 1142 || code == 1143 ||
+		    code == 1146) {
+			/* the condition or the table cannot be read: no retry
+			 * helps; the caller ends the table */
+			log_error("snapshot: %s: the table is skipped", why);
+			table_close(s);
+			s->skip_table = true;
+			return;
+		}
+		if (code == 0) {
+			/* the table is not as described (altered): anew */
+			log_info("snapshot: %s: described again", why);
+			table_close(s);
+			return;
+		}
+		log_warn("snapshot: %s (trying again in 5 s)", why);
+		msnap_reset(s);
+		s->retry_at_us = now_us() + 5000000;
+		return;
+	}
+	s->pace_rows += s->ch.nrows;
+	s->rows_next = snap_next_rows(s->ch.nrows ? s->ch.nrows : max_rows, s->ch.elapsed_us,
+				      (uint64_t)s->cfg->snap_chunk_time_ms * 1000,
+				      1, (size_t)s->cfg->snap_max_chunk_rows);
+	/* no more rows than chunk_bytes holds: the rest of a LIMIT cut by
+	 * the byte limit would be sent and dropped */
+	fit = snap_rows_in_bytes(s->ch.nrows, s->ch.bytes, (uint64_t)s->cfg->snap_chunk_bytes);
+	if (s->rows_next > fit)
+		s->rows_next = fit;
+	index_chunk(s);
+	s->held = true;
+}
+
 /* Read the next chunk of pos->v[0]; MSNAP_OK also when it failed in a way
  * worth another try later (logged). */
 static enum msnap_result read_chunk(struct msnap *s, const struct snap_pos *pos, char *err,
 				    size_t errlen)
 {
-	size_t max_rows = s->rows_next;
+	size_t max_rows = chunk_rows(s);
 	char why[1024];
-	bool skip;
+	bool skip, ok;
 
+	(void)err;
+	(void)errlen;
 	if (!open_first(s, pos, &skip, why, sizeof(why))) {
 		if (skip) {
 			log_warn("snapshot %llu: %s.%s skipped: %s", (unsigned long long)pos->v[0].id,
@@ -807,55 +935,101 @@ static enum msnap_result read_chunk(struct msnap *s, const struct snap_pos *pos,
 		s->retry_at_us = now_us() + 5000000;
 		return MSNAP_OK;
 	}
-	if (s->cfg->snap_max_rows_per_s > 0 &&
-	    max_rows > (size_t)s->cfg->snap_max_rows_per_s)
-		max_rows = (size_t)s->cfg->snap_max_rows_per_s;
 	pace(s);
-	if (!snap_chunk(s->t, s->t->nkey ? pos->last_key : NULL, max_rows,
-			(size_t)s->cfg->snap_chunk_bytes, &s->ch, why, sizeof(why))) {
-		unsigned code = snap_errno(s->conn);
-
-		if (code == 1969 && s->rows_next > 1) {
-			/* max_statement_time: smaller next time */
-			s->rows_next /= 2;
-			log_warn("snapshot: %s (next chunk %zu rows)", why, s->rows_next);
-			return MSNAP_OK;
-		}
-		if (code == 1054 || code == 1064 || code == 1142 || code == 1143 ||
-		    code == 1146) {
-			/* the condition or the table cannot be read: no retry helps */
-			log_error("snapshot %llu: %s.%s skipped: %s", (unsigned long long)pos->v[0].id,
-				  pos->v[0].db, pos->v[0].table, why);
-			table_close(s);
-			report(s, pos, pos->rows, pos->chunks, true);
-			buf_reset(&s->step);
-			buf_puts(&s->step, "d\n");
-			return emit_step(s, "snapshot-skip") ? MSNAP_OK : MSNAP_STOPPED;
-		}
-		if (code == 0) {
-			/* the table is not as described (altered): anew */
-			log_info("snapshot: %s: described again", why);
-			table_close(s);
-			return MSNAP_OK;
-		}
-		log_warn("snapshot: %s (trying again in 5 s)", why);
-		msnap_reset(s);
-		s->retry_at_us = now_us() + 5000000;
-		return MSNAP_OK;
-	}
-	(void)err;
-	(void)errlen;
-	s->pace_rows += s->ch.nrows;
-	s->rows_next = snap_next_rows(s->ch.nrows ? s->ch.nrows : max_rows, s->ch.elapsed_us,
-				      (uint64_t)s->cfg->snap_chunk_time_ms * 1000,
-				      1, (size_t)s->cfg->snap_max_chunk_rows);
-	index_chunk(s);
-	s->held = true;
+	s->wait_us = now_us();
+	ok = snap_chunk(s->t, s->t->nkey ? pos->last_key : NULL, max_rows,
+			(size_t)s->cfg->snap_chunk_bytes, &s->ch, why, sizeof(why));
+	s->wait_us = now_us() - s->wait_us;
+	chunk_read(s, ok, why, max_rows);
 	return MSNAP_OK;
 }
 
-enum msnap_result msnap_step(struct msnap *s, const struct snap_pos *pos, const char *file,
-			     uint64_t offset, char *err, size_t errlen)
+static void prefetch_state(struct msnap *s, int state)
+{
+	pthread_mutex_lock(&s->pf_mu);
+	if (state == PF_POINT) {
+		snprintf(s->pf_file, sizeof(s->pf_file), "%s", s->next.binlog_file);
+		s->pf_pos = s->next.binlog_pos;
+	}
+	s->pf_state = state;
+	pthread_cond_broadcast(&s->pf_cv);
+	pthread_mutex_unlock(&s->pf_mu);
+}
+
+/* The prefetch thread: the chunk after pf_key into s->next; its point is
+ * published (PF_POINT) before the rows are read. */
+static void *prefetch_main(void *arg)
+{
+	struct msnap *s = arg;
+	bool ok;
+
+	(void)pthread_setname_np(pthread_self(), "rowcast-snap");
+	snap_thread_init();
+	pace(s);
+	ok = snap_chunk_begin(s->t, s->pf_key.data, &s->next, s->pf_why, sizeof(s->pf_why));
+	if (ok) {
+		prefetch_state(s, PF_POINT);
+		ok = snap_chunk_rows(s->t, s->pf_key.data, s->pf_rows,
+				     (size_t)s->cfg->snap_chunk_bytes, &s->next, s->pf_why,
+				     sizeof(s->pf_why));
+	}
+	s->pf_ok = ok;
+	snap_thread_end();
+	prefetch_state(s, PF_DONE);
+	return NULL;
+}
+
+/* May the reader at file:offset read on while the prefetch runs?  Only up
+ * to its point P (known a moment after it starts: waited for). */
+static bool prefetch_behind(struct msnap *s, const char *file, uint64_t offset)
+{
+	bool behind;
+
+	pthread_mutex_lock(&s->pf_mu);
+	while (s->pf_state == PF_READING)
+		pthread_cond_wait(&s->pf_cv, &s->pf_mu);
+	behind = s->pf_state == PF_POINT && !past(file, offset, s->pf_file, s->pf_pos);
+	pthread_mutex_unlock(&s->pf_mu);
+	return behind;
+}
+
+/*
+ * Before the held chunk is handed over: start reading the one after it (a
+ * keyed table with rows left), on the prefetch thread.  Nothing else may
+ * use the table or the connection until prefetch_collect() or
+ * prefetch_drop().
+ */
+static void prefetch_start(struct msnap *s)
+{
+	if (s->pf_running || !s->t || !s->conn || s->t->nkey == 0 || s->ch.last || s->stale ||
+	    !s->ch.last_key.len)
+		return;
+	buf_reset(&s->pf_key);
+	buf_append(&s->pf_key, s->ch.last_key.data, s->ch.last_key.len);
+	s->pf_rows = chunk_rows(s);
+	s->pf_ok = false;
+	s->pf_why[0] = '\0';
+	s->pf_state = PF_READING;
+	s->pf_running = pthread_create(&s->pf_th, NULL, prefetch_main, s) == 0;
+}
+
+/* The prefetched chunk becomes the held one (or its failure is noted). */
+static void prefetch_collect(struct msnap *s)
+{
+	struct snap_chunk t;
+
+	s->wait_us = now_us();
+	pthread_join(s->pf_th, NULL);
+	s->wait_us = now_us() - s->wait_us;
+	s->pf_running = false;
+	t = s->ch;
+	s->ch = s->next;
+	s->next = t;
+	chunk_read(s, s->pf_ok, s->pf_why, s->pf_rows);
+}
+
+static enum msnap_result step(struct msnap *s, const struct snap_pos *pos, const char *file,
+			       uint64_t offset, char *err, size_t errlen)
 {
 	for (;;) {
 		enum msnap_result r;
@@ -863,8 +1037,9 @@ enum msnap_result msnap_step(struct msnap *s, const struct snap_pos *pos, const 
 
 		/* between chunks too: a request is answered while a long
 		 * table is read */
-		if (!(s->t && s->t->pass_open) && !take_requests(s, pos))
-			return MSNAP_STOPPED;	/* (not inside a keyless pass's result) */
+		if (!s->pf_running && !(s->t && s->t->pass_open) && !take_requests(s, pos))
+			return MSNAP_STOPPED;	/* (not while a prefetch or a keyless
+						   pass's result has the connection) */
 
 		if (s->held && s->stale) {
 			log_info("snapshot: DDL while a chunk of %s.%s waited: read again",
@@ -875,6 +1050,8 @@ enum msnap_result msnap_step(struct msnap *s, const struct snap_pos *pos, const 
 			if (!passed(s, file, offset))
 				return MSNAP_OK;	/* the binlog first */
 			keyless_rest = s->t->nkey == 0 && !s->ch.last;
+			/* the next chunk is read while this one goes out */
+			prefetch_start(s);
 			if (!emit_chunk(s, pos))
 				return MSNAP_STOPPED;
 			if (keyless_rest) {
@@ -910,13 +1087,49 @@ enum msnap_result msnap_step(struct msnap *s, const struct snap_pos *pos, const 
 				return MSNAP_STOPPED;
 			continue;
 		}
+		/* the binlog up to the next chunk's point meanwhile: older than
+		 * the chunk, it goes out first anyway */
+		if (s->pf_running && prefetch_behind(s, file, offset)) {
+			s->pf_keep = true;
+			return MSNAP_OK;
+		}
 		/* one chunk in flight: the last one acknowledged first */
+		s->drain_us = now_us();
 		if (s->cb->drain && !s->cb->drain(s->cb->ctx))
 			return MSNAP_STOPPED;
-		r = read_chunk(s, pos, err, errlen);
-		if (r != MSNAP_OK)
-			return r;
+		s->drain_us = now_us() - s->drain_us;
+		if (s->pf_running) {
+			prefetch_collect(s);
+		} else {
+			r = read_chunk(s, pos, err, errlen);
+			if (r != MSNAP_OK)
+				return r;
+		}
+		if (s->skip_table) {
+			s->skip_table = false;
+			report(s, pos, pos->rows, pos->chunks, true);
+			buf_reset(&s->step);
+			buf_puts(&s->step, "d\n");
+			if (!emit_step(s, "snapshot-skip"))
+				return MSNAP_STOPPED;
+			continue;
+		}
 		if (!s->held)
 			return MSNAP_OK;	/* skipped, or to be tried later */
 	}
+}
+
+enum msnap_result msnap_step(struct msnap *s, const struct snap_pos *pos, const char *file,
+			     uint64_t offset, char *err, size_t errlen)
+{
+	enum msnap_result r;
+
+	s->pf_keep = false;
+	r = step(s, pos, file, offset, err, errlen);
+	/* the binlog is read next: past a prefetch's point only once its
+	 * chunk is held (only when a callback stopped the step can one still
+	 * run here) */
+	if (r != MSNAP_OK || !s->pf_keep)
+		prefetch_drop(s);
+	return r;
 }

@@ -157,6 +157,16 @@ void snap_close(struct snap_conn *c)
 	free(c);
 }
 
+void snap_thread_init(void)
+{
+	mysql_thread_init();
+}
+
+void snap_thread_end(void)
+{
+	mysql_thread_end();
+}
+
 void *snap_conn_handle(struct snap_conn *c)
 {
 	return c->my;
@@ -932,6 +942,8 @@ static void chunk_reset(struct snap_chunk *ch, unsigned ncols)
 	ch->bytes = 0;
 	ch->last = false;
 	ch->elapsed_us = 0;
+	ch->started_us = 0;
+	ch->open = false;
 	buf_reset(&ch->vals);
 	buf_reset(&ch->last_key);
 	if (!ch->offs) {
@@ -1069,34 +1081,48 @@ out:
 	return ok;
 }
 
-bool snap_chunk(struct snap_table *t, const char *last_key, size_t max_rows, size_t max_bytes,
-		struct snap_chunk *ch, char *err, size_t errlen)
+bool snap_chunk_begin(struct snap_table *t, const char *last_key, struct snap_chunk *ch,
+		      char *err, size_t errlen)
 {
 	struct snap_conn *c = t->conn;
-	MYSQL_RES *res = NULL;
 	const char *lits[64];
 	uint64_t t0 = now_us();
-	bool end = false, ok = false, in_trx = false;
 
 	chunk_reset(ch, t->ncols);
-	if (max_rows == 0)
-		return failf(err, errlen, "table `%s`.`%s`: a chunk of 0 rows", t->db, t->name);
-	if (t->nkey == 0) {
-		ok = chunk_keyless(t, max_rows, max_bytes, ch, err, errlen);
-		ch->elapsed_us = now_us() - t0;
-		return ok;
-	}
+	ch->started_us = t0;
+	if (t->nkey == 0)
+		return failf(err, errlen, "table `%s`.`%s` has no key: it is read in one pass",
+			     t->db, t->name);
 	if (last_key && !split_key(c, t, last_key, lits, err, errlen))
 		return false;
 	if (!begin_snapshot(c, ch->binlog_file, sizeof(ch->binlog_file), &ch->binlog_pos, err,
 			    errlen))
 		return false;
-	in_trx = true;
+	ch->open = true;
+	return true;
+}
+
+bool snap_chunk_rows(struct snap_table *t, const char *last_key, size_t max_rows,
+		     size_t max_bytes, struct snap_chunk *ch, char *err, size_t errlen)
+{
+	struct snap_conn *c = t->conn;
+	MYSQL_RES *res = NULL;
+	const char *lits[64];
+	bool end = false, ok = false;
+
+	if (!ch->open)
+		return failf(err, errlen, "table `%s`.`%s`: no chunk begun", t->db, t->name);
+	if (max_rows == 0) {
+		failf(err, errlen, "table `%s`.`%s`: a chunk of 0 rows", t->db, t->name);
+		goto out;
+	}
 	if (t->max_key == NULL || (last_key && strcmp(last_key, t->max_key) == 0)) {
 		ch->last = true;	/* nothing up to the max key is left */
 		ok = true;
 		goto out;
 	}
+	if (last_key && !split_key(c, t, last_key, lits, err, errlen))
+		goto out;
 	buf_reset(&c->sql);
 	buf_append(&c->sql, t->select.data, t->select.len);
 	buf_puts(&c->sql, " WHERE ");
@@ -1129,13 +1155,33 @@ bool snap_chunk(struct snap_table *t, const char *last_key, size_t max_rows, siz
 out:
 	if (res)
 		mysql_free_result(res);	/* drains what a byte limit left */
-	if (in_trx && !run(c, ok ? "COMMIT" : "ROLLBACK", ok ? 6 : 8, "COMMIT",
-			   ok ? err : NULL, errlen))
+	ch->open = false;
+	if (!run(c, ok ? "COMMIT" : "ROLLBACK", ok ? 6 : 8, "COMMIT", ok ? err : NULL, errlen))
 		ok = false;
 	if (ok && ch->last)
 		t->finished = true;
-	ch->elapsed_us = now_us() - t0;
+	ch->elapsed_us = now_us() - ch->started_us;
 	return ok;
+}
+
+bool snap_chunk(struct snap_table *t, const char *last_key, size_t max_rows, size_t max_bytes,
+		struct snap_chunk *ch, char *err, size_t errlen)
+{
+	uint64_t t0 = now_us();
+	bool ok;
+
+	if (max_rows == 0) {
+		chunk_reset(ch, t->ncols);
+		return failf(err, errlen, "table `%s`.`%s`: a chunk of 0 rows", t->db, t->name);
+	}
+	if (t->nkey == 0) {
+		chunk_reset(ch, t->ncols);
+		ok = chunk_keyless(t, max_rows, max_bytes, ch, err, errlen);
+		ch->elapsed_us = now_us() - t0;
+		return ok;
+	}
+	return snap_chunk_begin(t, last_key, ch, err, errlen) &&
+	       snap_chunk_rows(t, last_key, max_rows, max_bytes, ch, err, errlen);
 }
 
 void snap_chunk_release(struct snap_chunk *ch)
@@ -1170,6 +1216,20 @@ size_t snap_next_rows(size_t rows, uint64_t elapsed_us, uint64_t target_us, size
 	if (want > (double)max_rows)
 		return max_rows;
 	return (size_t)want;
+}
+
+size_t snap_rows_in_bytes(size_t rows, uint64_t bytes, uint64_t max_bytes)
+{
+	double fit;
+
+	if (max_bytes == 0 || bytes == 0 || rows == 0)
+		return SIZE_MAX;
+	fit = (double)rows * (double)max_bytes / (double)bytes;
+	if (fit < 1)
+		return 1;
+	if (fit >= (double)SIZE_MAX)
+		return SIZE_MAX;
+	return (size_t)fit;
 }
 
 uint64_t snap_pace_us(uint64_t rows_done, uint64_t elapsed_us, double rate)

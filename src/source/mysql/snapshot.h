@@ -109,6 +109,9 @@ struct snap_chunk {
 	bool last;		/* no rows remain after this chunk */
 	uint64_t bytes;		/* bytes of row data received */
 	uint64_t elapsed_us;	/* wall time of the chunk's transaction */
+	uint64_t started_us;	/* when it began (monotonic) */
+	bool open;		/* its transaction is open: snap_chunk_begin()
+				   was called, snap_chunk_rows() not yet */
 };
 
 /*
@@ -122,6 +125,11 @@ bool snap_connect(const struct snap_conn_opts *o, struct snap_conn **out, char *
 
 /* Close the connection; NULL is a no-op. */
 void snap_close(struct snap_conn *c);
+
+/* A thread other than the one that connected uses a connection (one
+ * thread at a time): it calls these first and last. */
+void snap_thread_init(void);
+void snap_thread_end(void);
 
 /* The libmariadb handle (MYSQL *), for diagnostics only. */
 void *snap_conn_handle(struct snap_conn *c);
@@ -178,6 +186,19 @@ void snap_table_free(struct snap_table *t);
 bool snap_chunk(struct snap_table *t, const char *last_key, size_t max_rows, size_t max_bytes,
 		struct snap_chunk *ch, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * snap_chunk() of a keyed table in two steps, for a caller that needs P
+ * before the rows: snap_chunk_begin() opens the chunk's transaction and
+ * sets ch's binlog_file and binlog_pos; snap_chunk_rows() (always called
+ * after a successful begin, also to give up: it ends the transaction)
+ * reads the rows.  The same last_key goes to both.
+ */
+bool snap_chunk_begin(struct snap_table *t, const char *last_key, struct snap_chunk *ch,
+		      char *err, size_t errlen) __attribute__((warn_unused_result));
+bool snap_chunk_rows(struct snap_table *t, const char *last_key, size_t max_rows,
+		     size_t max_bytes, struct snap_chunk *ch, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* The native JSON text of value col of row (len bytes, not NUL-terminated). */
 static inline const char *snap_value(const struct snap_chunk *ch, size_t row, unsigned col,
 				     size_t *len)
@@ -195,6 +216,15 @@ static inline const char *snap_value(const struct snap_chunk *ch, size_t row, un
  */
 size_t snap_next_rows(size_t rows, uint64_t elapsed_us, uint64_t target_us, size_t min_rows,
 		      size_t max_rows);
+
+/*
+ * The rows that fit in max_bytes of row data at the last chunk's size per
+ * row (rows rows in bytes bytes), at least 1; SIZE_MAX when there is no
+ * byte limit or nothing was measured.  A chunk asked for more rows than
+ * that ends at the byte limit, and the server sends the rest of its LIMIT
+ * for nothing (they are read and dropped).
+ */
+size_t snap_rows_in_bytes(size_t rows, uint64_t bytes, uint64_t max_bytes);
 
 /*
  * The optional rows/s limit: microseconds to wait before the next chunk so
