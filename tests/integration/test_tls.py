@@ -4,6 +4,7 @@ made here; a user that requires TLS; rowcast streams with verify_identity,
 is refused with a foreign CA, and cannot connect with TLS disabled.  The
 password comes from password_file and never appears in the log or in the
 process title."""
+import json
 import os
 import shutil
 import subprocess
@@ -106,6 +107,24 @@ def test_tls_modes(tls_server, tmp_path):
     r = subprocess.run([bin_, "-c", conf], capture_output=True, text=True, timeout=30)
     assert r.returncode == 76, r.stderr
     assert "Access denied" in r.stderr and "s3cr3t" not in r.stderr
+
+
+def test_snapshot_over_tls(tls_server, tmp_path):
+    """The snapshot's own connection speaks TLS as the replica connection
+    does: for a user that requires it, an initial_only snapshot reads the
+    table and ends."""
+    bin_ = os.environ.get("ROWCAST_BIN", os.path.join(TOP, "build", "rowcast"))
+    subprocess.run(["mariadb", "--defaults-file=" + tls_server["cnf"], "-e",
+                    "INSERT INTO tlsdb.t SELECT seq FROM tlsdb.seq_100_to_350"], check=True)
+    conf = config(tls_server, tmp_path, "verify_identity",
+                  os.path.join(tls_server["dir"], "ca.pem"))
+    with open(conf, "a") as f:
+        f.write("[filter]\ninclude = tlsdb.t\n[snapshot]\nmode = initial_only\n")
+    r = subprocess.run([bin_, "-c", conf], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    ids = sorted(json.loads(line)["after"]["id"] for line in r.stdout.splitlines()
+                 if '"op":"read"' in line)
+    assert ids == list(range(100, 351)), r.stderr
 
 
 @pytest.mark.parametrize("client", ["mosquitto", "paho"])

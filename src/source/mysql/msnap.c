@@ -287,6 +287,12 @@ static bool ensure_conn(struct msnap *s, char *err, size_t errlen)
 	o.user = c->src_user;
 	o.password = c->src_password && c->src_password[0] ? c->src_password : NULL;
 	o.max_statement_time = c->snap_statement_timeout_s;
+	o.tls = c->src_ssl_mode != SSLM_DISABLED;
+	o.tls_required = c->src_ssl_mode >= SSLM_REQUIRED;
+	o.tls_verify = c->src_ssl_mode >= SSLM_VERIFY_CA;
+	o.ssl_ca = c->src_ssl_ca[0] ? c->src_ssl_ca : NULL;
+	o.ssl_cert = c->src_ssl_cert[0] ? c->src_ssl_cert : NULL;
+	o.ssl_key = c->src_ssl_key[0] ? c->src_ssl_key : NULL;
 	o.connect_timeout = (unsigned)c->src_connect_timeout_s;
 	return snap_connect(&o, &s->conn, err, errlen);
 }

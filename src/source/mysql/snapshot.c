@@ -117,6 +117,16 @@ bool snap_connect(const struct snap_conn_opts *o, struct snap_conn **out, char *
 		log_oom();
 	mysql_options(c->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (o->tls) {
+		/* as the replica connection: the snapshot's rows are the data */
+		my_bool on = 1;
+
+		mysql_ssl_set(c->my, o->ssl_key, o->ssl_cert, o->ssl_ca, NULL, NULL);
+		if (o->tls_required)
+			mysql_options(c->my, MYSQL_OPT_SSL_ENFORCE, &on);
+		if (o->tls_verify)
+			mysql_options(c->my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+	}
 	if (!mysql_real_connect(c->my, o->socket && o->socket[0] ? NULL : o->host, o->user,
 				o->password, NULL, o->port, o->socket && o->socket[0] ? o->socket : NULL,
 				0)) {

@@ -25,6 +25,10 @@ struct snap_conn_opts {
 	const char *password;		/* password, or NULL */
 	double max_statement_time;	/* seconds per statement, 0 = no limit */
 	unsigned connect_timeout;	/* seconds, 0 = 10 */
+	bool tls;			/* ask for TLS ([source] ssl_mode not disabled) */
+	bool tls_required;		/* refuse a connection without it */
+	bool tls_verify;		/* check the server's certificate */
+	const char *ssl_ca, *ssl_cert, *ssl_key;	/* PEM files, or NULL */
 };
 
 /* How a column's values are read and written (see snapshot.c). */
