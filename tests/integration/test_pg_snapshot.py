@@ -137,8 +137,10 @@ def test_killed_snapshot_starts_again(pg, tmp_path, rowcasts):
             "CREATE TABLE w (id int PRIMARY KEY, v int, s text);"
             "INSERT INTO w SELECT g, g, 'w' || g FROM generate_series(1, 200000) g;"
             "CREATE PUBLICATION sk_pub FOR TABLE w;")
+    # paced (200,000 rows in about 10 s), so that the kill comes mid-snapshot
     rc = make(rowcasts, tmp_path, "sk_slot", "sk_pub",
               extra="create_slot = yes\n[snapshot]\nmode = initial\n"
+                    "max_rows_per_second = 20000\n"
                     "[filter]\nops = insert,update,delete,read")
     rc.start(wait=False)
     rc.wait_rows(lambda m: len(m) > 20000)
@@ -250,7 +252,8 @@ def test_on_demand_snapshot_survives_kills(pg, tmp_path, rowcasts):
             "INSERT INTO w SELECT g / 3, 'k' || (g % 3) || E'\\t,x', g, 'w' || g"
             " FROM generate_series(1, 90000) g;"
             "CREATE PUBLICATION ok_pub FOR TABLE w;")
-    rc = make(rowcasts, tmp_path, "ok_slot", "ok_pub", extra="create_slot = yes\n")
+    rc = make(rowcasts, tmp_path, "ok_slot", "ok_pub",
+              extra="create_slot = yes\n[snapshot]\nmax_rows_per_second = 15000\n")
     rc.start()
     p = subprocess.run([BIN, "snapshot", "-c", rc.conf, "ok.w", "--where", "v % 7 <> 3"],
                        capture_output=True, text=True, timeout=60)

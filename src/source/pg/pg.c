@@ -84,6 +84,8 @@ struct pgsnap {
 	bool *drop;			/* per held row: a change touched its key */
 	bool stale;			/* the table changed: read the chunk again */
 	int rows_next;			/* rows of the next chunk */
+	int64_t pace_start_us;		/* the rows/s limit counts from here */
+	uint64_t pace_rows;		/* rows read since */
 	struct rc_buf step;		/* a step: struct psnap_step + text */
 	struct rc_buf text;		/* the step's text */
 };
@@ -480,6 +482,24 @@ static struct pgrel *rel_find(struct pgsource *m, uint32_t relid);
 
 #define PG_SNAP_FETCH 5000	/* rows per chunk (one FETCH) */
 
+/* [snapshot] max_rows_per_second: wait until rows read since start_us are
+ * within the rate (nothing when no limit). */
+static void snap_pace(struct pgsource *m, int64_t start_us, uint64_t rows)
+{
+	int rate = m->base.cfg->snap_max_rows_per_s;
+	int64_t due;
+
+	if (rate <= 0)
+		return;
+	due = start_us + (int64_t)((double)rows / rate * 1e6) - pg_now_us();
+	if (due > 0) {
+		struct timespec ts = { (time_t)(due / 1000000), (long)(due % 1000000) * 1000 };
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
+}
+
 /* Hand over a transaction without rows whose step says op at lsn. */
 static bool snap_step(struct pgsource *m, uint64_t lsn, char op, const char *id)
 {
@@ -549,6 +569,7 @@ static enum source_result snap_table(struct pgsource *m, PGconn *c, struct pgrel
 	uint64_t rows = 0, chunk = 0;
 	PGresult *r;
 	bool last = false;
+	int64_t start_us = pg_now_us();
 
 	buf_reset(&m->scratch);
 	buf_puts(&m->scratch, "DECLARE rowcast_snap NO SCROLL CURSOR FOR SELECT ");
@@ -622,6 +643,7 @@ static enum source_result snap_table(struct pgsource *m, PGconn *c, struct pgrel
 		}
 		PQclear(r);
 		rows += (uint64_t)n;
+		snap_pace(m, start_us, rows);
 		{
 			struct psnap_step st = { lsn, 0 };
 			struct source_snap_progress pr = { id, rel->t.db, rel->t.name, rows, 0, chunk,
@@ -1099,6 +1121,7 @@ static bool od_read(struct pgsource *m, char *err, size_t errlen)
 	if (!r)
 		return false;
 	o->held = r;
+	o->pace_rows += (uint64_t)PQntuples(r);
 	free(o->drop);
 	o->drop = calloc((size_t)PQntuples(r) + 1, 1);
 	if (!o->drop)
@@ -1254,6 +1277,9 @@ static enum source_result od_step(struct pgsource *m)
 		od_close_table(m);
 	if (m->base.cb.drain && !m->base.cb.drain(m->base.cb.ctx))
 		return SRC_STOPPED;
+	if (!o->pace_start_us)
+		o->pace_start_us = pg_now_us();
+	snap_pace(m, o->pace_start_us, o->pace_rows);
 	if (!od_conn(m, err, sizeof(err))) {
 		log_warn("snapshot: %s (trying again)", err);
 		return SRC_OK;
