@@ -28,7 +28,7 @@ char *snap_strndup(const char *s, size_t n)
 	return d;
 }
 
-static char *xstrdup(const char *s)
+char *snap_strdup(const char *s)
 {
 	return s ? snap_strndup(s, strlen(s)) : NULL;
 }
@@ -60,9 +60,9 @@ static void pos_add(struct snap_pos *p, const struct snap_item *it)
 	}
 	p->v[p->n].id = it->id;
 	p->v[p->n].on_demand = it->on_demand;
-	p->v[p->n].db = xstrdup(it->db);
-	p->v[p->n].table = xstrdup(it->table);
-	p->v[p->n].where = xstrdup(it->where);
+	p->v[p->n].db = snap_strdup(it->db);
+	p->v[p->n].table = snap_strdup(it->table);
+	p->v[p->n].where = snap_strdup(it->where);
 	p->n++;
 	if (it->id > p->last_id)
 		p->last_id = it->id;
@@ -90,8 +90,8 @@ void snap_pos_copy(struct snap_pos *dst, const struct snap_pos *src)
 		pos_add(dst, &src->v[i]);
 	dst->last_id = src->last_id;
 	dst->started = src->started;
-	dst->max_key = xstrdup(src->max_key);
-	dst->last_key = xstrdup(src->last_key);
+	dst->max_key = snap_strdup(src->max_key);
+	dst->last_key = snap_strdup(src->last_key);
 	dst->rows = src->rows;
 	dst->chunks = src->chunks;
 	dst->tables_done = src->tables_done;
@@ -151,12 +151,12 @@ void snap_pos_apply(struct snap_pos *p, const char *text, size_t len)
 			p->chunks++;
 			if (!p->started) {
 				free(p->max_key);
-				p->max_key = xstrdup(f[3][0] ? f[3] : NULL);
+				p->max_key = snap_strdup(f[3][0] ? f[3] : NULL);
 				p->started = true;
 			}
 			if (f[2][0]) {
 				free(p->last_key);
-				p->last_key = xstrdup(f[2]);
+				p->last_key = snap_strdup(f[2]);
 			}
 		} else if (f[0][0] == 'k' && n == 2 && p->n) {
 			p->rows += strtoull(f[1], NULL, 10);	/* keyless: counted only */
@@ -219,7 +219,7 @@ bool snap_pos_load(struct snap_pos *p, struct ckpt *c, char *err, size_t errlen)
 		snprintf(k, sizeof(k), "table.%d", i);
 		if (!(v = ckpt_get(c, "snapshot", k)))
 			break;
-		copy = xstrdup(v);
+		copy = snap_strdup(v);
 		if (snap_split_tabs(copy, f, 5) != 5 || !f[2][0] || !f[3][0]) {
 			snprintf(err, errlen, "[snapshot] %s: '%s' is not ID<TAB>KIND<TAB>DB<TAB>TABLE<TAB>WHERE",
 				 k, v);
@@ -234,8 +234,8 @@ bool snap_pos_load(struct snap_pos *p, struct ckpt *c, char *err, size_t errlen)
 	}
 	if (p->n) {
 		p->started = (v = ckpt_get(c, "snapshot", "started")) && !strcmp(v, "1");
-		p->max_key = xstrdup((v = ckpt_get(c, "snapshot", "max_key")) && v[0] ? v : NULL);
-		p->last_key = xstrdup((v = ckpt_get(c, "snapshot", "last_key")) && v[0] ? v : NULL);
+		p->max_key = snap_strdup((v = ckpt_get(c, "snapshot", "max_key")) && v[0] ? v : NULL);
+		p->last_key = snap_strdup((v = ckpt_get(c, "snapshot", "last_key")) && v[0] ? v : NULL);
 		p->rows = (v = ckpt_get(c, "snapshot", "rows")) ? strtoull(v, NULL, 10) : 0;
 		p->chunks = (v = ckpt_get(c, "snapshot", "chunks")) ? strtoull(v, NULL, 10) : 0;
 	}

@@ -47,6 +47,8 @@ bool snap_pos_load(struct snap_pos *p, struct ckpt *c, char *err, size_t errlen)
 /* n bytes of s as a new string (NULL for NULL or n = 0); aborts when
  * memory is out. */
 char *snap_strndup(const char *s, size_t n);
+/* A copy of s, or NULL for NULL. */
+char *snap_strdup(const char *s);
 /* Split a tab-separated line into at most max fields (pointers into it,
  * which it changes); the number found. */
 int snap_split_tabs(char *line, char **f, int max);

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,6 @@
 
 #include "base/log.h"
 #include "source/mysql/snapshot.h"
-
-/* ---- helpers ---- */
-
-static char *xstrdup(const char *s)
-{
-	return s ? snap_strndup(s, strlen(s)) : NULL;
-}
 
 /* ---- the driver ---- */
 
@@ -58,6 +52,7 @@ struct msnap {
 	pthread_mutex_t mu;		/* guards rq */
 	struct request *rq;		/* requests not yet taken */
 	int nrq, caprq;
+	atomic_int pending;		/* nrq, read without the lock */
 	bool initial_only;		/* end the run once nothing is left */
 
 	struct snap_conn *conn;		/* the snapshot connection, NULL when closed */
@@ -238,10 +233,10 @@ bool msnap_request(struct msnap *s, const struct source_snap_request *rq, char *
 	if (!r.tables)
 		log_oom();
 	for (unsigned i = 0; i < rq->ntables; i++)
-		r.tables[i] = xstrdup(rq->tables[i]);
+		r.tables[i] = snap_strdup(rq->tables[i]);
 	r.ntables = rq->ntables;
 	r.all = rq->all;
-	r.where = rq->where && rq->where[0] ? xstrdup(rq->where) : NULL;
+	r.where = rq->where && rq->where[0] ? snap_strdup(rq->where) : NULL;
 	r.on_demand = rq->on_demand;
 	r.done = rq->done;
 	r.arg = rq->arg;
@@ -253,6 +248,7 @@ bool msnap_request(struct msnap *s, const struct source_snap_request *rq, char *
 			log_oom();
 	}
 	s->rq[s->nrq++] = r;
+	atomic_fetch_add(&s->pending, 1);
 	pthread_mutex_unlock(&s->mu);
 	return true;
 }
@@ -414,14 +410,14 @@ static bool take_requests(struct msnap *s, const struct snap_pos *pos)
 		bool ok;
 		char id[64];
 
-		pthread_mutex_lock(&s->mu);
-		if (s->nrq == 0) {
-			pthread_mutex_unlock(&s->mu);
+		/* between every two transactions: no lock unless asked */
+		if (atomic_load(&s->pending) == 0)
 			return true;
-		}
+		pthread_mutex_lock(&s->mu);
 		r = s->rq[0];
 		memmove(s->rq, s->rq + 1, (size_t)(s->nrq - 1) * sizeof(*s->rq));
 		s->nrq--;
+		atomic_fetch_sub(&s->pending, 1);
 		pthread_mutex_unlock(&s->mu);
 		ok = take_request(s, pos, &r, s->msg, sizeof(s->msg));
 		if (ok) {

@@ -72,6 +72,7 @@ struct pgsnap {
 	pthread_mutex_t mu;		/* guards rq */
 	struct pgsnap_rq *rq;		/* requests not yet taken */
 	int nrq, caprq;
+	atomic_int pending;		/* nrq, read without the lock */
 	struct snap_pos pos;		/* what is left, as handed over (the read
 					   side of the position's od part) */
 	PGconn *c;			/* the snapshot connection */
@@ -560,6 +561,27 @@ static struct pgrel *snap_relation(struct pgsource *m, PGconn *c, const char *oi
 	return out;
 }
 
+/* Row k of result r (text values of rel's columns) as the after image,
+ * rendered as the stream renders tuples. */
+static void image_of_result(struct pgsource *m, const struct pgrel *rel, const PGresult *r,
+			    int k)
+{
+	ch_image_fit(&m->after, rel->t.ncols);
+	buf_reset(&m->after.text);
+	for (uint32_t i = 0; i < rel->t.ncols; i++) {
+		m->after.off[i] = (uint32_t)m->after.text.len;
+		m->after.len[i] = 0;
+		if (PQgetisnull(r, k, (int)i)) {
+			m->after.state[i] = CH_NULL;
+			continue;
+		}
+		pgv_render(&m->after.text, rel->oids[i], rel->typmods[i], PQgetvalue(r, k, (int)i),
+			   (size_t)PQgetlength(r, k, (int)i));
+		m->after.len[i] = (uint32_t)(m->after.text.len - m->after.off[i]);
+		m->after.state[i] = CH_VALUE;
+	}
+}
+
 /* Read one table through a cursor, FETCH by FETCH, each a chunk. */
 static enum source_result snap_table(struct pgsource *m, PGconn *c, struct pgrel *rel,
 				     uint64_t lsn, uint64_t id, char *err, size_t errlen)
@@ -619,21 +641,7 @@ static enum source_result snap_table(struct pgsource *m, PGconn *c, struct pgrel
 			return SRC_STOPPED;
 		}
 		for (int k = 0; k < n; k++) {
-			ch_image_fit(&m->after, rel->t.ncols);
-			buf_reset(&m->after.text);
-			for (uint32_t i = 0; i < rel->t.ncols; i++) {
-				m->after.off[i] = (uint32_t)m->after.text.len;
-				m->after.len[i] = 0;
-				if (PQgetisnull(r, k, (int)i)) {
-					m->after.state[i] = CH_NULL;
-					continue;
-				}
-				pgv_render(&m->after.text, rel->oids[i], rel->typmods[i],
-					   PQgetvalue(r, k, (int)i),
-					   (size_t)PQgetlength(r, k, (int)i));
-				m->after.len[i] = (uint32_t)(m->after.text.len - m->after.off[i]);
-				m->after.state[i] = CH_VALUE;
-			}
+			image_of_result(m, rel, r, k);
 			row.index = (uint64_t)k;
 			trx.nrows = (uint64_t)k + 1;
 			if (!m->base.cb.row(m->base.cb.ctx, &trx, &row, "", lsn)) {
@@ -903,14 +911,14 @@ static bool od_take(struct pgsource *m)
 		uint64_t sid = o->pos.last_id + 1;
 		bool ok = true;
 
-		pthread_mutex_lock(&o->mu);
-		if (o->nrq == 0) {
-			pthread_mutex_unlock(&o->mu);
+		/* at every poll: no lock unless asked */
+		if (atomic_load(&o->pending) == 0)
 			return true;
-		}
+		pthread_mutex_lock(&o->mu);
 		r = o->rq[0];
 		memmove(o->rq, o->rq + 1, (size_t)(o->nrq - 1) * sizeof(*o->rq));
 		o->nrq--;
+		atomic_fetch_sub(&o->pending, 1);
 		pthread_mutex_unlock(&o->mu);
 		if (!od_conn(m, err, sizeof(err))) {
 			ok = false;
@@ -1208,21 +1216,7 @@ static enum source_result od_emit(struct pgsource *m)
 	for (int k = 0; k < n; k++) {
 		if (o->drop[k])
 			continue;
-		ch_image_fit(&m->after, rel->t.ncols);
-		buf_reset(&m->after.text);
-		for (uint32_t i = 0; i < rel->t.ncols; i++) {
-			m->after.off[i] = (uint32_t)m->after.text.len;
-			m->after.len[i] = 0;
-			if (PQgetisnull(o->held, k, (int)i)) {
-				m->after.state[i] = CH_NULL;
-				continue;
-			}
-			pgv_render(&m->after.text, rel->oids[i], rel->typmods[i],
-				   PQgetvalue(o->held, k, (int)i),
-				   (size_t)PQgetlength(o->held, k, (int)i));
-			m->after.len[i] = (uint32_t)(m->after.text.len - m->after.off[i]);
-			m->after.state[i] = CH_VALUE;
-		}
+		image_of_result(m, rel, o->held, k);
 		row.index = sent++;
 		trx.nrows = sent;
 		if (!m->base.cb.row(m->base.cb.ctx, &trx, &row, "", m->read_lsn))
@@ -2082,6 +2076,7 @@ static bool p_snapshot(struct source *s, const struct source_snap_request *rq, c
 			log_oom();
 	}
 	o->rq[o->nrq++] = r;
+	atomic_fetch_add(&o->pending, 1);
 	pthread_mutex_unlock(&o->mu);
 	/* taken by the reader at the next transaction boundary: wake it */
 	if (write(m->wake[1], "s", 1) < 0) {
